@@ -1,0 +1,21 @@
+"""One exception class per layer; each message names the thing, its value and what was expected."""
+
+
+class EngineError(Exception):
+    """Base of every error the engine reports to a user as one clear line."""
+
+
+class ModelLoadError(EngineError):
+    """A model file that cannot be loaded or lacks what the engine needs."""
+
+
+class ParamError(EngineError):
+    """An unknown address or a value a parameter refuses."""
+
+
+class PresetError(EngineError):
+    """A scene, automation or other TOML file that is malformed."""
+
+
+class AudioFileError(EngineError):
+    """An audio file that cannot be read or written."""
