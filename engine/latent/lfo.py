@@ -1,0 +1,85 @@
+"""A bank of LFOs, evaluated once per latent frame, each modulating any continuous parameter."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.params.store import ParamStore, Snapshot
+from engine.params.table import LFO_DIVISIONS
+
+
+@dataclass
+class _LfoState:
+    phase: float = 0.0  # cycles, wraps at 1
+    held: float = 0.0  # sample-and-hold value / smooth-random start
+    target: float = 0.0  # smooth-random end
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+
+def lfo_value(shape: str, phase: float, state: _LfoState) -> float:
+    """Bipolar output in -1..1 for `phase` in [0, 1)."""
+    if shape == "sine":
+        return math.sin(2.0 * math.pi * phase)
+    if shape == "triangle":
+        return 1.0 - 4.0 * abs(((phase + 0.25) % 1.0) - 0.5)
+    if shape == "square":
+        return 1.0 if phase < 0.5 else -1.0
+    if shape == "saw":
+        return 2.0 * phase - 1.0
+    if shape == "sample_hold":
+        return state.held
+    # smooth_random: cosine interpolation from the held value to the next one over one cycle
+    w = 0.5 - 0.5 * math.cos(math.pi * phase)
+    return (1.0 - w) * state.held + w * state.target
+
+
+class LfoBank:
+    def __init__(self, store: ParamStore, n_lfos: int, frame_seconds: float, seed_sequence: np.random.SeedSequence
+                 ) -> None:
+        self._store = store
+        self._dt = frame_seconds
+        self._n = n_lfos
+        self._idx = store.continuous_index
+        self._lo = np.array([store.param(a).minimum for a in store.continuous_addresses], dtype=np.float64)
+        self._hi = np.array([store.param(a).maximum for a in store.continuous_addresses], dtype=np.float64)
+        self._half_range = (self._hi - self._lo) / 2.0
+        self._states = []
+        for child in seed_sequence.spawn(n_lfos):
+            rng = np.random.default_rng(child)
+            self._states.append(_LfoState(held=rng.uniform(-1, 1), target=rng.uniform(-1, 1), rng=rng))
+        self._rate_i = [self._idx[f"/lfo/{n}/rate"] for n in range(n_lfos)]
+        self._depth_i = [self._idx[f"/lfo/{n}/depth"] for n in range(n_lfos)]
+        self._phase_i = [self._idx[f"/lfo/{n}/phase"] for n in range(n_lfos)]
+        self._bpm_i = self._idx["/tempo/bpm"]
+        self.values = np.zeros(n_lfos)  # last outputs, -1..1, for meters and visuals
+
+    def apply(self, snapshot: Snapshot, smoothed: np.ndarray) -> np.ndarray:
+        """Return `smoothed` plus every LFO's modulation, clamped to each target's range; advances one frame."""
+        out = smoothed.copy()
+        values = snapshot.values
+        for n, state in enumerate(self._states):
+            sync = values[f"/lfo/{n}/sync"]
+            if sync == "off":
+                rate = smoothed[self._rate_i[n]]
+            else:
+                rate = smoothed[self._bpm_i] / 60.0 * LFO_DIVISIONS[str(sync)]
+            phase = (state.phase + smoothed[self._phase_i[n]]) % 1.0
+            value = lfo_value(str(values[f"/lfo/{n}/shape"]), phase, state)
+            self.values[n] = value
+            target = values[f"/lfo/{n}/target"]
+            depth = smoothed[self._depth_i[n]]
+            if target and depth > 0.0:
+                i = self._idx[str(target)]
+                out[i] += depth * value * self._half_range[i]
+            state.phase += rate * self._dt
+            if state.phase >= 1.0:  # a new cycle: fresh random values for the random shapes
+                state.phase %= 1.0
+                state.held = state.target
+                state.target = state.rng.uniform(-1.0, 1.0)
+                if values[f"/lfo/{n}/shape"] == "sample_hold":
+                    state.held = state.rng.uniform(-1.0, 1.0)
+        np.clip(out, self._lo, self._hi, out=out)
+        return out

@@ -1,0 +1,61 @@
+"""Latent controls applied to one frame: style blend, texture, chaos, energy, per-dimension scale and bias."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from engine.latent.sources import PriorWalk, ReferenceLoop
+from engine.params.store import ParamStore
+
+TEXTURE_SECONDS = 0.25  # time constant of the texture variation: faster than the walk, slower than chaos
+CHAOS_STD = 1.5  # latent noise standard deviation at /rave/chaos = 1
+
+
+class LatentShaper:
+    """Builds each latent frame from the sources and the smoothed, modulated control values.
+
+    Every random stream has its own generator, so turning one control up never changes
+    the random sequence another control sees: renders stay comparable across settings.
+    """
+
+    def __init__(self, store: ParamStore, latent_size: int, frame_seconds: float,
+                 references: Mapping[str, ReferenceLoop], seed_sequence: np.random.SeedSequence) -> None:
+        walk_seed, texture_seed, chaos_seed = seed_sequence.spawn(3)
+        self.latent_size = latent_size
+        self.references = dict(references)
+        self.walk = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk_seed))
+        self._texture = PriorWalk(latent_size, frame_seconds, np.random.default_rng(texture_seed))
+        self._texture_speed = np.log(TEXTURE_SECONDS / PriorWalk.SLOW_SECONDS) / np.log(
+            PriorWalk.FAST_SECONDS / PriorWalk.SLOW_SECONDS)
+        self._chaos_rng = np.random.default_rng(chaos_seed)
+        idx = store.continuous_index
+        self._i = {name: idx[f"/rave/{name}"] for name in ("energy", "chaos", "texture", "style", "walk_speed")}
+        self._bpm_i = idx["/tempo/bpm"]
+        self._ref_bpm_i = idx["/tempo/reference_bpm"]
+        self._bias = np.array([idx[f"/rave/latent/{d}/bias"] for d in range(latent_size)])
+        self._scale = np.array([idx[f"/rave/latent/{d}/scale"] for d in range(latent_size)])
+
+    def frame(self, source_a: str, source_b: str, controls: np.ndarray) -> np.ndarray:
+        """One latent frame (latent_size,) from the discrete source choices and the control vector."""
+        walk = self.walk.step(controls[self._i["walk_speed"]])
+        rate = controls[self._bpm_i] / controls[self._ref_bpm_i]
+        # Advance every reference each frame so switching sources keeps musical time.
+        current = {name: ref.step(rate) for name, ref in self.references.items()}
+        a = self._pick(source_a, walk, current)
+        b = self._pick(source_b, walk, current)
+        style = controls[self._i["style"]]
+        z = (1.0 - style) * a + style * b
+        z = z + controls[self._i["texture"]] * self._texture.step(self._texture_speed)
+        chaos_noise = self._chaos_rng.standard_normal(self.latent_size)
+        z = z + controls[self._i["chaos"]] * CHAOS_STD * chaos_noise
+        return controls[self._scale] * (controls[self._i["energy"]] * z) + controls[self._bias]
+
+    def _pick(self, source: str, walk: np.ndarray, current: Mapping[str, np.ndarray]) -> np.ndarray:
+        z = current.get(source)
+        if z is None:  # "walk", or a reference slot nobody loaded: the walk keeps playing
+            return walk
+        if z.shape[0] != self.latent_size:
+            raise ValueError(f"reference {source} has {z.shape[0]} latent dims, the model has {self.latent_size}")
+        return z

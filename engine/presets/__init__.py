@@ -1,0 +1,1 @@
+"""TOML presets: scenes (and later controller maps and themes)."""

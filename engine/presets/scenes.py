@@ -1,0 +1,73 @@
+"""Scenes: named sets of parameter values in `presets/scenes/*.toml`, recalled with a morph."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from engine.errors import ParamError, PresetError
+from engine.params.param import Value
+from engine.params.store import ParamStore
+
+SCENES_DIR = Path(__file__).resolve().parents[2] / "presets" / "scenes"
+
+
+class _SceneFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    params: dict[str, float | int | bool | str]
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    description: str
+    values: dict[str, Value]
+    path: Path
+
+
+def list_scenes(directory: Path = SCENES_DIR) -> list[str]:
+    return sorted(_read(p).name for p in directory.glob("*.toml"))
+
+
+def find_scene(name: str, directory: Path = SCENES_DIR) -> Path:
+    """A scene by name (case-insensitive) or by path to a TOML file."""
+    as_path = Path(name)
+    if as_path.suffix == ".toml" and as_path.is_file():
+        return as_path
+    for path in sorted(directory.glob("*.toml")):
+        if path.stem.lower() == name.lower() or _read(path).name.lower() == name.lower():
+            return path
+    known = ", ".join(list_scenes(directory)) or "none"
+    raise PresetError(f"unknown scene {name!r} (known: {known})")
+
+
+def load_scene(name: str, store: ParamStore, directory: Path = SCENES_DIR) -> Scene:
+    """Load and validate a scene against the store: every address must exist and every value fit."""
+    path = find_scene(name, directory)
+    raw = _read(path)
+    values: dict[str, Value] = {}
+    for address, value in raw.params.items():
+        if address.startswith("/rave/latent/") and address not in store:
+            continue  # scenes written for a larger latent than this model's: skip the extra dimensions
+        try:
+            values[address] = store.validate(address, value)
+        except ParamError as exc:
+            raise PresetError(f"{path}: params.{address!r}: {exc}") from None
+    return Scene(raw.name, raw.description, values, path)
+
+
+def _read(path: Path) -> _SceneFile:
+    try:
+        with path.open("rb") as f:
+            return _SceneFile.model_validate(tomllib.load(f))
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise PresetError(f"{path}: {key}: {first['msg']}") from None

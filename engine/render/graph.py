@@ -1,0 +1,89 @@
+"""The render graph: parameter snapshot -> latent frame -> model.decode -> audio, one frame at a time.
+
+Offline render and the live decoder thread both call `RenderGraph.next_frame()`, so for a
+seed and a control timeline they produce the same samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from engine.latent.lfo import LfoBank
+from engine.latent.shaper import LatentShaper
+from engine.latent.smoothing import Smoother
+from engine.latent.sources import ReferenceLoop
+from engine.models.nn_tilde import NNModel
+from engine.models.resample import Resampler
+from engine.params.store import ParamStore
+from engine.params.table import N_LFOS
+from engine.render.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 48000
+
+
+class RenderGraph:
+    def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
+                 references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None) -> None:
+        model.require("decode")
+        if model.latent_size is None:
+            raise ValueError(f"{model.path}: latent size unknown")
+        self.model = model
+        self.store = store
+        self.frame_samples = model.decode_ratio
+        self.model_rate = model.sample_rate or output_rate or DEFAULT_RATE
+        self.output_rate = output_rate or self.model_rate
+        self.frame_seconds = self.frame_samples / self.model_rate
+        self.channels = model.methods["decode"].out_channels
+        lfo_seed, shaper_seed = np.random.SeedSequence(seed).spawn(2)
+        self.smoother = Smoother(store, self.frame_seconds)
+        self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
+        self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
+        self.timeline = Timeline(store)
+        self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
+                           if self.output_rate != self.model_rate else None)
+        idx = store.continuous_index
+        self._gain_i = idx["/master/gain_db"]
+        self._z = torch.zeros(1, model.latent_size, 1)
+        self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
+        self._gain: float | None = None
+        self.frame_index = 0
+        self.clipped_samples = 0
+        self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters and visuals
+        torch.manual_seed(seed)  # stochastic decoders (RAVE v2 noise padding, noise branches)
+        model.reset()
+
+    @property
+    def time_seconds(self) -> float:
+        return self.frame_index * self.frame_seconds
+
+    def next_frame(self) -> np.ndarray:
+        """Render the next latent frame: float32 (samples, channels) at the output rate."""
+        self.timeline.advance(self.time_seconds)
+        snapshot = self.store.snapshot()
+        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+        values = snapshot.values
+        self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
+        self._z[0, :, 0] = torch.from_numpy(self.latent)
+        audio = self.model.decode(self._z)[0].T.numpy().astype(np.float32, copy=True)
+        audio = self._apply_gain(audio, float(10.0 ** (controls[self._gain_i] / 20.0)))
+        self.frame_index += 1
+        if self._resampler is not None:
+            audio = self._resampler.process(audio)
+        return audio
+
+    def _apply_gain(self, audio: np.ndarray, gain: float) -> np.ndarray:
+        # Ramp from the previous frame's gain across the frame: a gain step never clicks.
+        start = gain if self._gain is None else self._gain
+        self._gain = gain
+        audio *= start + (gain - start) * self._ramp[: audio.shape[0]]
+        over = np.abs(audio) > 1.0
+        if over.any():
+            self.clipped_samples += int(over.sum())
+            np.clip(audio, -1.0, 1.0, out=audio)
+        return audio
