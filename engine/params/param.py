@@ -92,9 +92,9 @@ class Param:
 
     def describe_range(self) -> str:
         if self.kind is Kind.ENUM:
-            return "|".join(self.choices)
+            return ", ".join(self.choices)
         if self.kind is Kind.BOOL:
-            return "0|1"
+            return "0, 1"
         if self.kind is Kind.STRING:
             return "text"
         return f"{self.minimum:g}..{self.maximum:g}"
