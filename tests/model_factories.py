@@ -1,0 +1,281 @@
+"""Small TorchScript models with the nn~ / RAVE interfaces, saved to a tmp folder for tests.
+
+Each decode is a bank of sines (one per latent dimension): dimension k sets the amplitude and
+detunes the frequency of sine k, so the audio is deterministic, non-silent for z = 0 and depends on
+z. Streaming models keep each sine's phase in a buffer named ``osc.cache`` (batch slots x sines)
+that is updated in place, so consecutive calls continue without a click, like cached-conv exports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+MAX_BATCH = 8
+
+
+def _sine_bank(z: torch.Tensor, phase0: torch.Tensor, ratio: int, sr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, L) latents + (B, C) start phases -> ((B, 1, L*ratio) audio, (B, C) end phases)."""
+    two_pi = 6.283185307179586  # TorchScript cannot close over module-level floats
+    channels = z.shape[1]
+    k = torch.arange(1, channels + 1, dtype=z.dtype, device=z.device).view(1, channels, 1)
+    frames = z.repeat_interleave(ratio, dim=-1)
+    freq = 110.0 * k * (1.0 + 0.05 * torch.tanh(frames))
+    amp = 0.5 * torch.sigmoid(frames) / channels
+    phase = phase0.unsqueeze(-1) + torch.cumsum(two_pi * freq / sr, dim=-1)
+    audio = (amp * torch.sin(phase)).sum(dim=1, keepdim=True)
+    return audio, torch.remainder(phase[:, :, -1], two_pi)
+
+
+class _StreamingOsc(nn.Module):
+    """Phase memory per batch slot, in a buffer named like a cached-conv state (`osc.cache`)."""
+
+    def __init__(self, channels: int, ratio: int, sr: int) -> None:
+        super().__init__()
+        self.ratio = ratio
+        self.rate = float(sr)
+        self.register_buffer("cache", torch.zeros(MAX_BATCH, channels))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        batch = z.shape[0]
+        audio, end = _sine_bank(z, self.cache[:batch], self.ratio, self.rate)
+        self.cache[:batch].copy_(end)
+        return audio
+
+
+class _StatelessOsc(nn.Module):
+    """Starts every call at phase 0: a non-streaming export that clicks at block joins."""
+
+    def __init__(self, channels: int, ratio: int, sr: int) -> None:
+        super().__init__()
+        self.ratio = ratio
+        self.rate = float(sr)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        audio, _ = _sine_bank(z, torch.zeros(z.shape[0], z.shape[1]), self.ratio, self.rate)
+        return audio
+
+
+def _frame_features(x: torch.Tensor, ratio: int, proj: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T) audio -> (B, C, T/ratio): per-frame mean and RMS projected to C dims."""
+    batch = x.shape[0]
+    frames = x.reshape(batch, -1, ratio)
+    feats = torch.stack([frames.mean(-1), frames.pow(2).mean(-1).sqrt()], dim=1)  # (B, 2, L)
+    return torch.einsum("cf,bfl->bcl", proj, feats)
+
+
+def _projection(latent_size: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(1234)
+    return torch.randn(latent_size, 2, generator=gen)
+
+
+class NewStyleModel(nn.Module):
+    """nn_tilde-style: get_methods, *_params, get_attributes ("none" first), getters/setters, sr."""
+
+    def __init__(self, latent_size: int, ratio: int, sr: int, streaming: bool) -> None:
+        super().__init__()
+        self.ratio = ratio
+        self.sr = sr
+        self.gain = 1.0
+        self.label = "sines"
+        self.osc = _StreamingOsc(latent_size, ratio, sr) if streaming else _StatelessOsc(latent_size, ratio, sr)
+        self.register_buffer("proj", _projection(latent_size))
+        self.register_buffer("encode_params", torch.tensor([1, 1, latent_size, ratio]))
+        self.register_buffer("decode_params", torch.tensor([latent_size, ratio, 1, 1]))
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("gain_params", torch.tensor([2]))
+        self.register_buffer("label_params", torch.tensor([3]))
+        self.register_buffer("broken_params", torch.tensor([1]))
+
+    @torch.jit.export
+    def get_methods(self) -> list[str]:
+        return ["encode", "decode", "forward"]
+
+    @torch.jit.export
+    def get_attributes(self) -> list[str]:
+        return ["none", "gain", "label", "broken"]
+
+    @torch.jit.export
+    def get_gain(self) -> tuple[float]:
+        return (self.gain,)
+
+    @torch.jit.export
+    def set_gain(self, gain: float) -> int:
+        if gain < 0.0 or gain > 4.0:
+            return -1
+        self.gain = gain
+        return 0
+
+    @torch.jit.export
+    def get_label(self) -> list[str]:
+        return [self.label]
+
+    @torch.jit.export
+    def set_label(self, label: str) -> int:
+        self.label = label
+        return 0
+
+    @torch.jit.export
+    def get_broken(self) -> int:
+        raise RuntimeError("this getter always fails")
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sr
+
+    @torch.jit.export
+    def set_sample_rate(self, sample_rate: int) -> None:
+        self.sr = sample_rate  # like nn~: only overwrites the number, nothing resamples
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return _frame_features(x, self.ratio, self.proj)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.gain * self.osc(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class RaveV1Model(nn.Module):
+    """RAVE v1-style: no get_methods/get_attributes; tensor buffers sampling_rate, latent_size."""
+
+    def __init__(self, latent_size: int, sr: int) -> None:
+        super().__init__()
+        ratio = 2048
+        self.ratio = ratio
+        self.osc = _StreamingOsc(latent_size, ratio, sr)
+        self.register_buffer("proj", _projection(latent_size))
+        self.register_buffer("sampling_rate", torch.tensor(sr))
+        self.register_buffer("latent_size", torch.tensor(latent_size))
+        self.register_buffer("max_batch_size", torch.tensor(MAX_BATCH))
+        self.register_buffer("encode_params", torch.tensor([1, 1, latent_size, ratio]))
+        self.register_buffer("decode_params", torch.tensor([latent_size, ratio, 1, 1]))
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return _frame_features(x, self.ratio, self.proj)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.osc(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class RaveV2Model(nn.Module):
+    """RAVE v2-style: latent_size/full_latent_size buffers, noise-padded decode, tensor stereo mode."""
+
+    def __init__(self, latent_size: int, full_latent_size: int, sr: int, full_size_decode_params: bool) -> None:
+        super().__init__()
+        ratio = 2048
+        self.ratio = ratio
+        self.sr = sr
+        self.osc = _StreamingOsc(full_latent_size, ratio, sr)
+        self.register_buffer("proj", _projection(latent_size))
+        self.register_buffer("latent_size", torch.tensor(latent_size))
+        self.register_buffer("full_latent_size", torch.tensor(full_latent_size))
+        self.register_buffer("stereo_mode", torch.tensor(False))
+        decode_in = full_latent_size if full_size_decode_params else latent_size
+        self.register_buffer("encode_params", torch.tensor([1, 1, latent_size, ratio]))
+        self.register_buffer("decode_params", torch.tensor([decode_in, ratio, 1, 1]))
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("stereo_mode_params", torch.tensor([4]))
+
+    @torch.jit.export
+    def get_methods(self) -> list[str]:
+        return ["encode", "decode", "forward"]
+
+    @torch.jit.export
+    def get_attributes(self) -> list[str]:
+        return ["stereo_mode"]
+
+    @torch.jit.export
+    def get_stereo_mode(self) -> bool:  # RAVE getters may return a bare value
+        return bool(self.stereo_mode.item())
+
+    @torch.jit.export
+    def set_stereo_mode(self, stereo: torch.Tensor) -> int:
+        self.stereo_mode.copy_(stereo.to(torch.bool))
+        return 0
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sr
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return _frame_features(x, self.ratio, self.proj)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        full = int(self.full_latent_size.item())
+        if z.shape[1] > full:
+            raise RuntimeError("latent has more dimensions than full_latent_size")
+        if z.shape[1] < full:  # stochastic, like RAVE v2: seed torch's RNG for reproducible renders
+            noise = torch.randn(z.shape[0], full - z.shape[1], z.shape[2], dtype=z.dtype)
+            z = torch.cat([z, noise], dim=1)
+        audio = self.osc(z)
+        if bool(self.stereo_mode.item()):
+            audio = audio.permute(1, 0, 2)  # (2, 1, T) -> (1, 2, T): batch slots become channels
+        return audio
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class NoParamsModel(nn.Module):
+    """A valid TorchScript module that is not an nn~ model: no *_params buffers."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0
+
+
+def _save(module: nn.Module, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.script(module.eval()).save(str(path))
+    return path
+
+
+def make_new_style_model(
+    tmp_path: Path, *, latent_size: int = 8, ratio: int = 2048, sr: int = 48000, streaming: bool = True
+) -> Path:
+    """An nn_tilde-style model: encode [1,1,C,ratio], decode [C,ratio,1,1], forward [1,1,1,1].
+
+    Attributes: ``gain`` (float, settable 0..4, getter returns a 1-tuple), ``label`` (str) and
+    ``broken`` (getter always raises); ``sr`` / ``get_sample_rate()`` give ``sr``.
+    """
+    name = f"new_style_c{latent_size}_r{ratio}_{sr}{'_stream' if streaming else ''}.ts"
+    return _save(NewStyleModel(latent_size, ratio, sr, streaming), Path(tmp_path) / name)
+
+
+def make_rave_v1_model(tmp_path: Path, *, latent_size: int = 8, sr: int = 44100) -> Path:
+    """A RAVE v1-style streaming export with decode ratio 2048 and no get_methods."""
+    return _save(RaveV1Model(latent_size, sr), Path(tmp_path) / f"rave_v1_c{latent_size}_{sr}.ts")
+
+
+def make_rave_v2_model(
+    tmp_path: Path,
+    *,
+    latent_size: int = 4,
+    full_latent_size: int = 16,
+    sr: int = 44100,
+    full_size_decode_params: bool = True,
+) -> Path:
+    """A RAVE v2-style streaming export; decode pads z with torch.randn up to ``full_latent_size``.
+
+    ``full_size_decode_params`` makes ``decode_params`` announce the full size as in_channels.
+    """
+    module = RaveV2Model(latent_size, full_latent_size, sr, full_size_decode_params)
+    return _save(module, Path(tmp_path) / f"rave_v2_c{latent_size}_f{full_latent_size}_{sr}.ts")
+
+
+def make_no_params_model(tmp_path: Path) -> Path:
+    """A TorchScript module without any *_params buffer."""
+    return _save(NoParamsModel(), Path(tmp_path) / "no_params.ts")
