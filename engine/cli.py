@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from engine.errors import EngineError
+from engine.errors import EngineError, ParamError
 from engine.models.default import DEFAULT_MODEL
 
 err_console = Console(stderr=True)
@@ -37,6 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="AUDIO", help="audio file encoded as latent source ref1 (a second one: ref2)")
     render.add_argument("--samplerate", type=int, help="output sample rate (default: the model's)")
 
+    live = sub.add_parser("live", help="play the engine in real time through PortAudio")
+    live.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="nn~-compatible TorchScript model")
+    live.add_argument("--scene", help="scene to start in")
+    live.add_argument("--set", dest="sets", action="append", default=[], metavar="ADDRESS=VALUE")
+    live.add_argument("--device", type=_device, help="output device name or index (see `devices`)")
+    live.add_argument("--samplerate", type=int, help="device sample rate (default: the device's)")
+    live.add_argument("--blocksize", type=int, default=256, help="frames per audio callback (default 256)")
+    live.add_argument("--lookahead-blocks", type=int, help="blocks rendered ahead (default: from the model's speed)")
+    live.add_argument("--input", action="store_true", help="open the input too: /rave/source/a=input encodes it")
+    live.add_argument("--seconds", type=float, help="stop after this many seconds")
+    live.add_argument("--report", type=Path, help="write a JSON report at exit")
+    live.add_argument("--seed", type=int, default=0)
+    live.add_argument("--python-callback", action="store_true",
+                      help="use a plain Python sounddevice callback instead of rtmixer's C callback")
+    live.add_argument("--allow-model-dir", dest="allowed_model_dirs", action="append", default=[], type=Path,
+                      help="a folder outside models/ from which /rave/model may load files")
+
+    sub.add_parser("devices", help="list PortAudio host APIs and devices")
+
     params = sub.add_parser("params", help="list every parameter address with its range and unit")
     params.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     params.add_argument("--markdown", action="store_true", help="print the README's address table")
@@ -56,6 +75,37 @@ def _render(args: argparse.Namespace) -> int:
                       highlight=False)
     if result.clipped_samples:
         err_console.print(f"[yellow]note:[/] {result.clipped_samples} samples were clipped at full scale")
+    return 0
+
+
+def _device(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _live(args: argparse.Namespace) -> int:
+    from engine.audio.live import LiveConfig, LiveEngine
+
+    if args.blocksize < 16 or args.blocksize > 8192:
+        raise ParamError(f"--blocksize must be between 16 and 8192 frames, got {args.blocksize}")
+    if args.lookahead_blocks is not None and args.lookahead_blocks < 1:
+        raise ParamError(f"--lookahead-blocks must be at least 1, got {args.lookahead_blocks}")
+    config = LiveConfig(model=args.model, scene=args.scene, sets=args.sets, device=args.device,
+                        samplerate=args.samplerate, blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks,
+                        input=args.input, seconds=args.seconds, seed=args.seed, python_callback=args.python_callback,
+                        allowed_model_dirs=args.allowed_model_dirs)
+    engine = LiveEngine(config)
+    engine.start()
+    try:
+        engine.run(args.seconds, status=sys.stderr.isatty())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+        if args.report:
+            engine.write_report(args.report)
+    report = engine.report()
+    err_console.print(f"played {report['seconds']} s: {report['callbacks']} callbacks, {report['underruns']} underruns, "
+                      f"latency {float(report['latency']) * 1000:.1f} ms", highlight=False)
     return 0
 
 
@@ -79,8 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             return _render(args)
         if args.command == "params":
             return _params(args)
+        if args.command == "live":
+            return _live(args)
+        if args.command == "devices":
+            from engine.audio.devices import print_devices
+
+            return print_devices()
     except EngineError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

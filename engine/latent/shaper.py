@@ -25,6 +25,7 @@ class LatentShaper:
         walk_seed, texture_seed, chaos_seed = seed_sequence.spawn(3)
         self.latent_size = latent_size
         self.references = dict(references)
+        self.input_latent: np.ndarray | None = None  # the latest encoded live-input frame
         self.walk = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk_seed))
         self._texture = PriorWalk(latent_size, frame_seconds, np.random.default_rng(texture_seed))
         self._texture_speed = np.log(TEXTURE_SECONDS / PriorWalk.SLOW_SECONDS) / np.log(
@@ -53,8 +54,8 @@ class LatentShaper:
         return controls[self._scale] * (controls[self._i["energy"]] * z) + controls[self._bias]
 
     def _pick(self, source: str, walk: np.ndarray, current: Mapping[str, np.ndarray]) -> np.ndarray:
-        z = current.get(source)
-        if z is None:  # "walk", or a reference slot nobody loaded: the walk keeps playing
+        z = self.input_latent if source == "input" else current.get(source)
+        if z is None:  # "walk", or a source nobody loaded: the walk keeps playing
             return walk
         if z.shape[0] != self.latent_size:
             raise ValueError(f"reference {source} has {z.shape[0]} latent dims, the model has {self.latent_size}")

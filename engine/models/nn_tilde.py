@@ -113,6 +113,11 @@ class NNModel:
         )
         self._snapshot = self._take_snapshot()
 
+    @property
+    def module(self) -> torch.jit.ScriptModule:
+        """The raw TorchScript module (benchmarks call it directly as a baseline)."""
+        return self._module
+
     # ----------------------------------------------------------------- loading
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> NNModel:

@@ -27,7 +27,7 @@ LFO_DIVISIONS: dict[str, float] = {
     "1/16t": 6.0,
     "1/32": 8.0,
 }
-LATENT_SOURCES = ("walk", "ref1", "ref2")
+LATENT_SOURCES = ("walk", "ref1", "ref2", "input")
 
 _SMOOTH_MS = 60.0
 
@@ -48,13 +48,16 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to source B (1)"),
         _float("/rave/walk_speed", 0.3, 0.0, 1.0, "", "how fast the prior random walk wanders"),
         Param("/rave/source/a", Kind.ENUM, "walk", choices=LATENT_SOURCES,
-              description="latent source A: prior random walk or a loaded reference loop"),
+              description="latent source A: prior random walk, a loaded reference loop, or live input"),
         Param("/rave/source/b", Kind.ENUM, "walk", choices=LATENT_SOURCES,
               description="latent source B, blended in by /rave/style"),
         _float("/tempo/bpm", 120.0, 20.0, 300.0, "bpm", "tempo: reference loops play at bpm / reference_bpm"),
         _float("/tempo/reference_bpm", 120.0, 20.0, 300.0, "bpm", "the tempo reference clips were played at",
                smoothing_ms=0.0),
         _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "output gain"),
+        _float("/rave/drywet", 1.0, 0.0, 1.0, "", "live: mix of the dry input (0) and the model's output (1)"),
+        Param("/rave/model", Kind.STRING, "",
+              description="live: swap to this model file (in the models folder, or an allowed absolute path)"),
         _float("/scene/morph_time", 2.0, 0.0, 60.0, "s", "duration of a scene morph", smoothing_ms=0.0),
     ]
     for i in range(latent_size):

@@ -55,6 +55,9 @@ class RenderGraph:
         self.frame_index = 0
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters and visuals
+        self._input_resampler: Resampler | None = None
+        self._input = np.zeros(0, dtype=np.float32)
+        self.input_frames_encoded = 0
         torch.manual_seed(seed)  # stochastic decoders (RAVE v2 noise padding, noise branches)
         model.reset()
 
@@ -76,6 +79,25 @@ class RenderGraph:
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         return audio
+
+    def push_input(self, block: np.ndarray) -> None:
+        """Live input at the output rate, (frames, channels): encoded frame by frame into the `input` source."""
+        spec = self.model.methods.get("encode")
+        if spec is None:
+            return
+        mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
+        if self.output_rate != self.model_rate:
+            if self._input_resampler is None:
+                self._input_resampler = Resampler(self.output_rate, self.model_rate, 1)
+            mono = self._input_resampler.process(mono)[:, 0]
+        self._input = np.concatenate([self._input, mono])
+        frame = max(1, spec.out_ratio // spec.in_ratio)
+        while self._input.shape[0] >= frame:
+            x = torch.from_numpy(np.ascontiguousarray(self._input[:frame])).reshape(1, 1, frame)
+            z = self.model.encode(x.expand(1, spec.in_channels, frame).contiguous())
+            self.shaper.input_latent = z[0, : self.shaper.latent_size, -1].numpy().astype(np.float64)
+            self._input = self._input[frame:]
+            self.input_frames_encoded += 1
 
     def _apply_gain(self, audio: np.ndarray, gain: float) -> np.ndarray:
         # Ramp from the previous frame's gain across the frame: a gain step never clicks.

@@ -78,6 +78,8 @@ def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph
     initial.update(parse_sets(store, request.sets))
     for address in ("/rave/source/a", "/rave/source/b"):
         source = initial.get(address, store.get(address))
+        if source == "input":
+            raise ParamError(f"{address}=input: live input exists only in `run_engine.py live --input`")
         if source != "walk" and source not in references:
             loaded = ", ".join(references) or "none"
             raise ParamError(f"{address}={source}: that reference is not loaded (loaded: {loaded}; "

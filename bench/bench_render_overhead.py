@@ -1,0 +1,87 @@
+"""Render-graph overhead: full `RenderGraph.next_frame()` against a bare `model.decode` loop on the same latents.
+
+Both run in the same process on one torch thread, alternating, several rounds; medians are reported.
+Target: overhead at most 10 % of the bare decode time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.models.default import DEFAULT_MODEL  # noqa: E402
+from engine.models.nn_tilde import NNModel  # noqa: E402
+from engine.params import ParamStore, build_param_table  # noqa: E402
+from engine.presets.scenes import load_scene  # noqa: E402
+from engine.render.graph import RenderGraph  # noqa: E402
+
+
+def make_graph(model: NNModel, scene: str) -> RenderGraph:
+    store = ParamStore(build_param_table(model.latent_size or 0))
+    store.set_many(load_scene(scene, store).values)
+    return RenderGraph(model, store, seed=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--frames", type=int, default=400, help="latent frames per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--scene", default="Intense", help="a scene with LFOs on, so the controls do real work")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    model = NNModel.load(args.model)
+    model.warm_up()
+    graph = make_graph(model, args.scene)
+    latents = []
+    for _ in range(args.frames):
+        graph.next_frame()
+        latents.append(torch.from_numpy(graph.latent).float().reshape(1, -1, 1))
+
+    bare, full = [], []
+    for _ in range(args.rounds):
+        model.reset()
+        started = time.perf_counter()
+        for z in latents:
+            model.decode(z).numpy()
+        bare.append(time.perf_counter() - started)
+
+        graph = make_graph(model, args.scene)
+        started = time.perf_counter()
+        for _ in range(args.frames):
+            graph.next_frame()
+        full.append(time.perf_counter() - started)
+
+    bare_s, full_s = statistics.median(bare), statistics.median(full)
+    per_frame = [f - b for f, b in zip(full, bare, strict=True)]
+    audio_seconds = args.frames * graph.frame_seconds
+    result = {
+        "model": str(args.model),
+        "frames": args.frames,
+        "rounds": args.rounds,
+        "audio_seconds_per_round": round(audio_seconds, 3),
+        "bare_decode_s_median": round(bare_s, 4),
+        "render_graph_s_median": round(full_s, 4),
+        "overhead_ms_per_frame_median": round(statistics.median(per_frame) / args.frames * 1000, 4),
+        "overhead_ratio_median": round(full_s / bare_s - 1.0, 4),
+        "render_x_realtime_median": round(audio_seconds / full_s, 1),
+        "target_overhead_ratio": 0.10,
+    }
+    result["pass"] = result["overhead_ratio_median"] <= result["target_overhead_ratio"]
+    print(json.dumps(result, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

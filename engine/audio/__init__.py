@@ -1,0 +1,1 @@
+"""The live audio path: device output, the lock-free ring, the decoder thread that fills it."""

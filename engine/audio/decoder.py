@@ -1,0 +1,154 @@
+"""The decoder thread: renders ahead of the audio clock and keeps the ring `lookahead` blocks full.
+
+Contract: this thread may allocate, call torch and wait; the audio callback never waits for it.
+It polls the ring, and whenever fewer than `lookahead_blocks * blocksize` frames are queued it
+renders one more block from the render graph (a latent frame is decoded whenever the graph's
+feed runs out) and writes it. The ring's capacity covers the target plus a block, so a write
+never has to wait either. A model swap renders old and new graphs side by side for the
+crossfade, with equal-power gains, so the audio has no gap.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.audio.output import Output
+from engine.audio.ring import AudioRing
+from engine.render.graph import RenderGraph
+
+CROSSFADE_SECONDS = 0.25
+STATS_FRAMES = 1 << 16  # decode timings kept for the report (a circular window)
+
+
+class GraphFeed:
+    """Hands out exactly `n` frames at a time from a graph whose frames come in other sizes."""
+
+    def __init__(self, graph: RenderGraph, channels: int) -> None:
+        self.graph = graph
+        self.channels = channels
+        self._pending = np.zeros((0, channels), dtype=np.float32)
+        self.decode_seconds: list[float] = []  # filled per decoded frame, drained by the decoder
+
+    def take(self, n: int) -> np.ndarray:
+        while self._pending.shape[0] < n:
+            started = time.perf_counter()
+            frame = self.graph.next_frame()
+            self.decode_seconds.append(time.perf_counter() - started)
+            self._pending = np.concatenate([self._pending, _to_channels(frame, self.channels)])
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+
+def _to_channels(frame: np.ndarray, channels: int) -> np.ndarray:
+    """A model's channels onto the device's: mono is spread, extra channels wrap around."""
+    if frame.shape[1] == channels:
+        return frame
+    return frame[:, np.arange(channels) % frame.shape[1]]
+
+
+class Decoder(threading.Thread):
+    def __init__(self, graph: RenderGraph, ring: AudioRing, output: Output | None, *, blocksize: int,
+                 lookahead_blocks: int, input_ring: AudioRing | None = None,
+                 on_block: Callable[[np.ndarray], None] | None = None) -> None:
+        super().__init__(name="decoder", daemon=True)
+        self.ring = ring
+        self.output = output
+        self.blocksize = blocksize
+        self.target_frames = lookahead_blocks * blocksize
+        self.input_ring = input_ring
+        self.on_block = on_block
+        self.feed = GraphFeed(graph, ring.channels)
+        self._incoming: GraphFeed | None = None
+        self._fade_pos = 0
+        self._fade_len = 1
+        self._halt = threading.Event()
+        self._poll_seconds = max(0.0005, blocksize / graph.output_rate / 4)
+        self._in_block = np.zeros((blocksize, input_ring.channels if input_ring else 1), dtype=np.float32)
+        self.decode_ms = np.zeros(STATS_FRAMES)
+        self.decoded_frames = 0
+        self.blocks_written = 0
+        self.error: BaseException | None = None
+        self.slowdown_seconds = 0.0  # tests: an artificial delay per decoded frame
+
+    @property
+    def graph(self) -> RenderGraph:
+        return self.feed.graph
+
+    def prefill(self) -> None:
+        while self.ring.read_available < self.target_frames:
+            self._write_block()
+
+    def swap(self, graph: RenderGraph, seconds: float = CROSSFADE_SECONDS) -> None:
+        """Crossfade to `graph` (already loaded and warmed up) from the next block on."""
+        self._fade_len = max(1, int(seconds * graph.output_rate))
+        self._fade_pos = 0
+        self._incoming = GraphFeed(graph, self.ring.channels)
+
+    @property
+    def swapping(self) -> bool:
+        return self._incoming is not None
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                if self.output is not None:
+                    self.output.poll()
+                if self.input_ring is not None:
+                    self._drain_input()
+                if self.ring.read_available >= self.target_frames:
+                    time.sleep(self._poll_seconds)
+                    continue
+                self._write_block()
+        except BaseException as exc:  # reported by the engine; the callback keeps playing silence
+            self.error = exc
+
+    def _drain_input(self) -> None:
+        assert self.input_ring is not None
+        while self.input_ring.read_available >= self.blocksize:
+            self.input_ring.read_into(self._in_block)
+            self.feed.graph.push_input(self._in_block)
+
+    def _write_block(self) -> None:
+        block = self.feed.take(self.blocksize)
+        if self._incoming is not None:
+            block = self._crossfade(block, self._incoming.take(self.blocksize))
+        for feed in (self.feed,):
+            for seconds in feed.decode_seconds:
+                if self.slowdown_seconds:
+                    time.sleep(self.slowdown_seconds)
+                self.decode_ms[self.decoded_frames % STATS_FRAMES] = seconds * 1000.0
+                self.decoded_frames += 1
+            feed.decode_seconds.clear()
+        if self.on_block is not None:
+            self.on_block(block)
+        self.ring.write(block)
+        self.blocks_written += 1
+
+    def _crossfade(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        n = old.shape[0]
+        pos = (self._fade_pos + np.arange(n)) / self._fade_len
+        np.clip(pos, 0.0, 1.0, out=pos)
+        gain_new = np.sin(0.5 * math.pi * pos)[:, None].astype(np.float32)
+        gain_old = np.cos(0.5 * math.pi * pos)[:, None].astype(np.float32)
+        self._fade_pos += n
+        mixed = old * gain_old + new * gain_new
+        if self._fade_pos >= self._fade_len:
+            assert self._incoming is not None
+            self.feed, self._incoming = self._incoming, None
+        return mixed
+
+    def decode_stats(self) -> dict[str, float]:
+        n = min(self.decoded_frames, STATS_FRAMES)
+        if n == 0:
+            return {"median": 0.0, "max": 0.0, "frames": 0}
+        window = self.decode_ms[:n]
+        return {"median": round(float(np.median(window)), 3), "max": round(float(window.max()), 3),
+                "frames": self.decoded_frames}

@@ -1,0 +1,229 @@
+"""The live engine: a model, a render graph, the decoder thread and a PortAudio stream, wired together."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.audio.decoder import Decoder
+from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
+from engine.audio.ring import AudioRing
+from engine.errors import EngineError, ModelLoadError, ParamError
+from engine.models.default import DEFAULT_MODEL, MODELS_DIR
+from engine.models.nn_tilde import NNModel
+from engine.params.store import ParamStore
+from engine.params.table import build_param_table
+from engine.presets.scenes import load_scene
+from engine.render.graph import RenderGraph
+from engine.render.offline import parse_sets
+
+MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
+DEVICE_CHANNELS = 2
+
+
+@dataclass
+class LiveConfig:
+    model: Path = DEFAULT_MODEL
+    scene: str | None = None
+    sets: list[str] = field(default_factory=list)
+    device: int | str | None = None
+    samplerate: int | None = None
+    blocksize: int = 256
+    lookahead_blocks: int | None = None  # None: chosen from the model's measured decode time
+    input: bool = False
+    seconds: float | None = None
+    seed: int = 0
+    python_callback: bool = False  # the plain sounddevice callback instead of rtmixer's C callback
+    allowed_model_dirs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class ModelTiming:
+    decode_ms_median: float
+    decode_ms_max: float
+    realtime_factor: float
+
+
+def measure_decode(model: NNModel, frames: int = 12) -> ModelTiming:
+    """Decode time per latent frame after warm-up, on the thread count already set (one by default)."""
+    model.warm_up()
+    z = torch.zeros(1, model.latent_size or 1, 1)
+    times = []
+    for _ in range(frames):
+        started = time.perf_counter()
+        model.decode(z)
+        times.append((time.perf_counter() - started) * 1000)
+    model.reset()
+    rate = model.sample_rate or 48000
+    median = statistics.median(times)
+    return ModelTiming(median, max(times), median / 1000 / (model.decode_ratio / rate))
+
+
+def load_playable(path: Path) -> tuple[NNModel, ModelTiming]:
+    """Load, warm up and time a model; refuse one too slow for real time, naming its real-time factor."""
+    model = NNModel.load(path)
+    model.require("decode")
+    timing = measure_decode(model)
+    if timing.realtime_factor > MAX_REALTIME_FACTOR:
+        raise ModelLoadError(f"{path}: decode real-time factor {timing.realtime_factor:.2f} on one thread "
+                             f"({timing.decode_ms_median:.1f} ms per {model.decode_ratio} samples) is too slow "
+                             f"for real time (needs at most {MAX_REALTIME_FACTOR})")
+    return model, timing
+
+
+def auto_lookahead(timing: ModelTiming, blocksize: int, samplerate: float) -> int:
+    """Enough queued audio to ride out a slow decode: three times the worst seen, plus 5 ms of jitter."""
+    needed = (3 * timing.decode_ms_max + 5.0) / 1000 * samplerate
+    return max(2, math.ceil(needed / blocksize))
+
+
+class LiveEngine:
+    def __init__(self, config: LiveConfig) -> None:
+        self.config = config
+        self.model, self.timing = load_playable(config.model)
+        self.store = ParamStore(build_param_table(self.model.latent_size or 0))
+        initial = dict(load_scene(config.scene, self.store).values) if config.scene else {}
+        initial.update(parse_sets(self.store, config.sets))
+        self.store.set_many(initial)
+        self.scene = config.scene or "-"
+        samplerate = config.samplerate or self._device_rate()
+        self.graph = RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate)
+        self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
+        frame_at_output = math.ceil(self.graph.frame_samples * samplerate / self.graph.model_rate)
+        self.ring = AudioRing(DEVICE_CHANNELS, (self.lookahead_blocks + 2) * config.blocksize + frame_at_output)
+        self.input_ring = AudioRing(1, 16 * config.blocksize + frame_at_output) if config.input else None
+        output_class = PythonCallbackOutput if config.python_callback else RtmixerOutput
+        self.output: Output = output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize,
+                                           device=config.device, input_ring=self.input_ring,
+                                           restart_frames=self.lookahead_blocks * config.blocksize)
+        self.samplerate = int(self.output.samplerate)
+        self.decoder = Decoder(self.graph, self.ring, self.output, blocksize=config.blocksize,
+                               lookahead_blocks=self.lookahead_blocks, input_ring=self.input_ring)
+        self.model_name = self.model.path.name
+        self.errors: list[str] = []
+        self._loading: threading.Thread | None = None
+        self._model_request = ""
+        self._cpu_samples: list[float] = []
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+
+    def _device_rate(self) -> int:
+        import sounddevice as sd
+
+        info = sd.query_devices(self.config.device, "output")
+        return int(info["default_samplerate"])  # type: ignore[index]
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self.decoder.prefill()
+        self.output.start()
+        self.started_at = time.monotonic()
+        self.decoder.start()
+
+    def tick(self) -> None:
+        """Housekeeping from the main thread (about 10 times a second): model requests, CPU samples."""
+        self._cpu_samples.append(self.output.cpu_load)
+        request = str(self.store.get("/rave/model"))
+        if request and request != self._model_request and self._loading is None:
+            self._model_request = request
+            self._loading = threading.Thread(target=self._load_and_swap, args=(request,), daemon=True)
+            self._loading.start()
+        if self.decoder.error is not None:
+            raise EngineError(f"decoder thread stopped: {self.decoder.error}")
+
+    def run(self, seconds: float | None = None, status: bool = False) -> None:
+        from engine.audio.status import StatusLine
+
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with StatusLine(self, enabled=status) as line:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.1)
+                self.tick()
+                line.update()
+
+    def stop(self) -> None:
+        self.decoder.stop()
+        self.decoder.join(timeout=5)
+        self.output.stop()
+        self.stopped_at = time.monotonic()
+
+    # --- model swap ----------------------------------------------------------------------
+    def resolve_model_path(self, request: str) -> Path:
+        path = Path(request)
+        if not path.is_absolute():
+            path = (MODELS_DIR / path).resolve()
+            if MODELS_DIR.resolve() not in path.parents:
+                raise ParamError(f"/rave/model: {request!r} leaves the models folder")
+            return path
+        path = path.resolve()
+        if not any(d.resolve() == path.parent or d.resolve() in path.parents for d in self.config.allowed_model_dirs):
+            raise ParamError(f"/rave/model: {request} is outside the models folder and no --allow-model-dir covers it")
+        return path
+
+    def _load_and_swap(self, request: str) -> None:
+        try:
+            model, timing = load_playable(self.resolve_model_path(request))
+            if model.latent_size != self.model.latent_size:
+                raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
+                                     f"model's {self.model.latent_size}; restart the engine with it")
+            graph = RenderGraph(model, self.store, seed=self.config.seed, output_rate=self.samplerate)
+            graph.frame_index = 0
+            self.decoder.swap(graph)
+            self.model, self.timing, self.model_name = model, timing, model.path.name
+        except EngineError as exc:
+            self.errors.append(str(exc))
+        finally:
+            self._loading = None
+
+    # --- report --------------------------------------------------------------------------
+    def latency_breakdown(self) -> dict[str, float]:
+        """Output-side latency, everything counted: device, queued blocks, and one model frame."""
+        rate = self.samplerate
+        frame = self.graph.frame_samples * rate / self.graph.model_rate
+        parts = {
+            "device_s": self.output.device_latency,
+            "block_s": self.config.blocksize / rate,
+            "lookahead_s": self.lookahead_blocks * self.config.blocksize / rate,
+            "model_frame_s": frame / rate,
+        }
+        parts["total_s"] = sum(parts.values())
+        return {k: round(v, 5) for k, v in parts.items()}
+
+    def report(self) -> dict[str, object]:
+        elapsed = (self.stopped_at or time.monotonic()) - self.started_at
+        latency = self.latency_breakdown()
+        cpu = [c for c in self._cpu_samples if c > 0]
+        return {
+            "callbacks": self.output.callbacks,
+            "expected_callbacks": int(elapsed * self.samplerate / self.config.blocksize),
+            "underruns": self.output.underruns,
+            "input_overflows": getattr(self.output, "input_overflows", 0),
+            "blocksize": self.config.blocksize,
+            "samplerate": self.samplerate,
+            "lookahead_blocks": self.lookahead_blocks,
+            "decode_ms": self.decoder.decode_stats(),
+            "model_decode_ms_at_load": {"median": round(self.timing.decode_ms_median, 3),
+                                        "max": round(self.timing.decode_ms_max, 3),
+                                        "realtime_factor": round(self.timing.realtime_factor, 4)},
+            "cpu_load": round(float(np.mean(cpu)) if cpu else 0.0, 4),
+            "latency": latency["total_s"],
+            "latency_breakdown": latency,
+            "nn_tilde_default_latency_s": round(2 * 4096 / self.samplerate, 5),
+            "callback": "python" if self.config.python_callback else "rtmixer",
+            "model": self.model_name,
+            "scene": self.scene,
+            "seconds": round(elapsed, 3),
+            "input_frames_encoded": self.decoder.graph.input_frames_encoded,
+            "errors": self.errors,
+        }
+
+    def write_report(self, path: Path) -> None:
+        path.write_text(json.dumps(self.report(), indent=2))

@@ -1,0 +1,73 @@
+"""Shared fixtures: the default model (loaded once), the shared fixtures folder, audio measures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.models.default import DEFAULT_MODEL
+from engine.models.nn_tilde import NNModel
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+MUSIC = SHARED / "fixtures" / "music"
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    # RAVE_ENGINE_TEST_MODEL lets a developer run the control tests against another model file.
+    return Path(os.environ.get("RAVE_ENGINE_TEST_MODEL", DEFAULT_MODEL))
+
+
+@pytest.fixture(scope="session")
+def default_model(default_model_path: Path) -> NNModel:
+    return NNModel.load(default_model_path)
+
+
+@pytest.fixture(scope="session")
+def music_dir() -> Path:
+    if not MUSIC.is_dir():
+        pytest.skip(f"{MUSIC} is not here (../shared beside the checkout)")
+    return MUSIC
+
+
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+
+
+def envelope(audio: np.ndarray, hop: int) -> np.ndarray:
+    """RMS per hop of a (frames, channels) signal."""
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    n = mono.shape[0] // hop
+    return np.sqrt(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1))
+
+
+def mean_log_spectrum(audio: np.ndarray, n_fft: int = 2048) -> np.ndarray:
+    """Long-term average log-magnitude spectrum: where a sound's energy sits in frequency."""
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    n = mono.shape[0] // n_fft
+    frames = mono[: n * n_fft].reshape(n, n_fft) * np.hanning(n_fft)
+    return np.log(np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) + 1e-6)
+
+
+def spectrum_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(mean_log_spectrum(a) - mean_log_spectrum(b))))
+
+
+def spectral_flux(audio: np.ndarray, n_fft: int = 1024) -> float:
+    """Mean frame-to-frame change of the normalised magnitude spectrum: how restless a sound is."""
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    n = mono.shape[0] // n_fft
+    mags = np.abs(np.fft.rfft(mono[: n * n_fft].reshape(n, n_fft) * np.hanning(n_fft), axis=1))
+    mags /= mags.sum(axis=1, keepdims=True) + 1e-9
+    return float(np.mean(np.abs(np.diff(mags, axis=0)).sum(axis=1)))
+
+
+def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:
+    """The lag (in samples of `signal`) of the autocorrelation peak between min_lag and max_lag."""
+    x = signal - signal.mean()
+    corr = np.correlate(x, x, mode="full")[x.size - 1:]
+    return int(min_lag + np.argmax(corr[min_lag:max_lag]))
