@@ -1,0 +1,205 @@
+"""The engine's default neural audio model: a small causal streaming VAE (48 kHz, mono).
+
+Audio -> 8-dim latent at one frame per 2048 samples -> audio. The exported TorchScript module
+follows the nn~ interface (``encode`` / ``decode`` / ``forward`` with ``*_params`` buffers).
+
+Encoder: learned analysis filter pairs (kernel 512, hop 256) -> magnitude -> log -> causal strided
+convs (x8) -> posterior mean and log-variance.
+Decoder: latent -> causal conv -> three (x2 upsample + dilated residual units) -> at hop 256:
+learned overlap-add synthesis basis (waveform) + filtered-noise branch (band gains shaping
+random-phase spectra, windowed overlap-add).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.streaming_conv import (
+    CausalConv1d,
+    CausalUpsample,
+    StreamingConvTranspose1d,
+    StreamingOverlapAdd,
+)
+
+SAMPLE_RATE = 48000
+HOP = 256
+LATENT_RATIO = 2048
+LATENT_SIZE = 8
+
+
+def _leaky(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, dilation: int, streaming: bool) -> None:
+        super().__init__()
+        self.conv1 = CausalConv1d(channels, channels, 3, dilation=dilation, streaming=streaming)
+        self.conv2 = CausalConv1d(channels, channels, 1, streaming=streaming)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(_leaky(self.conv1(_leaky(x))))
+
+
+def _analysis_init(weight: torch.Tensor, sr: int) -> None:
+    """Start the analysis filters as Hann-windowed cos/sin pairs on a log-frequency grid (a learned STFT)."""
+    n_pairs, kernel = weight.shape[0] // 2, weight.shape[-1]
+    t = torch.arange(kernel, dtype=torch.float32)
+    window = torch.hann_window(kernel, periodic=True)
+    freqs = torch.logspace(math.log10(40.0), math.log10(0.45 * sr), n_pairs)
+    phase = 2 * math.pi * freqs[:, None] * t[None, :] / sr
+    with torch.no_grad():
+        weight[:n_pairs, 0] = window * torch.cos(phase) / kernel * 4
+        weight[n_pairs:, 0] = window * torch.sin(phase) / kernel * 4
+
+
+class Encoder(nn.Module):
+    def __init__(self, n_filters: int, channels: int, latent_size: int, streaming: bool) -> None:
+        super().__init__()
+        self.n_filters = n_filters
+        self.analysis = CausalConv1d(1, 2 * n_filters, 2 * HOP, stride=HOP, bias=False, streaming=streaming)
+        _analysis_init(self.analysis.conv.weight, SAMPLE_RATE)
+        self.proj = CausalConv1d(n_filters, channels, 1, streaming=streaming)
+        self.down = nn.ModuleList(
+            [CausalConv1d(channels, channels, 4, stride=2, streaming=streaming) for _ in range(3)]
+        )
+        self.head = CausalConv1d(channels, 2 * latent_size, 3, streaming=streaming)
+        with torch.no_grad():
+            # Start with a nearly deterministic posterior: unit-variance sampling noise at init drowns
+            # the mean, the decoder learns to ignore z and the posterior collapses.
+            self.head.conv.weight[latent_size:].mul_(0.1)
+            self.head.conv.bias[latent_size:].fill_(-6.0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = self.analysis(x)
+        re, im = pairs[:, : self.n_filters], pairs[:, self.n_filters :]
+        h = self.proj(torch.log(re * re + im * im + 1e-8))
+        for conv in self.down:
+            h = conv(_leaky(h))
+        mean, logvar = self.head(_leaky(h)).chunk(2, dim=1)
+        return mean, logvar.clamp(-12.0, 4.0)
+
+
+class NoiseSynth(nn.Module):
+    """Per hop frame: band gains -> magnitudes on rFFT bins with random phase -> windowed overlap-add."""
+
+    def __init__(self, n_bands: int, streaming: bool) -> None:
+        super().__init__()
+        n_fft = 2 * HOP
+        n_bins = n_fft // 2 + 1
+        # Bands evenly spaced on a mel scale, linearly interpolated onto the FFT bins.
+        mel = 2595.0 * torch.log10(1.0 + torch.linspace(0, SAMPLE_RATE / 2, n_bins) / 700.0)
+        pos = mel / mel[-1] * (n_bands - 1)
+        interp = torch.clamp(
+            1.0 - (pos[None, :] - torch.arange(n_bands, dtype=torch.float32)[:, None]).abs(), min=0.0
+        )
+        self.register_buffer("band_to_bin", interp)
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=True))
+        self.n_fft = n_fft
+        self.ola = StreamingOverlapAdd(HOP, streaming=streaming)
+
+    def forward(self, gains: torch.Tensor) -> torch.Tensor:
+        # gains: (B, n_bands, L) non-negative
+        mags = torch.matmul(gains.transpose(1, 2), self.band_to_bin)  # (B, L, n_bins)
+        # Uniform phases: torch.rand draws one number per element in order, so frame-by-frame calls
+        # consume the generator exactly like one long call (seeded renders stream identically).
+        phase = torch.rand(mags.shape, dtype=mags.dtype, device=mags.device) * (2 * math.pi)
+        spectrum = torch.complex(mags * torch.cos(phase), mags * torch.sin(phase))
+        frames = torch.fft.irfft(spectrum, n=self.n_fft, norm="ortho") * self.window
+        return self.ola(frames)
+
+
+class Decoder(nn.Module):
+    def __init__(self, channels: list[int], latent_size: int, n_bands: int, streaming: bool) -> None:
+        super().__init__()
+        self.inp = CausalConv1d(latent_size, channels[0], 3, streaming=streaming)
+        blocks: list[nn.Module] = []
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            blocks.append(CausalUpsample(c_in, c_out, 2, streaming=streaming))
+            blocks.append(ResidualUnit(c_out, 1, streaming))
+            blocks.append(ResidualUnit(c_out, 3, streaming))
+        self.blocks = nn.Sequential(*blocks)
+        self.wave = StreamingConvTranspose1d(channels[-1], 1, HOP, streaming=streaming)
+        self.noise_gain = CausalConv1d(channels[-1], n_bands, 1, streaming=streaming)
+        self.noise = NoiseSynth(n_bands, streaming)
+        with torch.no_grad():
+            self.noise_gain.conv.bias.fill_(-4.0)  # start with quiet noise
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = _leaky(self.blocks(self.inp(z)))
+        gains = 2.0 * torch.sigmoid(self.noise_gain(h)) ** 2.3 + 1e-7
+        return self.wave(h) + self.noise(gains)
+
+
+class DefaultVAE(nn.Module):
+    """Streaming VAE with the nn~ method interface. ``streaming=True`` for export."""
+
+    __jit_ignored_attributes__ = ["config"]
+
+    def __init__(
+        self,
+        enc_filters: int = 64,
+        enc_channels: int = 128,
+        dec_channels: list[int] | None = None,
+        n_bands: int = 32,
+        streaming: bool = False,
+    ) -> None:
+        super().__init__()
+        dec_channels = dec_channels if dec_channels is not None else [128, 128, 96, 64]
+        # Constructor arguments, so an export copy can be rebuilt with streaming on.
+        self.config = {
+            "enc_filters": enc_filters,
+            "enc_channels": enc_channels,
+            "dec_channels": list(dec_channels),
+            "n_bands": n_bands,
+        }
+        if len(dec_channels) != 4:
+            raise ValueError("three x2 upsampling stages need four channel counts")
+        self.encoder = Encoder(enc_filters, enc_channels, LATENT_SIZE, streaming)
+        self.decoder = Decoder(dec_channels, LATENT_SIZE, n_bands, streaming)
+        self.sr: int = SAMPLE_RATE
+        self.register_buffer(
+            "encode_params", torch.tensor([1, LATENT_RATIO, LATENT_SIZE, 1], dtype=torch.long)
+        )
+        self.register_buffer(
+            "decode_params", torch.tensor([LATENT_SIZE, 1, 1, LATENT_RATIO], dtype=torch.long)
+        )
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1], dtype=torch.long))
+        self.register_buffer("latent_size", torch.tensor(LATENT_SIZE, dtype=torch.long))
+        self.register_buffer("latent_mean", torch.zeros(LATENT_SIZE))
+        self.register_buffer("latent_std", torch.ones(LATENT_SIZE))
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(x)
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)[0]
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    @torch.jit.export
+    def get_methods(self) -> list[str]:
+        return ["encode", "decode", "forward"]
+
+    @torch.jit.export
+    def get_attributes(self) -> list[str]:
+        return []
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sr
+
+    @torch.jit.export
+    def set_sample_rate(self, sr: int) -> int:
+        self.sr = sr
+        return 0

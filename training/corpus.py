@@ -1,0 +1,192 @@
+"""Procedural training corpus: drums, basses, pads and textures synthesised with numpy.
+
+Everything is driven by a ``numpy.random.Generator`` so a seed fully determines the audio.
+Train and held-out sets use different seeds (see :data:`TRAIN_SEED`, :data:`HELDOUT_SEED`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.signal import lfilter
+
+SR = 48000
+TRAIN_SEED = 1000
+HELDOUT_SEED = 9_000_000
+TARGET_PEAK = 10 ** (-12 / 20)  # about -12 dBFS
+
+Layer = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def _midi_to_hz(note: np.ndarray | float) -> np.ndarray | float:
+    return 440.0 * 2.0 ** ((np.asarray(note) - 69) / 12)
+
+
+def _one_pole_lowpass(x: np.ndarray, cutoff: float, sr: int) -> np.ndarray:
+    a = np.exp(-2 * np.pi * cutoff / sr)
+    return lfilter([1 - a], [1, -a], x)
+
+
+def _one_pole_highpass(x: np.ndarray, cutoff: float, sr: int) -> np.ndarray:
+    return x - _one_pole_lowpass(x, cutoff, sr)
+
+
+def _resonant_lowpass(x: np.ndarray, cutoff: float, q: float, sr: int) -> np.ndarray:
+    """RBJ biquad low-pass (static cutoff), a cheap stand-in for a synth filter."""
+    w0 = 2 * np.pi * min(cutoff, 0.45 * sr) / sr
+    alpha = np.sin(w0) / (2 * q)
+    cos_w0 = np.cos(w0)
+    b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2])
+    a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha])
+    return lfilter(b / a[0], a / a[0], x)
+
+
+def _saw(phase: np.ndarray) -> np.ndarray:
+    return 2.0 * (phase - np.floor(phase + 0.5))
+
+
+def _square(phase: np.ndarray) -> np.ndarray:
+    return np.sign(np.sin(2 * np.pi * phase))
+
+
+def _adsr(n: int, sr: int, attack: float, release: float) -> np.ndarray:
+    t = np.arange(n) / sr
+    env = np.minimum(1.0, t / max(attack, 1e-4))
+    tail = (n / sr) - t
+    return env * np.minimum(1.0, tail / max(release, 1e-4))
+
+
+def _place(out: np.ndarray, sound: np.ndarray, start: int, gain: float) -> None:
+    end = min(len(out), start + len(sound))
+    if end > start:
+        out[start:end] += gain * sound[: end - start]
+
+
+def _kick(rng: np.random.Generator, sr: int) -> np.ndarray:
+    n = int(sr * rng.uniform(0.25, 0.6))
+    t = np.arange(n) / sr
+    f_hi, f_lo, sweep = rng.uniform(120, 250), rng.uniform(40, 65), rng.uniform(0.02, 0.08)
+    freq = f_lo + (f_hi - f_lo) * np.exp(-t / sweep)
+    phase = np.cumsum(freq) / sr
+    return np.sin(2 * np.pi * phase) * np.exp(-t / rng.uniform(0.08, 0.25))
+
+
+def _snare(rng: np.random.Generator, sr: int) -> np.ndarray:
+    n = int(sr * rng.uniform(0.15, 0.35))
+    t = np.arange(n) / sr
+    tone = np.sin(2 * np.pi * rng.uniform(160, 260) * t) * np.exp(-t / 0.04)
+    noise = _one_pole_highpass(rng.standard_normal(n), rng.uniform(800, 2500), sr) * np.exp(
+        -t / rng.uniform(0.05, 0.12)
+    )
+    return rng.uniform(0.4, 0.8) * tone + noise * 0.6
+
+
+def _hat(rng: np.random.Generator, sr: int) -> np.ndarray:
+    n = int(sr * rng.uniform(0.03, 0.2))
+    t = np.arange(n) / sr
+    noise = rng.standard_normal(n)
+    for _ in range(2):
+        noise = _one_pole_highpass(noise, rng.uniform(5000, 9000), sr)
+    return noise * np.exp(-t / rng.uniform(0.01, 0.06)) * 1.5
+
+
+def drums(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    out = np.zeros(n)
+    step = int(sr * 60 / rng.uniform(80, 170) / 4)  # sixteenth notes
+    kit = {"kick": _kick(rng, sr), "snare": _snare(rng, sr), "hat": _hat(rng, sr)}
+    density = {"kick": rng.uniform(0.15, 0.4), "snare": rng.uniform(0.08, 0.25), "hat": rng.uniform(0.3, 0.9)}
+    pattern = {k: rng.random(16) < d for k, d in density.items()}
+    pattern["kick"][0] = True
+    offset = int(rng.integers(0, step * 4))
+    for i, start in enumerate(range(-offset, n, step)):
+        for name, hits in pattern.items():
+            if hits[i % 16] and start >= 0:
+                _place(out, kit[name], start, rng.uniform(0.6, 1.0))
+    return out
+
+
+def bass(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    out = np.zeros(n)
+    note_len = int(sr * 60 / rng.uniform(80, 160) / rng.choice([1, 2, 4]))
+    wave = _saw if rng.random() < 0.6 else _square
+    root = rng.integers(28, 45)
+    scale = np.array([0, 3, 5, 7, 10, 12])
+    cutoff, q = rng.uniform(200, 2500), rng.uniform(0.7, 4.0)
+    for start in range(0, n, note_len):
+        m = min(note_len, n - start)
+        f = _midi_to_hz(root + rng.choice(scale))
+        phase = rng.random() + f * np.arange(m) / sr
+        note = wave(phase) * _adsr(m, sr, rng.uniform(0.002, 0.02), rng.uniform(0.01, 0.1))
+        out[start : start + m] += note
+    return _resonant_lowpass(out, cutoff, q, sr)
+
+
+def pad(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    t = np.arange(n) / sr
+    root = rng.integers(45, 64)
+    chords = ([0, 4, 7], [0, 3, 7], [0, 5, 7, 12], [0, 4, 7, 11], [0, 3, 7, 10])
+    chord = root + np.array(chords[int(rng.integers(0, len(chords)))])
+    use_saw = rng.random() < 0.6
+    out = np.zeros(n)
+    for note in chord:
+        for detune in rng.uniform(-0.12, 0.12, size=2):
+            phase = rng.random() + _midi_to_hz(note + detune) * t
+            out += _saw(phase) if use_saw else np.sin(2 * np.pi * phase)
+    if use_saw:
+        out = _resonant_lowpass(out, rng.uniform(600, 5000), 0.8, sr)
+    lfo = 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.1, 1.0) * t + rng.uniform(0, 2 * np.pi))
+    return out * lfo * _adsr(n, sr, rng.uniform(0.1, 1.0), rng.uniform(0.1, 0.8))
+
+
+def texture(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    t = np.arange(n) / sr
+    kind = rng.integers(0, 3)
+    if kind == 0:  # filtered noise with a slowly moving band
+        noise = rng.standard_normal(n)
+        band = _one_pole_highpass(
+            _resonant_lowpass(noise, rng.uniform(300, 8000), rng.uniform(0.7, 8.0), sr),
+            rng.uniform(50, 2000),
+            sr,
+        )
+        return band * (0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.1, 2.0) * t) ** 2)
+    if kind == 1:  # granular clicks: short windowed sine grains
+        out = np.zeros(n)
+        grain_n = int(sr * rng.uniform(0.002, 0.03))
+        window = np.hanning(grain_n)
+        for start in rng.integers(0, n, size=int(rng.uniform(5, 60) * n / sr)):
+            f = rng.uniform(200, 8000)
+            _place(
+                out,
+                np.sin(2 * np.pi * f * np.arange(grain_n) / sr) * window,
+                int(start),
+                rng.uniform(0.3, 1.0),
+            )
+        return out
+    # FM tone with a decaying modulation index
+    carrier = _midi_to_hz(rng.integers(40, 80))
+    ratio = rng.choice([0.5, 1.0, 1.414, 2.0, 3.0, 3.5])
+    index = rng.uniform(0.5, 8.0) * np.exp(-t / rng.uniform(0.2, 3.0))
+    return np.sin(2 * np.pi * carrier * t + index * np.sin(2 * np.pi * carrier * ratio * t))
+
+
+LAYERS: tuple[Layer, ...] = (drums, bass, pad, texture)
+
+
+def make_clip(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
+    """One clip mixing 1-3 distinct layers, peak-normalised to about -12 dBFS (float32, mono)."""
+    n = int(round(seconds * sr))
+    n_layers = int(rng.integers(1, 4))
+    chosen = rng.choice(len(LAYERS), size=n_layers, replace=False)
+    mix = np.zeros(n)
+    for index in chosen:
+        layer = LAYERS[int(index)](rng, n, sr)
+        mix += layer / (np.max(np.abs(layer)) + 1e-9) * rng.uniform(0.4, 1.0)
+    mix *= TARGET_PEAK * rng.uniform(0.7, 1.0) / (np.max(np.abs(mix)) + 1e-9)
+    return mix.astype(np.float32)
+
+
+def make_set(seed: int, count: int, seconds: float, sr: int = SR) -> list[np.ndarray]:
+    """``count`` clips from one seeded generator (deterministic order)."""
+    rng = np.random.default_rng(seed)
+    return [make_clip(rng, seconds, sr) for _ in range(count)]
