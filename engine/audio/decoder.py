@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.audio.output import Output
+from engine.audio.priority import raise_current_thread_priority
 from engine.audio.ring import AudioRing
 from engine.render.graph import RenderGraph
 
@@ -73,6 +74,7 @@ class Decoder(threading.Thread):
         self.decoded_frames = 0
         self.blocks_written = 0
         self.error: BaseException | None = None
+        self.priority = "not started"
         self.slowdown_seconds = 0.0  # tests: an artificial delay per decoded frame
 
     @property
@@ -97,6 +99,7 @@ class Decoder(threading.Thread):
         self._halt.set()
 
     def run(self) -> None:
+        self.priority = raise_current_thread_priority()
         try:
             while not self._halt.is_set():
                 if self.output is not None:
@@ -120,7 +123,9 @@ class Decoder(threading.Thread):
         block = self.feed.take(self.blocksize)
         if self._incoming is not None:
             block = self._crossfade(block, self._incoming.take(self.blocksize))
-        for feed in (self.feed,):
+        for feed in (self.feed, self._incoming):
+            if feed is None:
+                continue
             for seconds in feed.decode_seconds:
                 if self.slowdown_seconds:
                     time.sleep(self.slowdown_seconds)

@@ -1,0 +1,110 @@
+"""Live soak under a hostile neighbour: rtmixer's C callback against a plain Python callback.
+
+For each model (the default one and a stand-in as costly as a full-size RAVE v2) and each callback
+kind, the engine plays on a JACK dummy server (48 kHz, blocksize 256) for `--minutes` while
+ - a Python thread in the engine's process spins on pure-Python work and forces a full garbage
+   collection every 10 ms, and
+ - a busy process keeps the other core at 100 %.
+Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from costly_model import build as build_costly  # noqa: E402
+from jack_server import jack_dummy  # noqa: E402
+
+from engine.audio.live import LiveConfig, LiveEngine  # noqa: E402
+from engine.models.default import DEFAULT_MODEL  # noqa: E402
+
+
+class HostileThread(threading.Thread):
+    """Pure-Python busy work holding the GIL, with a forced full GC every 10 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="hostile")
+        self.halt = threading.Event()
+        self.collections = 0
+
+    def run(self) -> None:
+        junk: list[object] = []
+        next_gc = time.perf_counter()
+        while not self.halt.is_set():
+            junk.append({"k": [i * 1.5 for i in range(50)]})  # garbage with reference cycles to collect
+            junk[-1]["self"] = junk[-1]
+            if len(junk) > 2000:
+                junk.clear()
+            if time.perf_counter() >= next_gc:
+                gc.collect()
+                self.collections += 1
+                next_gc += 0.010
+
+
+def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None) -> dict:
+    engine = LiveEngine(LiveConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
+                                   lookahead_blocks=lookahead, python_callback=python_callback, device="system"))
+    hostile = HostileThread()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        engine.start()
+        hostile.start()
+        engine.run(seconds)
+    finally:
+        hostile.halt.set()
+        busy.terminate()
+        engine.stop()
+    report = engine.report()
+    report["gc_collections_forced"] = hostile.collections
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0, help="per soak (4 soaks in all)")
+    parser.add_argument("--blocksize", type=int, default=256)
+    parser.add_argument("--lookahead-blocks", type=int, help="default: chosen per model from its decode time")
+    parser.add_argument("--models", default="default,costly", help="comma list of: default, costly")
+    parser.add_argument("--callbacks", default="rtmixer,python")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    models = {}
+    if "default" in args.models:
+        models["default"] = DEFAULT_MODEL
+    if "costly" in args.models:
+        path, ms, width = build_costly(Path("/tmp/costly_rave_v2_standin.ts"))
+        models["costly"] = path
+        print(f"costly stand-in: {ms:.1f} ms per 2048-sample decode (width {width})", file=sys.stderr)
+    results = {}
+    with jack_dummy(48000, args.blocksize):
+        for name, path in models.items():
+            for kind in args.callbacks.split(","):
+                print(f"soak {name} / {kind}: {args.minutes} min", file=sys.stderr, flush=True)
+                r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks)
+                results[f"{name}/{kind}"] = {k: r[k] for k in (
+                    "callbacks", "expected_callbacks", "underruns", "lookahead_blocks", "decode_ms",
+                    "model_decode_ms_at_load", "cpu_load", "latency", "latency_breakdown",
+                    "nn_tilde_default_latency_s", "seconds", "gc_collections_forced")}
+                r2 = results[f"{name}/{kind}"]
+                r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
+                print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)
+    summary = {"minutes_per_soak": args.minutes, "samplerate": 48000, "blocksize": args.blocksize,
+               "results": results}
+    print(json.dumps(summary, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
