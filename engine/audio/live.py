@@ -19,6 +19,7 @@ from engine.audio.decoder import Decoder
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
 from engine.audio.ring import AudioRing
+from engine.control.hub import ControlHub
 from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.default import DEFAULT_MODEL, MODELS_DIR
 from engine.models.nn_tilde import NNModel
@@ -96,7 +97,6 @@ class LiveEngine:
         initial = dict(load_scene(config.scene, self.store).values) if config.scene else {}
         initial.update(parse_sets(self.store, config.sets))
         self.store.set_many(initial)
-        self.scene = config.scene or "-"
         samplerate = config.samplerate or self._device_rate()
         self.graph = RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate)
         self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
@@ -111,6 +111,9 @@ class LiveEngine:
         self.decoder = Decoder(self.graph, self.ring, self.output, blocksize=config.blocksize,
                                lookahead_blocks=self.lookahead_blocks, input_ring=self.input_ring)
         self.model_name = self.model.path.name
+        self.hub = ControlHub(self.store, timeline=lambda: self.decoder.graph.timeline, audio_time=self.audio_time)
+        if config.scene:
+            self.hub.scene = config.scene
         self.errors: list[str] = []
         self._loading: threading.Thread | None = None
         self._model_request = ""
@@ -167,6 +170,12 @@ class LiveEngine:
         sys.setswitchinterval(self._previous_switch_interval)
         gc.unfreeze()
 
+    def audio_time(self, wall_time: float) -> float:
+        """The timeline's seconds at which audio now being written reaches the speaker at `wall_time`."""
+        queued = self.ring.read_available / self.samplerate + self.output.device_latency
+        written = self.decoder.blocks_written * self.config.blocksize / self.samplerate
+        return written - queued + (wall_time - time.time())
+
     # --- model swap ----------------------------------------------------------------------
     def resolve_model_path(self, request: str) -> Path:
         path = Path(request)
@@ -186,8 +195,9 @@ class LiveEngine:
             if model.latent_size != self.model.latent_size:
                 raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
                                      f"model's {self.model.latent_size}; restart the engine with it")
-            graph = RenderGraph(model, self.store, seed=self.config.seed, output_rate=self.samplerate)
-            graph.frame_index = 0
+            playing = self.decoder.graph
+            graph = RenderGraph(model, self.store, seed=self.config.seed, output_rate=self.samplerate,
+                                timeline=playing.timeline, start_seconds=playing.time_seconds)
             self.decoder.swap(graph)
             self.model, self.timing, self.model_name = model, timing, model.path.name
         except EngineError as exc:
@@ -232,7 +242,7 @@ class LiveEngine:
             "decoder_priority": self.decoder.priority,
             "callback": "python" if self.config.python_callback else "rtmixer",
             "model": self.model_name,
-            "scene": self.scene,
+            "scene": self.hub.scene,
             "seconds": round(elapsed, 3),
             "input_frames_encoded": self.decoder.graph.input_frames_encoded,
             "errors": self.errors,

@@ -29,7 +29,7 @@ class StatusLine:
             ("underruns ", "dim"), (str(underruns), style), "  ",
             ("latency ", "dim"), f"{latency_ms:.1f} ms  ",
             ("model ", "dim"), e.model_name, "  ",
-            ("scene ", "dim"), e.scene,
+            ("scene ", "dim"), e.hub.scene,
         )
         if e.errors:
             line.append(f"  {e.errors[-1]}", style="yellow")

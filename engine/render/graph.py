@@ -29,7 +29,9 @@ DEFAULT_RATE = 48000
 
 class RenderGraph:
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
-                 references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None) -> None:
+                 references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
+                 timeline: Timeline | None = None, start_seconds: float = 0.0) -> None:
+        """`timeline` and `start_seconds` let a swapped-in graph carry on the playing graph's timeline."""
         model.require("decode")
         if model.latent_size is None:
             raise ValueError(f"{model.path}: latent size unknown")
@@ -44,7 +46,7 @@ class RenderGraph:
         self.smoother = Smoother(store, self.frame_seconds)
         self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
         self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
-        self.timeline = Timeline(store)
+        self.timeline = timeline or Timeline(store)
         self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
@@ -52,7 +54,7 @@ class RenderGraph:
         self._z = torch.zeros(1, model.latent_size, 1)
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
         self._gain: float | None = None
-        self.frame_index = 0
+        self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters and visuals
         self._input_resampler: Resampler | None = None

@@ -1,0 +1,1 @@
+"""The control path: OSC and MIDI messages become parameter writes through one hub."""

@@ -1,0 +1,118 @@
+"""The control hub: every OSC message, MIDI event, GUI move and scene recall becomes a write here.
+
+Writes are validated by the parameter store (unknown address, NaN, wrong type: refused, nothing
+changes), patterns fan out to every matching address, and timed writes go onto the render
+timeline so they land on the latent frame their time names, not when they arrive. Errors are
+counted per kind and handed to listeners (OSC `/engine/error`), and logged once per kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import tomli_w
+
+from engine.control.patterns import is_pattern, match_addresses
+from engine.errors import ParamError, PresetError
+from engine.params.param import Value
+from engine.params.store import ParamStore
+from engine.presets.scenes import SCENES_DIR, load_scene
+from engine.render.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
+NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
+
+
+class ControlHub:
+    def __init__(self, store: ParamStore, *, timeline: Callable[[], Timeline | None] = lambda: None,
+                 audio_time: Callable[[float], float] | None = None, scenes_dir: Path = SCENES_DIR) -> None:
+        """`timeline()` gives the live graph's timeline (it changes on a model swap); `audio_time(t)`
+        maps a wall-clock time (time.time()) to the timeline's seconds."""
+        self.store = store
+        self._timeline = timeline
+        self._audio_time = audio_time
+        self.scenes_dir = scenes_dir
+        self.errors: Counter[str] = Counter()
+        self.messages = 0
+        self._error_listeners: list[ErrorListener] = []
+        self._logged: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+        self.scene = "-"
+
+    # --- writes ----------------------------------------------------------------------------
+    def resolve(self, address: str) -> list[str]:
+        """The addresses an address or OSC pattern names; ParamError when none."""
+        if is_pattern(address):
+            try:
+                matches = match_addresses(address, self.store.addresses)
+            except ValueError as exc:
+                raise ParamError(str(exc)) from None
+            if not matches:
+                raise ParamError(f"pattern {address!r} matches no address")
+            return matches
+        self.store.param(address)  # raises for an unknown address
+        return [address]
+
+    def set(self, address: str, value: object, source: str = "api") -> dict[str, Value]:
+        """Set one address (or every address a pattern matches) now; all or nothing."""
+        self.messages += 1
+        changes = {a: value for a in self.resolve(address)}
+        return self.store.set_many(changes)
+
+    def set_at(self, wall_time: float, address: str, value: object, source: str = "api") -> dict[str, Value]:
+        """Set at a wall-clock time: on the timeline if it is in the future and an engine is playing."""
+        timeline = self._timeline()
+        if timeline is None or self._audio_time is None or wall_time <= time.time():
+            return self.set(address, value, source)
+        self.messages += 1
+        changes = {a: self.store.validate(a, value) for a in self.resolve(address)}
+        timeline.schedule(self._audio_time(wall_time), changes)
+        return changes
+
+    # --- scenes ----------------------------------------------------------------------------
+    def recall_scene(self, name: str, morph_seconds: float | None = None) -> None:
+        scene = load_scene(name, self.store, self.scenes_dir)
+        seconds = float(self.store.get("/scene/morph_time")) if morph_seconds is None else morph_seconds
+        timeline = self._timeline()
+        if timeline is None or seconds <= 0:
+            self.store.set_many(scene.values)
+        else:
+            timeline.morph_now(scene.values, seconds)
+        self.scene = scene.name
+
+    def save_scene(self, name: str) -> Path:
+        """Write every current value (but the model) to `<scenes_dir>/<name>.toml`."""
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip()).lower()
+        if not stem:
+            raise PresetError(f"scene name {name!r} has no usable characters")
+        values = {a: v for a, v in self.store.snapshot().values.items() if a not in NOT_IN_SCENES}
+        path = self.scenes_dir / f"{stem}.toml"
+        path.write_text(tomli_w.dumps({"name": name.strip(), "description": "saved live", "params": values}))
+        self.scene = name.strip()
+        return path
+
+    # --- errors ----------------------------------------------------------------------------
+    def add_error_listener(self, listener: ErrorListener) -> None:
+        self._error_listeners.append(listener)
+
+    def report_error(self, source: str, address: str, message: str) -> None:
+        """Count, log once per (source, address, kind), and tell listeners every time."""
+        kind = message.split(":")[0][:60]
+        with self._lock:
+            self.errors[kind] += 1
+            first = (source, address, kind) not in self._logged
+            self._logged.add((source, address, kind))
+        if first:
+            log.warning("%s %s: %s", source, address, message)
+        for listener in self._error_listeners:
+            try:
+                listener(source, address, message)
+            except Exception:  # a listener failing must not take the control path down
+                log.exception("error listener failed")
