@@ -1,0 +1,214 @@
+"""Controller maps: `presets/controllers/*.toml` turn a controller's messages into parameter writes.
+
+```toml
+name = "Generic 16 faders"
+
+[[midi]]
+type = "cc"                # cc | cc14 | nrpn | note | program
+channel = 1                # 1..16
+number = 0                 # CC / NRPN / note number (cc14: the MSB controller, LSB is number + 32)
+address = "/rave/energy"
+min = 0.3                  # optional: range inside the parameter's own (default: the whole range)
+max = 2.0
+curve = "exponential"      # linear | exponential | logarithmic | stepped
+steps = 4                  # stepped only
+invert = false
+smoothing_ms = 0           # extra glide on top of the parameter's own smoothing
+soft_takeover = true       # ignore the fader until it reaches the current value
+
+[[osc]]
+source = "/1/fader1"       # an address a controller sends (TouchOSC), values 0..1
+address = "/rave/energy"
+```
+
+A mapping's `address` can also be an action: `scene:NAME` (recall a scene), `slot:N` (recall
+pattern-memory slot N), `beat:ACTION` (fire a beat action).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.errors import PresetError
+
+CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
+CURVE_K = 4.0  # bend of the exponential/logarithmic curves
+TAKEOVER_WINDOW = 0.03  # a fader "catches" the value within 3 % of travel
+
+Curve = Literal["linear", "exponential", "logarithmic", "stepped"]
+
+
+class _Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str
+    min: float | None = None
+    max: float | None = None
+    curve: Curve = "linear"
+    steps: int = Field(default=2, ge=2, le=128)
+    invert: bool = False
+    smoothing_ms: float = Field(default=0.0, ge=0.0, le=10000.0)
+    soft_takeover: bool = False
+
+
+class _MidiMapping(_Mapping):
+    type: Literal["cc", "cc14", "nrpn", "note", "program"] = "cc"
+    channel: int = Field(default=1, ge=1, le=16)
+    number: int = Field(default=0, ge=0, le=16383)
+
+    @model_validator(mode="after")
+    def _number_fits(self) -> _MidiMapping:
+        limit = 16383 if self.type == "nrpn" else 127
+        if self.number > limit:
+            raise ValueError(f"number {self.number} is out of range 0..{limit} for type {self.type}")
+        if self.type == "cc14" and self.number > 31:
+            raise ValueError(f"cc14 MSB controller must be 0..31 (LSB is number + 32), got {self.number}")
+        return self
+
+
+class _OscMapping(_Mapping):
+    source: str
+
+
+class _MapFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    midi: list[_MidiMapping] = Field(default_factory=list)
+    osc: list[_OscMapping] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one control's normalised position (0..1) becomes a value, and back for feedback."""
+
+    address: str
+    lo: float | None
+    hi: float | None
+    curve: str = "linear"
+    steps: int = 2
+    invert: bool = False
+    smoothing_ms: float = 0.0
+    soft_takeover: bool = False
+
+    @property
+    def is_action(self) -> bool:
+        return ":" in self.address
+
+    def shape(self, x: float) -> float:
+        """Normalised control position -> normalised parameter position, both 0..1."""
+        x = min(max(x, 0.0), 1.0)
+        if self.invert:
+            x = 1.0 - x
+        if self.curve == "exponential":
+            return math.expm1(CURVE_K * x) / math.expm1(CURVE_K)
+        if self.curve == "logarithmic":
+            return math.log1p(x * math.expm1(CURVE_K)) / CURVE_K
+        if self.curve == "stepped":
+            return round(x * (self.steps - 1)) / (self.steps - 1)
+        return x
+
+    def unshape(self, y: float) -> float:
+        """The inverse of `shape`: where the control must sit to show parameter position `y`."""
+        y = min(max(y, 0.0), 1.0)
+        if self.curve == "exponential":
+            x = math.log1p(y * math.expm1(CURVE_K)) / CURVE_K
+        elif self.curve == "logarithmic":
+            x = math.expm1(CURVE_K * y) / math.expm1(CURVE_K)
+        else:
+            x = y
+        return 1.0 - x if self.invert else x
+
+    def to_value(self, x: float, lo: float, hi: float) -> float:
+        """Map a control position onto [lo, hi] (the mapping's range, else the parameter's)."""
+        lo = self.lo if self.lo is not None else lo
+        hi = self.hi if self.hi is not None else hi
+        return lo + (hi - lo) * self.shape(x)
+
+    def to_position(self, value: float, lo: float, hi: float) -> float:
+        lo = self.lo if self.lo is not None else lo
+        hi = self.hi if self.hi is not None else hi
+        return self.unshape((value - lo) / (hi - lo) if hi != lo else 0.0)
+
+
+MidiKey = tuple[str, int, int]  # (type, channel 1..16, number)
+
+
+@dataclass(frozen=True)
+class ControllerMap:
+    name: str
+    path: Path | None
+    midi: dict[MidiKey, Mapping]
+    osc: dict[str, Mapping]
+
+
+def _mapping(raw: _Mapping) -> Mapping:
+    return Mapping(raw.address, raw.min, raw.max, raw.curve, raw.steps, raw.invert, raw.smoothing_ms,
+                   raw.soft_takeover)
+
+
+def find_controller_map(name: str, directory: Path = CONTROLLERS_DIR) -> Path:
+    path = Path(name)
+    if path.suffix == ".toml" and path.is_file():
+        return path
+    candidate = directory / f"{name}.toml"
+    if candidate.is_file():
+        return candidate
+    known = ", ".join(sorted(p.stem for p in directory.glob("*.toml"))) or "none"
+    raise PresetError(f"unknown controller map {name!r} (known: {known})")
+
+
+def load_controller_map(name: str, directory: Path = CONTROLLERS_DIR, addresses: tuple[str, ...] = ()
+                        ) -> ControllerMap:
+    """Load and validate a map; with `addresses`, every parameter target must be one of them."""
+    path = find_controller_map(name, directory)
+    try:
+        with path.open("rb") as f:
+            raw = _MapFile.model_validate(tomllib.load(f))
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise PresetError(f"{path}: {key}: {first['msg']}") from None
+    midi: dict[MidiKey, Mapping] = {}
+    for n, m in enumerate(raw.midi):
+        key = (m.type, m.channel, m.number)
+        if key in midi:
+            raise PresetError(f"{path}: midi[{n}]: {m.type} channel {m.channel} number {m.number} is mapped twice")
+        midi[key] = _mapping(m)
+    osc = {m.source: _mapping(m) for m in raw.osc}
+    if addresses:
+        for target in [*midi.values(), *osc.values()]:
+            if not target.is_action and target.address not in addresses:
+                raise PresetError(f"{path}: unknown address {target.address!r}")
+    return ControllerMap(raw.name, path, midi, osc)
+
+
+def save_controller_map(cmap: ControllerMap, path: Path) -> Path:
+    """Write a map (MIDI learn adds to one) back as TOML."""
+    import tomli_w
+
+    def row(m: Mapping) -> dict[str, object]:
+        out: dict[str, object] = {"address": m.address, "curve": m.curve, "invert": m.invert,
+                                  "smoothing_ms": m.smoothing_ms, "soft_takeover": m.soft_takeover}
+        if m.lo is not None:
+            out["min"] = m.lo
+        if m.hi is not None:
+            out["max"] = m.hi
+        if m.curve == "stepped":
+            out["steps"] = m.steps
+        return out
+
+    doc = {
+        "name": cmap.name,
+        "midi": [{"type": t, "channel": c, "number": n, **row(m)} for (t, c, n), m in cmap.midi.items()],
+        "osc": [{"source": s, **row(m)} for s, m in cmap.osc.items()],
+    }
+    path.write_text(tomli_w.dumps(doc))
+    return path
