@@ -71,3 +71,7 @@ def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:
     x = signal - signal.mean()
     corr = np.correlate(x, x, mode="full")[x.size - 1:]
     return int(min_lag + np.argmax(corr[min_lag:max_lag]))
+
+
+# The real audio server for the live tests (tests/jack_fixtures.py): JACK's dummy driver, session-wide.
+from jack_fixtures import jack_server  # noqa: E402, F401

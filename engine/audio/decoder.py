@@ -61,6 +61,7 @@ class Decoder(threading.Thread):
         self.output = output
         self.blocksize = blocksize
         self.target_frames = lookahead_blocks * blocksize
+        self.headroom_frames = 0  # queued beyond the target while a model loads (see LiveEngine._load_and_swap)
         self.input_ring = input_ring
         self.on_block = on_block
         self.feed = GraphFeed(graph, ring.channels)
@@ -80,6 +81,11 @@ class Decoder(threading.Thread):
     @property
     def graph(self) -> RenderGraph:
         return self.feed.graph
+
+    @property
+    def fill_target(self) -> int:
+        """Frames to keep queued: the lookahead, plus any headroom, within the ring's capacity."""
+        return min(self.target_frames + self.headroom_frames, self.ring.capacity - self.blocksize)
 
     def prefill(self) -> None:
         while self.ring.read_available < self.target_frames:
@@ -106,7 +112,7 @@ class Decoder(threading.Thread):
                     self.output.poll()
                 if self.input_ring is not None:
                     self._drain_input()
-                if self.ring.read_available >= self.target_frames:
+                if self.ring.read_available >= self.fill_target:
                     time.sleep(self._poll_seconds)
                     continue
                 self._write_block()

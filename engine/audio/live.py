@@ -20,6 +20,7 @@ from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
 from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
+from engine.control.osc_server import OscServer, load_routes
 from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.default import DEFAULT_MODEL, MODELS_DIR
 from engine.models.nn_tilde import NNModel
@@ -31,6 +32,9 @@ from engine.render.offline import parse_sets
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 DEVICE_CHANNELS = 2
+# Audio queued ahead while a model loads for a swap: torch.jit.load holds the GIL throughout (tens of
+# ms for a small model, more for a large one), so the decoder thread cannot run until it returns.
+SWAP_HEADROOM_SECONDS = 0.25
 
 
 @dataclass
@@ -47,6 +51,10 @@ class LiveConfig:
     seed: int = 0
     python_callback: bool = False  # the plain sounddevice callback instead of rtmixer's C callback
     allowed_model_dirs: list[Path] = field(default_factory=list)
+    osc_host: str = "127.0.0.1"
+    osc_port: int | None = 9000  # None or 0: no OSC server
+    osc_allow: list[str] = field(default_factory=list)  # non-empty: only these IPs are heard
+    osc_map: str | None = None  # controller map (presets/controllers) with [[osc]] routes
 
 
 @dataclass
@@ -101,7 +109,9 @@ class LiveEngine:
         self.graph = RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate)
         self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
         frame_at_output = math.ceil(self.graph.frame_samples * samplerate / self.graph.model_rate)
-        self.ring = AudioRing(DEVICE_CHANNELS, (self.lookahead_blocks + 2) * config.blocksize + frame_at_output)
+        self.swap_headroom_frames = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize
+        self.ring = AudioRing(DEVICE_CHANNELS, (self.lookahead_blocks + 2) * config.blocksize + frame_at_output
+                              + self.swap_headroom_frames)
         self.input_ring = AudioRing(1, 16 * config.blocksize + frame_at_output) if config.input else None
         output_class = PythonCallbackOutput if config.python_callback else RtmixerOutput
         self.output: Output = output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize,
@@ -121,6 +131,7 @@ class LiveEngine:
         self.started_at = 0.0
         self.stopped_at = 0.0
         self._previous_switch_interval = sys.getswitchinterval()
+        self.osc: OscServer | None = None
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -130,6 +141,9 @@ class LiveEngine:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        if self.config.osc_port:  # first: a busy port fails before any audio starts
+            self.osc = OscServer(self.hub, self.config.osc_host, self.config.osc_port, allow=self.config.osc_allow,
+                                 routes=load_routes(self.config.osc_map, self.hub), engine=self).start()
         self._previous_switch_interval = shorten_gil_switch_interval()
         # Move everything loaded so far (torch, the model, numpy) out of the collector's reach: a full
         # collection forced anywhere in the process then scans only newer objects, in microseconds
@@ -163,8 +177,11 @@ class LiveEngine:
                 line.update()
 
     def stop(self) -> None:
+        if self.osc is not None:
+            self.osc.stop()
         self.decoder.stop()
-        self.decoder.join(timeout=5)
+        if self.decoder.ident is not None:  # stop() after a start() that failed before the thread ran
+            self.decoder.join(timeout=5)
         self.output.stop()
         self.stopped_at = time.monotonic()
         sys.setswitchinterval(self._previous_switch_interval)
@@ -189,9 +206,19 @@ class LiveEngine:
             raise ParamError(f"/rave/model: {request} is outside the models folder and no --allow-model-dir covers it")
         return path
 
+    def _queue_headroom(self, timeout: float = 1.0) -> None:
+        """Have the decoder queue SWAP_HEADROOM_SECONDS beyond its target, and wait (bounded) until it has."""
+        self.decoder.headroom_frames = self.swap_headroom_frames
+        deadline = time.monotonic() + timeout
+        while (self.ring.read_available < self.decoder.fill_target - self.config.blocksize
+               and time.monotonic() < deadline and self.decoder.is_alive()):
+            time.sleep(0.005)
+
     def _load_and_swap(self, request: str) -> None:
         try:
-            model, timing = load_playable(self.resolve_model_path(request))
+            path = self.resolve_model_path(request)
+            self._queue_headroom()
+            model, timing = load_playable(path)
             if model.latent_size != self.model.latent_size:
                 raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
                                      f"model's {self.model.latent_size}; restart the engine with it")
@@ -203,6 +230,7 @@ class LiveEngine:
         except EngineError as exc:
             self.errors.append(str(exc))
         finally:
+            self.decoder.headroom_frames = 0
             self._loading = None
 
     # --- report --------------------------------------------------------------------------

@@ -1,0 +1,297 @@
+"""The live engine on a real audio server: JACK's dummy driver, clocked like a sound card.
+
+Each test plays the engine in-process through PortAudio's JACK host API (or runs the CLI) and
+checks what a listener would get: callback counts against the clock, underruns, and the audio a
+second JACK client captured from the engine's output ports.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import rms
+from jack_fixtures import SAMPLERATE, JackCapture, JackPlayer, JackServer, engine_ports, longest_zero_run
+from model_factories import make_new_style_model
+
+from engine.audio import live
+from engine.audio.live import LiveConfig, LiveEngine
+from engine.errors import ModelLoadError
+from engine.models.nn_tilde import NNModel
+from engine.render.offline import RenderRequest, render
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCKSIZE = 256
+MAX_ZERO_RUN = 64  # longer runs of exact zeros are dropouts, not signal
+SILENT_RMS = 1e-3
+
+
+@pytest.fixture(scope="session")
+def live_model(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model; a 48 kHz factory model while models/default.ts is not trained yet."""
+    if default_model_path.exists():
+        return default_model_path
+    return make_new_style_model(tmp_path_factory.mktemp("live_model"), latent_size=8, sr=SAMPLERATE)
+
+
+@dataclass
+class Session:
+    engine: LiveEngine
+    capture: JackCapture
+    inputs: list[str]  # the engine's JACK input ports (with input=True)
+
+
+@contextmanager
+def playing(server: JackServer, model: Path, capture_seconds: float, **config: object) -> Iterator[Session]:
+    """A started engine on the JACK device whose output a second client records from the first frame on.
+
+    The capture is connected before the stream starts, so it holds everything the engine played;
+    on exit it stops recording first, then the engine stops.
+    """
+    capture = JackCapture(server, capture_seconds)
+    try:
+        before = capture.port_names()
+        engine = LiveEngine(LiveConfig(model=model, device=server.device, samplerate=SAMPLERATE,
+                                       blocksize=BLOCKSIZE, **config))  # type: ignore[arg-type]
+        try:
+            capture.connect(engine_ports(capture, before, is_output=True))
+            inputs = engine_ports(capture, before, is_output=False)
+            capture.start()
+            engine.start()
+            yield Session(engine, capture, inputs)
+        finally:
+            capture.stop()
+            engine.stop()
+    finally:
+        capture.close()
+
+
+def run_until(engine: LiveEngine, condition: Callable[[], bool], timeout: float) -> bool:
+    """Keep the engine's main loop (ticks) going until `condition` holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        engine.run(0.1)
+    return condition()
+
+
+def expected_callbacks(engine: LiveEngine) -> float:
+    return (engine.stopped_at - engine.started_at) * SAMPLERATE / BLOCKSIZE
+
+
+def assert_continuous(audio: np.ndarray, what: str) -> None:
+    """Non-silent, and no dropout: no run of exact zeros longer than MAX_ZERO_RUN in any channel."""
+    assert audio.shape[0] > 0, f"{what}: nothing captured"
+    for channel in range(audio.shape[1]):
+        level = rms(audio[:, channel])
+        run = longest_zero_run(audio[:, channel])
+        assert level > SILENT_RMS, f"{what}: channel {channel} is silent (RMS {level:.2e})"
+        assert run <= MAX_ZERO_RUN, f"{what}: channel {channel} has a run of {run} zero samples"
+
+
+def align(captured: np.ndarray, reference: np.ndarray, min_overlap: int) -> int:
+    """The lag at which `reference` starts inside `captured` (cross-correlation peak, overlap >= min_overlap)."""
+    size = 1 << int(np.ceil(np.log2(captured.size + reference.size)))
+    corr = np.fft.irfft(np.fft.rfft(captured, size) * np.conj(np.fft.rfft(reference, size)), size)
+    return int(np.argmax(corr[: captured.size - min_overlap + 1]))
+
+
+def test_live_plays_in_time_without_underruns(jack_server: JackServer, live_model: Path) -> None:
+    with playing(jack_server, live_model, capture_seconds=4.0) as s:
+        s.engine.run(3.0)
+    engine = s.engine
+    expected = expected_callbacks(engine)
+    assert abs(engine.output.callbacks - expected) <= 0.05 * expected, (engine.output.callbacks, expected)
+    assert engine.output.underruns == 0
+    assert engine.decoder.error is None
+    audio = s.capture.recorded
+    assert audio.shape[0] >= 2.5 * SAMPLERATE
+    assert_continuous(audio[SAMPLERATE:], "capture after the first second")
+
+
+def test_live_output_equals_offline_render(jack_server: JackServer, live_model: Path) -> None:
+    seconds = 2.5
+    with playing(jack_server, live_model, capture_seconds=seconds + 1.0, seed=7) as s:
+        s.engine.run(seconds)
+    assert s.engine.output.underruns == 0  # a dropout would shift the audio
+    captured = s.capture.recorded[:, 0].astype(np.float64)
+    offline = render(RenderRequest(seconds=seconds, model=live_model, seed=7, samplerate=SAMPLERATE)).audio[:, 0]
+    lag = align(captured, offline.astype(np.float64), min_overlap=SAMPLERATE)
+    n = min(captured.size - lag, offline.size)
+    assert n >= SAMPLERATE, f"only {n} samples overlap at lag {lag}"
+    diff = np.abs(captured[lag:lag + n] - offline[:n])
+    assert diff.max() < 1e-3, f"lag {lag}: max difference {diff.max():.3g} at sample {int(diff.argmax())}"
+
+
+def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.ts"
+    shutil.copyfile(live_model, second)
+    with playing(jack_server, live_model, capture_seconds=5.0, allowed_model_dirs=[tmp_path]) as s:
+        engine = s.engine
+        first = engine.model_name
+        s.engine.run(1.0)
+        swap_at = s.capture.frames
+        engine.store.set("/rave/model", str(second))
+        assert run_until(engine, lambda: engine.model_name == "second.ts" and not engine.decoder.swapping, 10.0), \
+            f"still playing {engine.model_name}; errors: {engine.errors}"
+        engine.run(0.5)
+        end = s.capture.frames
+    assert first != "second.ts"
+    assert engine.errors == []
+    assert engine.decoder.graph.model.path == second.resolve()
+    assert engine.output.underruns == 0
+    assert_continuous(s.capture.recorded[swap_at - SAMPLERATE // 2:end], "capture around the swap")
+
+
+def test_refused_model_swaps_are_reported_and_play_on(jack_server: JackServer, live_model: Path,
+                                                      tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+                                                      ) -> None:
+    latent = NNModel.load(live_model).latent_size
+    assert latent is not None
+    wrong_latent = make_new_style_model(tmp_path, latent_size=latent + 1, sr=SAMPLERATE)
+    outside = tmp_path_factory.mktemp("not_allowed") / "outside.ts"
+    shutil.copyfile(live_model, outside)
+    with playing(jack_server, live_model, capture_seconds=5.0, allowed_model_dirs=[tmp_path]) as s:
+        engine = s.engine
+        name = engine.model_name
+        engine.run(0.5)
+        engine.store.set("/rave/model", str(wrong_latent))
+        assert run_until(engine, lambda: len(engine.errors) == 1, 10.0), "the latent-size mismatch was not reported"
+        engine.store.set("/rave/model", str(outside))
+        assert run_until(engine, lambda: len(engine.errors) == 2, 10.0), "the outside path was not reported"
+        callbacks = engine.output.callbacks
+        mark = s.capture.frames
+        engine.run(0.6)
+        assert engine.output.callbacks > callbacks
+        end = s.capture.frames
+    assert "latent size" in engine.errors[0] and str(latent + 1) in engine.errors[0]
+    assert "outside" in engine.errors[1] and "outside.ts" in engine.errors[1]
+    assert engine.model_name == name
+    assert engine.output.underruns == 0
+    assert_continuous(s.capture.recorded[mark:end], "capture after the refused swaps")
+
+
+def _test_signal(seconds: float) -> np.ndarray:
+    """A loud chirp (100 Hz to 5 kHz) with noise bursts every quarter second."""
+    t = np.arange(int(seconds * SAMPLERATE)) / SAMPLERATE
+    chirp = 0.5 * np.sin(2 * np.pi * (100 * t + (5000 - 100) / (2 * seconds) * t**2))
+    gate = (t % 0.25) < 0.08
+    noise = np.random.default_rng(3).uniform(-0.4, 0.4, t.size) * gate
+    return (chirp + noise).astype(np.float32)
+
+
+def test_live_input_is_encoded_into_the_latent(jack_server: JackServer, live_model: Path) -> None:
+    signal = _test_signal(3.0)
+    with playing(jack_server, live_model, capture_seconds=4.0, input=True, sets=["/rave/source/a=input"]) as s, \
+            JackPlayer(jack_server, signal) as player:
+        assert s.inputs, "the engine opened no JACK input port"
+        player.connect(s.inputs)
+        graph = s.engine.decoder.graph
+        player.start()  # before this the engine encodes the dummy driver's silent capture ports
+        latents: list[np.ndarray] = []
+        counts: list[int] = []
+        times: list[float] = []
+        for _ in range(10):
+            s.engine.run(0.25)
+            counts.append(graph.input_frames_encoded)
+            times.append(time.monotonic())
+            if graph.shaper.input_latent is not None:
+                latents.append(np.array(graph.shaper.input_latent))
+    assert counts[0] > 0 and all(b > a for a, b in zip(counts, counts[1:], strict=False)), counts
+    # the encoder keeps up with the input: one latent frame per encode hop of audio
+    spec = graph.model.methods["encode"]
+    expected = (times[-1] - times[0]) * graph.model_rate / (spec.out_ratio // spec.in_ratio)
+    assert counts[-1] - counts[0] >= 0.8 * expected, (counts, expected)
+    assert graph.shaper.input_latent is not None
+    assert len(latents) >= 8
+    spread = np.ptp(np.stack(latents), axis=0).max()
+    assert spread > 1e-3, f"the input latent did not change over time (spread {spread:.2e})"
+    assert s.engine.report()["input_overflows"] == 0
+    assert s.engine.output.underruns == 0
+
+
+def test_slow_decoder_underruns_then_recovers(jack_server: JackServer, live_model: Path) -> None:
+    with playing(jack_server, live_model, capture_seconds=6.0) as s:
+        engine, output = s.engine, s.engine.output
+        engine.run(0.5)
+        assert output.underruns == 0
+        engine.decoder.slowdown_seconds = 0.08  # each ~43 ms frame now takes > 80 ms
+        callbacks = output.callbacks
+        engine.run(1.2)
+        slowed = output.underruns
+        assert slowed > 0, "a decoder slower than real time caused no underrun"
+        assert output.callbacks > callbacks, "the audio callback stopped while the decoder was slow"
+        engine.decoder.slowdown_seconds = 0.0
+        engine.run(0.5)  # refill and restart playback
+        settled = output.underruns
+        mark, callbacks = s.capture.frames, output.callbacks
+        engine.run(1.2)
+        assert output.underruns == settled, f"{output.underruns - settled} new underruns after recovery"
+        assert output.callbacks > callbacks
+        end = s.capture.frames
+    assert engine.decoder.error is None
+    assert engine.errors == []
+    assert_continuous(s.capture.recorded[mark:end], "capture after recovery")
+
+
+def test_model_too_slow_for_real_time_is_refused(monkeypatch: pytest.MonkeyPatch, live_model: Path) -> None:
+    monkeypatch.setattr(live, "MAX_REALTIME_FACTOR", 1e-9)
+    with pytest.raises(ModelLoadError, match=r"real-time factor \d+\.\d+"):
+        LiveEngine(LiveConfig(model=live_model, samplerate=SAMPLERATE, blocksize=BLOCKSIZE))
+
+
+def test_python_callback_plays_without_underruns(jack_server: JackServer, live_model: Path) -> None:
+    with playing(jack_server, live_model, capture_seconds=3.0, python_callback=True) as s:
+        s.engine.run(2.0)
+    engine = s.engine
+    expected = expected_callbacks(engine)
+    assert abs(engine.output.callbacks - expected) <= 0.05 * expected, (engine.output.callbacks, expected)
+    assert engine.output.underruns == 0
+    assert engine.report()["callback"] == "python"
+    assert_continuous(s.capture.recorded[SAMPLERATE // 2:], "python-callback capture")
+
+
+def _cli(args: list[str], server: JackServer, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run_engine.py", *args], cwd=ROOT, env=server.env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_cli_live_writes_report(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    done = _cli(["live", "--seconds", "2", "--samplerate", "48000", "--device", str(jack_server.device),
+                 "--model", str(live_model), "--report", str(report_path)], jack_server)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    for key in ("callbacks", "underruns", "blocksize", "samplerate", "lookahead_blocks", "decode_ms", "cpu_load",
+                "latency"):
+        assert key in report, key
+    assert report["blocksize"] == BLOCKSIZE and report["samplerate"] == SAMPLERATE
+    assert report["underruns"] == 0
+    expected = report["seconds"] * SAMPLERATE / BLOCKSIZE
+    assert abs(report["callbacks"] - expected) <= 0.05 * expected, (report["callbacks"], expected)
+    assert report["lookahead_blocks"] >= 1
+    assert 0 < report["decode_ms"]["median"] <= report["decode_ms"]["max"]
+    assert 0 <= report["cpu_load"] < 1
+    assert report["latency"] > (report["lookahead_blocks"] + 1) * BLOCKSIZE / SAMPLERATE
+    assert "played" in done.stderr and "0 underruns" in done.stderr
+
+
+def test_cli_devices_lists_jack(jack_server: JackServer) -> None:
+    done = _cli(["devices"], jack_server)
+    assert done.returncode == 0, done.stderr
+    assert "JACK" in done.stdout
+
+
+def test_cli_rejects_bad_blocksize(jack_server: JackServer) -> None:
+    done = _cli(["live", "--seconds", "1", "--blocksize", "3"], jack_server)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--blocksize" in lines[0], done.stderr
