@@ -13,7 +13,8 @@ from contextlib import contextmanager
 def jack_dummy(rate: int = 48000, period: int = 256) -> Iterator[None]:
     if shutil.which("jackd") is None:
         raise SystemExit("jackd is not installed (Debian package jackd2)")
-    if subprocess.run(["jack_wait", "-c"], capture_output=True).returncode == 0:
+    check = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True)
+    if "running" in check.stdout and "not running" not in check.stdout:  # jack_wait -c exits 0 either way
         yield  # a server is already running: use it, leave it running
         return
     server = subprocess.Popen(["jackd", "-d", "dummy", "-r", str(rate), "-p", str(period)],
