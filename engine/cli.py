@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="use a plain Python sounddevice callback instead of rtmixer's C callback")
     live.add_argument("--allow-model-dir", dest="allowed_model_dirs", action="append", default=[], type=Path,
                       help="a folder outside models/ from which /rave/model may load files")
+    live.add_argument("--osc-host", default="127.0.0.1",
+                      help="OSC listen address (default 127.0.0.1; 0.0.0.0 for the network, with --osc-allow)")
+    live.add_argument("--osc-port", type=int, default=9000, help="OSC UDP port (default 9000; 0 disables OSC)")
+    live.add_argument("--osc-allow", action="append", default=[], metavar="IP",
+                      help="only hear OSC from this IP (repeatable); others are dropped and counted")
+    live.add_argument("--osc-map", metavar="NAME", help="controller map with [[osc]] routes, e.g. touchosc")
 
     sub.add_parser("devices", help="list PortAudio host APIs and devices")
 
@@ -92,7 +98,8 @@ def _live(args: argparse.Namespace) -> int:
     config = LiveConfig(model=args.model, scene=args.scene, sets=args.sets, device=args.device,
                         samplerate=args.samplerate, blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks,
                         input=args.input, seconds=args.seconds, seed=args.seed, python_callback=args.python_callback,
-                        allowed_model_dirs=args.allowed_model_dirs)
+                        allowed_model_dirs=args.allowed_model_dirs, osc_host=args.osc_host,
+                        osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map)
     engine = LiveEngine(config)
     engine.start()
     try:

@@ -76,6 +76,17 @@ class ControlHub:
         timeline.schedule(self._audio_time(wall_time), changes)
         return changes
 
+    def glide(self, address: str, value: object, seconds: float, source: str = "api") -> dict[str, Value]:
+        """Ramp continuous parameters to `value` over `seconds` on the timeline (controller-map
+        smoothing); switches at once without a playing engine or for non-continuous ones."""
+        timeline = self._timeline()
+        if timeline is None or seconds <= 0:
+            return self.set(address, value, source)
+        self.messages += 1
+        changes = {a: self.store.validate(a, value) for a in self.resolve(address)}
+        timeline.morph_now(changes, seconds)
+        return changes
+
     # --- scenes ----------------------------------------------------------------------------
     def recall_scene(self, name: str, morph_seconds: float | None = None) -> None:
         scene = load_scene(name, self.store, self.scenes_dir)

@@ -1,0 +1,193 @@
+"""OSC benchmark: throughput and message-to-sound latency with the live engine playing on JACK.
+
+The engine plays on a JACK dummy server (48 kHz, blocksize 256; see bench/jack_server.py) with its
+OSC server on a free port. Prints one JSON object.
+
+Throughput: a separate process sends `/rave/energy f` datagrams over loopback (a burst as fast as
+it can, then a paced run); we count what the server handled per second, what the kernel dropped
+(sent - handled) and the engine's underruns during each phase.
+
+Latency, from an OSC message's arrival to the first output sample that reflects it: the gain sits
+at -60 dB until its output is settled; a client then sends `/master/gain_db 0`. The decoder's
+`on_block` hook (the decoder thread, just before the ring write) finds the first block with a
+sample above 4x the settled peak. That sample reaches the device after the frames queued ahead of
+it in the ring, its index in the block, and the device latency, so
+    latency = (block time - arrival time) + (ring frames queued + index) / rate + device latency
+where arrival time is the server's receive time (`OscServer.last_packet_at`). The gain goes back to
+-60 dB between trials (not measured). Median and worst over `--trials` messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from jack_server import jack_dummy  # noqa: E402
+
+from engine.audio.live import LiveConfig, LiveEngine  # noqa: E402
+from engine.control.osc_codec import encode_message  # noqa: E402
+from engine.models.default import DEFAULT_MODEL  # noqa: E402
+
+SENDER = """
+import socket, sys, time
+port, count, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+packets = [bytes.fromhex(sys.argv[4]), bytes.fromhex(sys.argv[5])]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start = time.perf_counter()
+for i in range(count):
+    if rate > 0:
+        while time.perf_counter() < start + i / rate:
+            pass
+    s.sendto(packets[i & 1], ("127.0.0.1", port))
+print(time.perf_counter() - start)
+"""
+
+
+def _model() -> Path:
+    if DEFAULT_MODEL.exists():
+        return DEFAULT_MODEL
+    from model_factories import (
+        make_new_style_model,  # the stand-in the live tests use until default.ts exists
+    )
+
+    return make_new_style_model(Path(tempfile.mkdtemp()), latent_size=8, sr=48000)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def throughput(engine: LiveEngine, count: int, rate: float) -> dict[str, float | int]:
+    assert engine.osc is not None
+    stats = engine.osc.stats
+    before, underruns = stats["messages"], engine.output.underruns
+    packets = [encode_message("/rave/energy", 0.8).hex(), encode_message("/rave/energy", 1.2).hex()]
+    sender = subprocess.Popen([sys.executable, "-c", SENDER, str(engine.osc.port), str(count), str(rate), *packets],
+                              stdout=subprocess.PIPE, text=True)
+    while stats["messages"] == before and sender.poll() is None:  # time from the first arrival
+        time.sleep(0.0005)
+    started = time.perf_counter()
+    send_seconds = float(sender.communicate(timeout=120)[0])
+    last, stable_since = -1, time.perf_counter()
+    while time.perf_counter() - stable_since < 0.2:  # until the server has drained its queue
+        if stats["messages"] != last:
+            last, stable_since = stats["messages"], time.perf_counter()
+        time.sleep(0.002)
+    handled = stats["messages"] - before
+    seconds = stable_since - started
+    return {"sent": count, "handled": handled, "dropped_by_kernel": count - handled,
+            "send_seconds": round(send_seconds, 3), "handled_per_second": round(handled / seconds, 1),
+            "underruns": engine.output.underruns - underruns}
+
+
+class Detector:
+    """Decoder-thread hook: remembers block peaks, and when armed finds the first loud sample."""
+
+    def __init__(self, engine: LiveEngine) -> None:
+        self.engine = engine
+        self.peaks: list[float] = []
+        self.threshold = 0.0
+        self.armed = False
+        self.hit: tuple[float, int, int] | None = None  # (time.time(), ring frames queued, index in block)
+        self.event = threading.Event()
+
+    def __call__(self, block: np.ndarray) -> None:
+        level = np.abs(block).max(axis=1)
+        self.peaks.append(float(level.max()))
+        if self.armed:
+            over = np.flatnonzero(level > self.threshold)
+            if over.size:
+                self.hit = (time.time(), self.engine.ring.read_available, int(over[0]))
+                self.armed = False
+                self.event.set()
+
+
+def latency(engine: LiveEngine, trials: int) -> dict[str, object]:
+    assert engine.osc is not None
+    detector = Detector(engine)
+    engine.decoder.on_block = detector
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rate = engine.samplerate
+    results: list[float] = []
+    misses = 0
+    for _ in range(trials):
+        engine.hub.set("/master/gain_db", -60.0)
+        time.sleep(0.25)  # smoothing (60 ms) plus the queued audio, then settled
+        detector.peaks.clear()
+        time.sleep(0.05)
+        quiet = max(detector.peaks[-8:], default=0.0)
+        if quiet <= 0.0:
+            misses += 1  # silent model output: nothing to detect
+            continue
+        detector.threshold = 4.0 * quiet
+        detector.hit, detector.armed = None, True
+        detector.event.clear()
+        client.sendto(encode_message("/master/gain_db", 0.0), ("127.0.0.1", engine.osc.port))
+        if not detector.event.wait(1.0) or detector.hit is None:
+            misses += 1
+            detector.armed = False
+            continue
+        at, queued, index = detector.hit
+        arrival = engine.osc.last_packet_at
+        results.append(at - arrival + (queued + index) / rate + engine.output.device_latency)
+    engine.decoder.on_block = None
+    client.close()
+    ms = sorted(r * 1000 for r in results)
+    return {"trials": trials, "measured": len(ms), "misses": misses,
+            "median_ms": round(statistics.median(ms), 2) if ms else None,
+            "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2) if ms else None,
+            "worst_ms": round(ms[-1], 2) if ms else None, "best_ms": round(ms[0], 2) if ms else None,
+            "latency_budget_ms": {k: round(v * 1000, 2) for k, v in engine.latency_breakdown().items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=200, help="latency messages (default 200)")
+    parser.add_argument("--burst", type=int, default=20000, help="messages in the throughput burst")
+    parser.add_argument("--paced-rate", type=float, default=2000.0, help="messages per second in the paced run")
+    parser.add_argument("--paced-seconds", type=float, default=3.0)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    with jack_dummy():
+        engine = LiveEngine(LiveConfig(model=_model(), samplerate=48000, blocksize=256, device="system",
+                                       osc_port=_free_port()))
+        engine.start()
+        try:
+            time.sleep(0.5)
+            result: dict[str, object] = {
+                "burst": throughput(engine, args.burst, 0.0),
+                "paced": throughput(engine, int(args.paced_rate * args.paced_seconds), args.paced_rate),
+                "latency": latency(engine, args.trials),
+            }
+        finally:
+            engine.stop()
+    report = engine.report()
+    assert engine.osc is not None
+    result.update({"underruns_total": report["underruns"], "callbacks": report["callbacks"],
+                   "seconds": report["seconds"], "lookahead_blocks": report["lookahead_blocks"],
+                   "osc_stats": engine.osc.stats, "model": report["model"]})
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
