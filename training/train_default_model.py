@@ -310,6 +310,9 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | str]:
     results.update(train(cfg, model))
     model.eval()
     latent_statistics(model, cfg.seed)
+    # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), cfg.out.with_suffix(".state.pt"))
     results.update(evaluate(model, cfg))
     exported = export(model, cfg.out)
     results["file_size_mb"] = cfg.out.stat().st_size / 2**20
