@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--osc-allow", action="append", default=[], metavar="IP",
                       help="only hear OSC from this IP (repeatable); others are dropped and counted")
     live.add_argument("--osc-map", metavar="NAME", help="controller map with [[osc]] routes, e.g. touchosc")
+    live.add_argument("--midi-in", metavar="NAME", help="MIDI input port (name substring; JACK MIDI without ALSA)")
+    live.add_argument("--midi-out", metavar="NAME", help="MIDI output port for fader/LED feedback and clock out")
+    live.add_argument("--midi-virtual", action="store_true", help="open virtual MIDI ports rave-engine-in/-out")
+    live.add_argument("--midi-map", default="generic16", metavar="NAME",
+                      help="controller map in presets/controllers (generic16, nanokontrol2, midimix, learned)")
+    live.add_argument("--midi-clock-in", action="store_true", help="follow incoming MIDI clock into /tempo/bpm")
+    live.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock at /tempo/bpm")
 
     sub.add_parser("devices", help="list PortAudio host APIs and devices")
 
@@ -99,7 +106,9 @@ def _live(args: argparse.Namespace) -> int:
                         samplerate=args.samplerate, blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks,
                         input=args.input, seconds=args.seconds, seed=args.seed, python_callback=args.python_callback,
                         allowed_model_dirs=args.allowed_model_dirs, osc_host=args.osc_host,
-                        osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map)
+                        osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
+                        midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual,
+                        midi_map=args.midi_map, midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out)
     engine = LiveEngine(config)
     engine.start()
     try:

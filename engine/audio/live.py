@@ -20,6 +20,7 @@ from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
 from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
+from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
 from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.default import DEFAULT_MODEL, MODELS_DIR
@@ -55,6 +56,12 @@ class LiveConfig:
     osc_port: int | None = 9000  # None or 0: no OSC server
     osc_allow: list[str] = field(default_factory=list)  # non-empty: only these IPs are heard
     osc_map: str | None = None  # controller map (presets/controllers) with [[osc]] routes
+    midi_in: str | None = None  # MIDI input port name substring
+    midi_out: str | None = None  # MIDI output port (feedback, clock out)
+    midi_virtual: bool = False  # open virtual MIDI ports other programs connect to
+    midi_map: str = "generic16"  # controller map in presets/controllers
+    midi_clock_in: bool = False  # follow external MIDI clock into /tempo/bpm
+    midi_clock_out: bool = False  # send MIDI clock at /tempo/bpm
 
 
 @dataclass
@@ -132,6 +139,7 @@ class LiveEngine:
         self.stopped_at = 0.0
         self._previous_switch_interval = sys.getswitchinterval()
         self.osc: OscServer | None = None
+        self.midi: MidiControl | None = None
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -144,6 +152,12 @@ class LiveEngine:
         if self.config.osc_port:  # first: a busy port fails before any audio starts
             self.osc = OscServer(self.hub, self.config.osc_host, self.config.osc_port, allow=self.config.osc_allow,
                                  routes=load_routes(self.config.osc_map, self.hub), engine=self).start()
+        if self.config.midi_in or self.config.midi_out or self.config.midi_virtual:  # a missing port fails early
+            self.midi = MidiControl(self.hub, MidiConfig(
+                midi_in=self.config.midi_in, midi_out=self.config.midi_out, virtual=self.config.midi_virtual,
+                map_name=self.config.midi_map, clock_in=self.config.midi_clock_in,
+                clock_out=self.config.midi_clock_out))
+            self.midi.start()
         self._previous_switch_interval = shorten_gil_switch_interval()
         # Move everything loaded so far (torch, the model, numpy) out of the collector's reach: a full
         # collection forced anywhere in the process then scans only newer objects, in microseconds
@@ -177,6 +191,8 @@ class LiveEngine:
                 line.update()
 
     def stop(self) -> None:
+        if self.midi is not None:
+            self.midi.stop()
         if self.osc is not None:
             self.osc.stop()
         self.decoder.stop()
@@ -274,6 +290,7 @@ class LiveEngine:
             "seconds": round(elapsed, 3),
             "input_frames_encoded": self.decoder.graph.input_frames_encoded,
             "errors": self.errors,
+            "midi": self.midi.stats() if self.midi is not None else None,
         }
 
     def write_report(self, path: Path) -> None:

@@ -27,6 +27,7 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
+BeatListener = Callable[[str], None]  # (action name)
 NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
 
 
@@ -45,6 +46,10 @@ class ControlHub:
         self._logged: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self.scene = "-"
+        # Beat actions (`beat:NAME` from a controller, MIDI clock beats): counted here; the visuals subscribe.
+        self.beats: Counter[str] = Counter()
+        self._beat_listeners: list[BeatListener] = []
+        self._learn_handler: Callable[[str], None] | None = None
 
     # --- writes ----------------------------------------------------------------------------
     def resolve(self, address: str) -> list[str]:
@@ -86,6 +91,28 @@ class ControlHub:
         changes = {a: self.store.validate(a, value) for a in self.resolve(address)}
         timeline.morph_now(changes, seconds)
         return changes
+
+    # --- beat actions and MIDI learn -------------------------------------------------------
+    def add_beat_listener(self, listener: BeatListener) -> None:
+        self._beat_listeners.append(listener)
+
+    def fire_beat(self, name: str) -> None:
+        """Count a beat action and call every listener (on the caller's thread: keep listeners short)."""
+        self.beats[name] += 1
+        for listener in self._beat_listeners:
+            try:
+                listener(name)
+            except Exception:
+                log.exception("beat listener failed")
+
+    def set_learn_handler(self, handler: Callable[[str], None] | None) -> None:
+        self._learn_handler = handler
+
+    def learn(self, address: str) -> None:
+        """Arm MIDI learn (OSC `/midi/learn ADDRESS`): the next control moved is mapped to `address`."""
+        if self._learn_handler is None:
+            raise ParamError(f"/midi/learn {address}: no MIDI input is open to learn from")
+        self._learn_handler(address)
 
     # --- scenes ----------------------------------------------------------------------------
     def recall_scene(self, name: str, morph_seconds: float | None = None) -> None:

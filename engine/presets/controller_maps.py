@@ -22,12 +22,14 @@ address = "/rave/energy"
 ```
 
 A mapping's `address` can also be an action: `scene:NAME` (recall a scene), `slot:N` (recall
-pattern-memory slot N), `beat:ACTION` (fire a beat action).
+pattern-memory slot N), `slot_save:N` (store the current latent biases/scales in slot N),
+`beat:ACTION` (fire a beat action). Actions fire on a press: note on, CC past half way, program change.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +42,16 @@ from engine.errors import PresetError
 CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 CURVE_K = 4.0  # bend of the exponential/logarithmic curves
 TAKEOVER_WINDOW = 0.03  # a fader "catches" the value within 3 % of travel
+ACTIONS = ("scene", "slot", "slot_save", "beat")
+MAX_SLOT = 127
+_LATENT = re.compile(r"^/rave/latent/\d+/")
 
 Curve = Literal["linear", "exponential", "logarithmic", "stepped"]
 
 
 class _Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    address: str
+    address: str = Field(min_length=1)
     min: float | None = None
     max: float | None = None
     curve: Curve = "linear"
@@ -54,6 +59,23 @@ class _Mapping(BaseModel):
     invert: bool = False
     smoothing_ms: float = Field(default=0.0, ge=0.0, le=10000.0)
     soft_takeover: bool = False
+
+    @model_validator(mode="after")
+    def _action_known(self) -> _Mapping:
+        if self.min is not None and self.max is not None and self.min == self.max:
+            raise ValueError(f"min and max are both {self.min}: the control would do nothing")
+        if ":" not in self.address:
+            if not self.address.startswith("/"):
+                raise ValueError(f"address {self.address!r} must start with / (or be an action such as scene:NAME)")
+            return self
+        kind, _, argument = self.address.partition(":")
+        if kind not in ACTIONS:
+            raise ValueError(f"unknown action {kind!r} in {self.address!r} (actions: {', '.join(ACTIONS)})")
+        if not argument:
+            raise ValueError(f"action {self.address!r} names nothing after the colon")
+        if kind in ("slot", "slot_save") and not (argument.isdigit() and int(argument) <= MAX_SLOT):
+            raise ValueError(f"slot {argument!r} in {self.address!r} must be a number 0..{MAX_SLOT}")
+        return self
 
 
 class _MidiMapping(_Mapping):
@@ -163,9 +185,13 @@ def find_controller_map(name: str, directory: Path = CONTROLLERS_DIR) -> Path:
     raise PresetError(f"unknown controller map {name!r} (known: {known})")
 
 
-def load_controller_map(name: str, directory: Path = CONTROLLERS_DIR, addresses: tuple[str, ...] = ()
-                        ) -> ControllerMap:
-    """Load and validate a map; with `addresses`, every parameter target must be one of them."""
+def load_controller_map(name: str, directory: Path = CONTROLLERS_DIR, addresses: tuple[str, ...] = (),
+                        skipped: list[str] | None = None) -> ControllerMap:
+    """Load and validate a map; with `addresses`, every parameter target must be one of them.
+
+    Latent dimensions the playing model does not have (`/rave/latent/7/...` on a 4-dimensional
+    model) are left out rather than refused, so one map fits models of any latent size; with
+    `skipped`, their addresses are appended to it."""
     path = find_controller_map(name, directory)
     try:
         with path.open("rb") as f:
@@ -184,9 +210,16 @@ def load_controller_map(name: str, directory: Path = CONTROLLERS_DIR, addresses:
         midi[key] = _mapping(m)
     osc = {m.source: _mapping(m) for m in raw.osc}
     if addresses:
-        for target in [*midi.values(), *osc.values()]:
-            if not target.is_action and target.address not in addresses:
-                raise PresetError(f"{path}: unknown address {target.address!r}")
+        known = set(addresses)
+        for table in (midi, osc):
+            for key, target in list(table.items()):  # type: ignore[attr-defined]
+                if target.is_action or target.address in known:
+                    continue
+                if not _LATENT.match(target.address):
+                    raise PresetError(f"{path}: unknown address {target.address!r}")
+                del table[key]  # type: ignore[attr-defined]
+                if skipped is not None:
+                    skipped.append(target.address)
     return ControllerMap(raw.name, path, midi, osc)
 
 

@@ -1,0 +1,63 @@
+"""Pattern-memory slots: saved sets of latent bias/scale values, recalled at once from a pad or program change.
+
+A slot is smaller than a scene (only the per-dimension latent offsets and gains, which shape the
+pattern), so flipping slots mid-phrase leaves energy, tempo, LFOs and the mix alone. Slots live in
+memory and in `presets/slots/slot_N.toml`, so they survive a restart.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from engine.errors import PresetError
+from engine.params.param import Value
+from engine.params.store import ParamStore
+
+SLOTS_DIR = Path(__file__).resolve().parents[2] / "presets" / "slots"
+SLOT_ADDRESS = re.compile(r"^/rave/latent/\d+/(bias|scale)$")
+MAX_SLOT = 127
+
+
+class SlotBank:
+    def __init__(self, store: ParamStore, directory: Path = SLOTS_DIR) -> None:
+        self.store = store
+        self.directory = directory
+        self.addresses = tuple(a for a in store.addresses if SLOT_ADDRESS.match(a))
+        self._slots: dict[int, dict[str, Value]] = {}
+
+    def _path(self, slot: int) -> Path:
+        if not 0 <= slot <= MAX_SLOT:
+            raise PresetError(f"slot {slot} is out of range 0..{MAX_SLOT}")
+        return self.directory / f"slot_{slot}.toml"
+
+    def save(self, slot: int) -> Path:
+        path = self._path(slot)
+        values = self.store.snapshot().values
+        self._slots[slot] = {a: values[a] for a in self.addresses}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(tomli_w.dumps({"slot": slot, "params": self._slots[slot]}))
+        return path
+
+    def get(self, slot: int) -> dict[str, Value]:
+        """A slot's values (from memory, else its file); PresetError when empty or malformed."""
+        if slot in self._slots:
+            return self._slots[slot]
+        path = self._path(slot)
+        if not path.is_file():
+            raise PresetError(f"slot {slot} is empty (no {path})")
+        try:
+            params = tomllib.loads(path.read_text())["params"]
+            values = {a: self.store.validate(a, v) for a, v in params.items() if a in self.addresses}
+        except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise PresetError(f"{path}: params: {exc}") from None
+        self._slots[slot] = values
+        return values
+
+    def recall(self, slot: int) -> dict[str, Value]:
+        values = self.get(slot)
+        self.store.set_many(values)
+        return values
