@@ -12,8 +12,6 @@ from engine.control.osc_codec import encode_message
 from engine.control.osc_routes import OscRoutes
 from engine.control.osc_server import OscServer
 
-pytest_plugins = ["osc_fixtures"]  # the hub, server and listener fixtures
-
 
 @pytest.fixture
 def mapped(hub: ControlHub) -> Iterator[OscServer]:

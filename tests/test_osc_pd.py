@@ -64,7 +64,6 @@ FEEDBACK_PATCH = """#N canvas 0 0 600 400 10;
 #X connect 11 0 12 0;
 """
 
-pytest_plugins = ["osc_fixtures"]  # the hub, server and listener fixtures
 
 
 def test_pd_sets_a_value(server: OscServer, hub: ControlHub, tmp_path: Path) -> None:

@@ -14,8 +14,6 @@ from engine.control.osc_codec import encode_bundle, encode_message, ntp_to_unix,
 from engine.control.osc_server import OscServer
 from engine.render.timeline import Timeline
 
-pytest_plugins = ["osc_fixtures"]  # the hub, server and listener fixtures
-
 
 def subscribe(listener: Listener, server: OscServer) -> None:
     listener.send(server.port, encode_message("/engine/subscribe"))
