@@ -57,13 +57,15 @@ def spectrum_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(mean_log_spectrum(a) - mean_log_spectrum(b))))
 
 
-def spectral_flux(audio: np.ndarray, n_fft: int = 1024) -> float:
-    """Mean frame-to-frame change of the normalised magnitude spectrum: how restless a sound is."""
+def variation(audio: np.ndarray, n_fft: int = 2048, bands: int = 16) -> float:
+    """How much a sound changes over time: the std across 2048-sample frames of log band energies,
+    averaged over 16 log-spaced bands (fine-grained noise averages out inside each band and frame)."""
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     n = mono.shape[0] // n_fft
-    mags = np.abs(np.fft.rfft(mono[: n * n_fft].reshape(n, n_fft) * np.hanning(n_fft), axis=1))
-    mags /= mags.sum(axis=1, keepdims=True) + 1e-9
-    return float(np.mean(np.abs(np.diff(mags, axis=0)).sum(axis=1)))
+    power = np.abs(np.fft.rfft(mono[: n * n_fft].reshape(n, n_fft) * np.hanning(n_fft), axis=1)) ** 2
+    edges = np.geomspace(2, power.shape[1] - 1, bands + 1).astype(int)
+    energies = np.stack([power[:, lo:hi].sum(axis=1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)], 1)
+    return float(np.log(energies + 1e-9).std(axis=0).mean())
 
 
 def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:

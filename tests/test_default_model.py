@@ -59,8 +59,8 @@ def _latent(seed: int, frames: int = 24) -> torch.Tensor:
 def test_interface(model: torch.jit.ScriptModule) -> None:
     assert list(model.get_methods()) == ["encode", "decode", "forward"]
     assert isinstance(list(model.get_attributes()), list)
-    assert model.encode_params.tolist() == [1, 2048, 8, 1]
-    assert model.decode_params.tolist() == [8, 1, 1, 2048]
+    assert model.encode_params.tolist() == [1, 1, 8, 2048]  # [in_ch, in_ratio, out_ch, out_ratio]
+    assert model.decode_params.tolist() == [8, 2048, 1, 1]
     assert model.forward_params.tolist() == [1, 1, 1, 1]
     assert model.encode_params.dtype == torch.int64
     assert int(model.latent_size) == 8

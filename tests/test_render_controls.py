@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dominant_period, envelope, rms, spectral_flux, spectrum_distance
+from conftest import dominant_period, envelope, rms, spectrum_distance, variation
 
 from engine.io.audio_files import write_wav
 from engine.render.offline import RenderRequest, render
@@ -41,12 +41,19 @@ def test_energy_raises_rms(default_model):
     assert high > 1.5 * low
 
 
+def active_dimensions(model, count: int = 3) -> list[int]:
+    """The latent dimensions the model uses most (largest spread of its encoded latents)."""
+    stats = model.latent_statistics()
+    assert stats is not None, "the default model ships latent_mean/latent_std"
+    return [int(i) for i in np.argsort(stats[1])[::-1][:count]]
+
+
 def test_bias_moves_the_spectrum(default_model):
     # every scale at 0: the latent is exactly the bias vector, so only the bias differs between renders
     frozen = [f"/rave/latent/{i}/scale=0" for i in range(default_model.latent_size)]
     plain = play(default_model, *frozen)
     spread = seed_spread(default_model, *frozen)
-    for dim in range(default_model.latent_size):
+    for dim in active_dimensions(default_model):
         for bias in (-2.5, 2.5):
             moved = play(default_model, *frozen, f"/rave/latent/{dim}/bias={bias}")
             assert spectrum_distance(plain, moved) > 2 * spread + 0.05, f"bias on dimension {dim} did nothing"
@@ -56,19 +63,19 @@ def test_scale_zero_freezes_a_dimension(default_model):
     moving = play(default_model, "/rave/walk_speed=1")
     frozen = play(default_model, "/rave/walk_speed=1", *(f"/rave/latent/{i}/scale=0" for i in range(8)))
     # with every dimension's scale at 0 the latent is constant: the sound stops evolving
-    assert spectral_flux(frozen) < 0.7 * spectral_flux(moving)
+    assert variation(frozen) < 0.5 * variation(moving)
 
 
 def test_chaos_makes_the_sound_restless(default_model):
-    calm = spectral_flux(play(default_model, "/rave/chaos=0", "/rave/texture=0", "/rave/walk_speed=0"))
-    wild = spectral_flux(play(default_model, "/rave/chaos=1", "/rave/texture=0", "/rave/walk_speed=0"))
+    calm = variation(play(default_model, "/rave/chaos=0", "/rave/texture=0", "/rave/walk_speed=0"))
+    wild = variation(play(default_model, "/rave/chaos=1", "/rave/texture=0", "/rave/walk_speed=0"))
     assert wild > 1.3 * calm
 
 
 def test_texture_adds_variation(default_model):
     still = play(default_model, "/rave/texture=0", "/rave/walk_speed=0")
     varied = play(default_model, "/rave/texture=1", "/rave/walk_speed=0")
-    assert spectral_flux(varied) > 1.1 * spectral_flux(still)
+    assert variation(varied) > 1.2 * variation(still)
 
 
 def test_lfo_modulates_at_its_rate(default_model):
@@ -76,11 +83,12 @@ def test_lfo_modulates_at_its_rate(default_model):
     audio = play(default_model, "/rave/texture=0", "/rave/walk_speed=0", "/lfo/0/target=/rave/energy",
                  "/lfo/0/depth=1", f"/lfo/0/rate={rate}", "/lfo/0/shape=sine", seconds=16.0)
     hop = 2048
-    env = envelope(audio, hop)
+    env = np.log(envelope(audio, hop) + 1e-6)
     frame_rate = default_model.sample_rate / hop
     spectrum = np.abs(np.fft.rfft(env - env.mean()))
     freqs = np.fft.rfftfreq(env.size, 1 / frame_rate)
-    assert freqs[spectrum[1:].argmax() + 1] == pytest.approx(rate, abs=0.1)
+    band = (freqs > 0.25) & (freqs < 5.0)  # above the walk's slow drift, below the frame rate
+    assert freqs[band][spectrum[band].argmax()] == pytest.approx(rate, abs=0.1)
 
 
 def test_tempo_shortens_the_loop_period(default_model, tmp_path):
@@ -120,7 +128,7 @@ def test_scene_changes_the_sound(default_model, one, other):
     a = play(default_model, scene=one)
     b = play(default_model, scene=other)
     assert spectrum_distance(a, b) > 2 * seed_spread(default_model)
-    assert spectral_flux(b) > spectral_flux(a)
+    assert variation(b) > variation(a)
 
 
 def test_master_gain_ramp_never_clicks(default_model, tmp_path):

@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--clip-frames", type=int, default=12, help="latent frames (x2048 samples) per example")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--beta", type=float, default=0.02, help="final KL weight")
+    p.add_argument("--beta", type=float, default=0.002, help="final KL weight")
     p.add_argument("--kl-warmup", type=int, default=1500, help="steps over which beta ramps up from 0")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--eval-clips", type=int, default=16)

@@ -37,4 +37,8 @@ def encode_reference(model: NNModel, path: str | Path, name: str = "ref1", max_s
         latents = latents[: model.latent_size]
     if not np.isfinite(latents).all():
         raise ModelLoadError(f"{model.path}: encoding {path} gave non-finite latents")
+    stats = model.latent_statistics()
+    if stats is not None:  # into the normalised space the render graph's controls work in
+        mean, std = stats
+        latents = (latents - mean[:, None]) / std[:, None]
     return ReferenceLoop(latents.astype(np.float64), name=name)

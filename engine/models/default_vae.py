@@ -163,10 +163,10 @@ class DefaultVAE(nn.Module):
         self.decoder = Decoder(dec_channels, LATENT_SIZE, n_bands, streaming)
         self.sr: int = SAMPLE_RATE
         self.register_buffer(
-            "encode_params", torch.tensor([1, LATENT_RATIO, LATENT_SIZE, 1], dtype=torch.long)
+            "encode_params", torch.tensor([1, 1, LATENT_SIZE, LATENT_RATIO], dtype=torch.long)
         )
         self.register_buffer(
-            "decode_params", torch.tensor([LATENT_SIZE, 1, 1, LATENT_RATIO], dtype=torch.long)
+            "decode_params", torch.tensor([LATENT_SIZE, LATENT_RATIO, 1, 1], dtype=torch.long)
         )
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1], dtype=torch.long))
         self.register_buffer("latent_size", torch.tensor(LATENT_SIZE, dtype=torch.long))

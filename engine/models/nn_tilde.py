@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.errors import EngineError, ModelLoadError, ParamError
@@ -117,6 +118,24 @@ class NNModel:
     def module(self) -> torch.jit.ScriptModule:
         """The raw TorchScript module (benchmarks call it directly as a baseline)."""
         return self._module
+
+    def latent_statistics(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-dimension mean and std of the encoder's latents, when the model ships them.
+
+        Only models that carry both `latent_mean` and `latent_std` buffers of the latent size (ours
+        does) get a normalised control space; RAVE v2's `latent_mean` alone is used inside its own
+        encode/decode and must not be applied twice.
+        """
+        buffers = dict(self._module.named_buffers())
+        mean, std = buffers.get("latent_mean"), buffers.get("latent_std")
+        if mean is None or std is None or self.latent_size is None:
+            return None
+        if mean.numel() != self.latent_size or std.numel() != self.latent_size:
+            return None
+        std_np = std.detach().double().numpy().reshape(-1)
+        if not np.all(np.isfinite(std_np)) or np.any(std_np <= 0):
+            return None
+        return mean.detach().double().numpy().reshape(-1), std_np
 
     # ----------------------------------------------------------------- loading
     @classmethod

@@ -42,7 +42,7 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
     if latent_size < 1:
         raise ValueError(f"latent_size must be at least 1, got {latent_size}")
     rows: list[Param] = [
-        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "latent scale: how far the latent strays from the prior centre"),
+        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "latent scale (how far the latent strays from the prior centre), with a sqrt(energy) loudness tilt"),
         _float("/rave/chaos", 0.0, 0.0, 1.0, "", "white noise added to every latent frame"),
         _float("/rave/texture", 0.3, 0.0, 1.0, "", "amount of slow random variation on top of the source"),
         _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to source B (1)"),

@@ -51,12 +51,18 @@ class RenderGraph:
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
         self._gain_i = idx["/master/gain_db"]
+        self._energy_i = idx["/rave/energy"]
         self._z = torch.zeros(1, model.latent_size, 1)
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
         self._gain: float | None = None
         self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters and visuals
+        # Controls work in a normalised latent space (prior N(0, 1)) when the model says how its
+        # latents are distributed; decode sees mean + std * z.
+        stats = model.latent_statistics()
+        self._latent_mean, self._latent_std = stats if stats else (np.zeros(model.latent_size),
+                                                                   np.ones(model.latent_size))
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
@@ -74,13 +80,22 @@ class RenderGraph:
         controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
-        self._z[0, :, 0] = torch.from_numpy(self.latent)
+        self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
         audio = self.model.decode(self._z)[0].T.numpy().astype(np.float32, copy=True)
-        audio = self._apply_gain(audio, float(10.0 ** (controls[self._gain_i] / 20.0)))
+        # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
+        # loud a latent decodes differs from model to model, and a performer's "more energy" never
+        # means "quieter".
+        gain = 10.0 ** (controls[self._gain_i] / 20.0) * np.sqrt(controls[self._energy_i])
+        audio = self._apply_gain(audio, float(gain))
         self.frame_index += 1
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         return audio
+
+    def normalise(self, latents: np.ndarray) -> np.ndarray:
+        """Model-space latents (dims first) into the control space the sources and controls use."""
+        shape = (-1,) + (1,) * (latents.ndim - 1)
+        return (latents.astype(np.float64) - self._latent_mean.reshape(shape)) / self._latent_std.reshape(shape)
 
     def push_input(self, block: np.ndarray) -> None:
         """Live input at the output rate, (frames, channels): encoded frame by frame into the `input` source."""
@@ -97,7 +112,7 @@ class RenderGraph:
         while self._input.shape[0] >= frame:
             x = torch.from_numpy(np.ascontiguousarray(self._input[:frame])).reshape(1, 1, frame)
             z = self.model.encode(x.expand(1, spec.in_channels, frame).contiguous())
-            self.shaper.input_latent = z[0, : self.shaper.latent_size, -1].numpy().astype(np.float64)
+            self.shaper.input_latent = self.normalise(z[0, : self.shaper.latent_size, -1].numpy())
             self._input = self._input[frame:]
             self.input_frames_encoded += 1
 
