@@ -54,6 +54,8 @@ class LfoBank:
         self._depth_i = [self._idx[f"/lfo/{n}/depth"] for n in range(n_lfos)]
         self._phase_i = [self._idx[f"/lfo/{n}/phase"] for n in range(n_lfos)]
         self._bpm_i = self._idx["/tempo/bpm"]
+        # Addresses built once: this runs every latent frame.
+        self._keys = [(f"/lfo/{n}/sync", f"/lfo/{n}/shape", f"/lfo/{n}/target") for n in range(n_lfos)]
         self.values = np.zeros(n_lfos)  # last outputs, -1..1, for meters and visuals
 
     def apply(self, snapshot: Snapshot, smoothed: np.ndarray) -> np.ndarray:
@@ -61,15 +63,17 @@ class LfoBank:
         out = smoothed.copy()
         values = snapshot.values
         for n, state in enumerate(self._states):
-            sync = values[f"/lfo/{n}/sync"]
+            sync_key, shape_key, target_key = self._keys[n]
+            sync = values[sync_key]
             if sync == "off":
                 rate = smoothed[self._rate_i[n]]
             else:
                 rate = smoothed[self._bpm_i] / 60.0 * LFO_DIVISIONS[str(sync)]
             phase = (state.phase + smoothed[self._phase_i[n]]) % 1.0
-            value = lfo_value(str(values[f"/lfo/{n}/shape"]), phase, state)
+            shape = str(values[shape_key])
+            value = lfo_value(shape, phase, state)
             self.values[n] = value
-            target = values[f"/lfo/{n}/target"]
+            target = values[target_key]
             depth = smoothed[self._depth_i[n]]
             if target and depth > 0.0:
                 i = self._idx[str(target)]
@@ -79,7 +83,7 @@ class LfoBank:
                 state.phase %= 1.0
                 state.held = state.target
                 state.target = state.rng.uniform(-1.0, 1.0)
-                if values[f"/lfo/{n}/shape"] == "sample_hold":
+                if shape == "sample_hold":
                     state.held = state.rng.uniform(-1.0, 1.0)
         np.clip(out, self._lo, self._hi, out=out)
         return out

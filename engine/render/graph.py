@@ -53,6 +53,8 @@ class RenderGraph:
         self._gain_i = idx["/master/gain_db"]
         self._energy_i = idx["/rave/energy"]
         self._z = torch.zeros(1, model.latent_size, 1)
+        model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
+        self._decode = model.module.decode
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
         self._gain: float | None = None
         self.frame_index = round(start_seconds / self.frame_seconds)
@@ -81,7 +83,8 @@ class RenderGraph:
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
         self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
-        audio = self.model.decode(self._z)[0].T.numpy().astype(np.float32, copy=True)
+        with torch.inference_mode():  # shapes were checked once at construction: call the method itself
+            audio = self._decode(self._z)[0].T.numpy().astype(np.float32, copy=True)
         # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
         # loud a latent decodes differs from model to model, and a performer's "more energy" never
         # means "quieter".
