@@ -35,6 +35,9 @@ def write_wav(path: str | Path, audio: np.ndarray, rate: int, subtype: str = "PC
     os.close(fd)
     try:
         sf.write(tmp, audio, rate, subtype=subtype, format="WAV")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a render is an ordinary file
         os.replace(tmp, path)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)
