@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.errors import PresetError
+from engine.presets.toml_file import read_toml
 
 CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 CURVE_K = 4.0  # bend of the exponential/logarithmic curves
@@ -193,15 +193,7 @@ def load_controller_map(name: str, directory: Path = CONTROLLERS_DIR, addresses:
     model) are left out rather than refused, so one map fits models of any latent size; with
     `skipped`, their addresses are appended to it."""
     path = find_controller_map(name, directory)
-    try:
-        with path.open("rb") as f:
-            raw = _MapFile.model_validate(tomllib.load(f))
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PresetError(f"{path}: {key}: {first['msg']}") from None
+    raw = read_toml(path, _MapFile, "controller map")
     midi: dict[MidiKey, Mapping] = {}
     for n, m in enumerate(raw.midi):
         key = (m.type, m.channel, m.number)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from engine.errors import ParamError, PresetError
 from engine.params.param import Value
 from engine.params.store import ParamStore
+from engine.presets.toml_file import read_toml
 
 SCENES_DIR = Path(__file__).resolve().parents[2] / "presets" / "scenes"
 
@@ -62,12 +62,4 @@ def load_scene(name: str, store: ParamStore, directory: Path = SCENES_DIR) -> Sc
 
 
 def _read(path: Path) -> _SceneFile:
-    try:
-        with path.open("rb") as f:
-            return _SceneFile.model_validate(tomllib.load(f))
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PresetError(f"{path}: {key}: {first['msg']}") from None
+    return read_toml(path, _SceneFile, "scene")

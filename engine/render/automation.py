@@ -16,16 +16,16 @@ ramp = 3.0
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.errors import ParamError, PresetError
 from engine.params.param import Value
 from engine.params.store import ParamStore
 from engine.presets.scenes import load_scene
+from engine.presets.toml_file import read_toml
 from engine.render.timeline import Timeline
 
 
@@ -64,17 +64,7 @@ class Automation:
 def load_automation(path: str | Path, store: ParamStore) -> Automation:
     """Parse and validate every event up front, so a typo fails before the render starts."""
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = _AutomationFile.model_validate(tomllib.load(f))
-    except FileNotFoundError:
-        raise PresetError(f"{path}: no such automation file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PresetError(f"{path}: {key}: {first['msg']}") from None
+    raw = read_toml(path, _AutomationFile, "automation")
     events = []
     for n, event in enumerate(raw.event):
         if event.scene is not None:
