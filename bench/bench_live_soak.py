@@ -88,8 +88,8 @@ def main() -> None:
         print(f"costly stand-in: {ms:.1f} ms per 2048-sample decode (width {width})", file=sys.stderr)
     results = {}
     with jack_dummy(48000, args.blocksize):
-        for name, path in models.items():
-            for kind in args.callbacks.split(","):
+        for kind in args.callbacks.split(","):  # ours first for every model, then the baseline
+            for name, path in models.items():
                 print(f"soak {name} / {kind}: {args.minutes} min", file=sys.stderr, flush=True)
                 r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks)
                 results[f"{name}/{kind}"] = {k: r[k] for k in (
