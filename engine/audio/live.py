@@ -33,7 +33,7 @@ from engine.render.offline import parse_sets
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 DEVICE_CHANNELS = 2
-MIN_LOOKAHEAD_SECONDS = 0.025
+MIN_LOOKAHEAD_SECONDS = 0.04
 # Audio queued ahead while a model loads for a swap: torch.jit.load holds the GIL throughout (tens of
 # ms for a small model, more for a large one), so the decoder thread cannot run until it returns.
 SWAP_HEADROOM_SECONDS = 0.25
@@ -102,7 +102,7 @@ def load_playable(path: Path) -> tuple[NNModel, ModelTiming]:
 def auto_lookahead(timing: ModelTiming, blocksize: int, samplerate: float) -> int:
     """Enough queued audio to ride out a slow decode: three times the worst seen plus 5 ms, and never
     less than MIN_LOOKAHEAD_SECONDS, which covers the scheduling stalls of a busy machine (a 10-minute
-    soak under a hostile neighbour saw single decodes of ~17 ms from a model that takes 0.8 ms)."""
+    soak under a hostile neighbour saw single decodes of 17-28 ms from a model that takes 0.8 ms)."""
     needed = max((3 * timing.decode_ms_max + 5.0) / 1000, MIN_LOOKAHEAD_SECONDS) * samplerate
     return max(2, math.ceil(needed / blocksize))
 
