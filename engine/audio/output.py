@@ -47,7 +47,21 @@ def _split(value: object) -> tuple[float, float]:
     return float(value), float(value)  # type: ignore[arg-type]
 
 
-class RtmixerOutput:
+class _StreamMeters:
+    """CPU load and output latency, read the same way from any PortAudio stream."""
+
+    stream: sd._StreamBase
+
+    @property
+    def cpu_load(self) -> float:
+        return float(self.stream.cpu_load) if self.stream.active else 0.0
+
+    @property
+    def device_latency(self) -> float:
+        return _split(self.stream.latency)[1]
+
+
+class RtmixerOutput(_StreamMeters):
     """rtmixer's C callback reads the ring; when the ring runs dry rtmixer ends the play action.
 
     `poll()` (called by the decoder thread) notices that, counts one underrun and restarts playback
@@ -78,14 +92,6 @@ class RtmixerOutput:
     @property
     def callbacks(self) -> int:
         return self._blocks
-
-    @property
-    def cpu_load(self) -> float:
-        return float(self.stream.cpu_load) if self.stream.active else 0.0
-
-    @property
-    def device_latency(self) -> float:
-        return _split(self.stream.latency)[1]
 
     def start(self) -> None:
         self.stream.start()
@@ -119,7 +125,7 @@ class RtmixerOutput:
         self.stream.close()
 
 
-class PythonCallbackOutput:
+class PythonCallbackOutput(_StreamMeters):
     """A sounddevice stream whose Python callback copies from the ring: needs the GIL every block."""
 
     def __init__(self, ring: AudioRing, *, samplerate: int, blocksize: int, device: int | str | None = None,
@@ -157,14 +163,6 @@ class PythonCallbackOutput:
     @property
     def callbacks(self) -> int:
         return self._callbacks
-
-    @property
-    def cpu_load(self) -> float:
-        return float(self.stream.cpu_load) if self.stream.active else 0.0
-
-    @property
-    def device_latency(self) -> float:
-        return _split(self.stream.latency)[1]
 
     def start(self) -> None:
         self.stream.start()
