@@ -19,3 +19,7 @@ class PresetError(EngineError):
 
 class AudioFileError(EngineError):
     """An audio file that cannot be read or written."""
+
+
+class VisualError(EngineError):
+    """A theme, generator or pipeline the visual path cannot use (missing weights, bad settings)."""

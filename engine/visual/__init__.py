@@ -1,0 +1,1 @@
+"""The visual path: a separate process turns audio features and latents into frames."""

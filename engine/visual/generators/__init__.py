@@ -1,0 +1,1 @@
+"""Frame generators behind one interface: `cppn` (weight-free, any CPU) and `diffusion` (local weights)."""

@@ -1,0 +1,41 @@
+"""The generator interface and the registry the visual process picks from by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from engine.errors import VisualError
+from engine.visual.frame_input import VisualFrame
+
+# name -> "module:Class"; imported on demand so `cppn` never imports diffusers.
+GENERATORS: dict[str, str] = {
+    "cppn": "engine.visual.generators.cppn:CppnGenerator",
+    "diffusion": "engine.visual.generators.diffusion:DiffusionGenerator",
+}
+
+
+class Generator(Protocol):
+    name: ClassVar[str]
+    width: int
+    height: int
+
+    def render(self, frame: VisualFrame) -> np.ndarray:
+        """The next image: (height, width, 3) uint8, C-contiguous."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def create_generator(name: str, width: int, height: int, *, seed: int = 0,
+                     options: Mapping[str, Any] | None = None) -> Generator:
+    if name not in GENERATORS:
+        raise VisualError(f"generator {name!r} is unknown; choose one of {', '.join(GENERATORS)}")
+    if width < 16 or height < 16 or width % 8 or height % 8:
+        raise VisualError(f"frame size {width}x{height}: width and height must be multiples of 8, at least 16")
+    module_name, class_name = GENERATORS[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(width, height, seed=seed, **dict(options or {}))
