@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine.analysis.features import FEATURE_NAMES
+from engine.control.feature_sender import FeatureSender
 from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
@@ -101,6 +103,8 @@ class OscServer:
         self.subscribers = Subscribers()
         self.feedback = Feedback(self.store, self.sock, self.subscribers, routes=routes, rate_hz=feedback_hz)
         self.hub.add_error_listener(self.feedback.on_error)
+        self.feature_subscribers = Subscribers()
+        self.features = FeatureSender(self.sock, self.feature_subscribers)
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
@@ -111,6 +115,8 @@ class OscServer:
             "/engine/list": self._list, "/engine/get": self._get, "/engine/status": self._status,
             "/engine/subscribe": self._subscribe, "/engine/unsubscribe": self._unsubscribe,
             "/scene/recall": self._recall, "/scene/save": self._save, "/sync": self._sync,
+            "/analysis/subscribe": self._analysis_subscribe, "/analysis/unsubscribe": self._analysis_unsubscribe,
+            "/analysis/names": self._analysis_names,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -344,6 +350,21 @@ class OscServer:
             raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
         self._reply(client, "/done", "/engine/subscribe")
         self.feedback.send_all(client)
+
+    def _analysis_subscribe(self, message: TimedMessage, sender: Client) -> None:
+        client = self._client_port(message, sender)
+        if not self.feature_subscribers.add(client):
+            self._reply(sender, "/fail", "/analysis/subscribe", f"{self.feature_subscribers.limit} subscribers already")
+            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
+        self._reply(client, "/done", "/analysis/subscribe")
+
+    def _analysis_unsubscribe(self, message: TimedMessage, sender: Client) -> None:
+        client = self._client_port(message, sender)
+        self.feature_subscribers.remove(client)
+        self._reply(client, "/done", "/analysis/unsubscribe")
+
+    def _analysis_names(self, message: TimedMessage, sender: Client) -> None:
+        self._reply(self._client_port(message, sender), "/analysis/names", *FEATURE_NAMES)
 
     def _unsubscribe(self, message: TimedMessage, sender: Client) -> None:
         client = self._client_port(message, sender)

@@ -76,6 +76,9 @@ class ParamStore:
         coerced = {address: self.validate(address, value) for address, value in changes.items()}
         with self._write_lock:
             values = dict(self._snapshot.values)
+            for address in coerced:  # a trigger counts writes: any value sent fires it once more
+                if self._params[address].unit == "trigger":
+                    coerced[address] = int(values[address]) + 1
             values.update(coerced)
             self._snapshot = self._publish(self._snapshot.version + 1, values)
         return coerced

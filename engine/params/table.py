@@ -6,9 +6,14 @@ OSC, MIDI maps, scenes, automation and the README's address list all pick it up.
 
 from __future__ import annotations
 
+from engine.analysis.features import MOD_SOURCES
 from engine.params.param import Kind, Param
 
 N_LFOS = 4
+N_MODS = 4  # audio-feature modulation slots
+GENERATOR_NAMES = ("cppn", "diffusion")
+ANALYSIS_SOURCES = ("output", "input", "both")
+TRIGGER = "trigger"  # unit of INT params where every write counts one event (see ParamStore.set_many)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "sample_hold", "smooth_random")
 # Tempo-synced LFO divisions: cycles per quarter note. "1/4" is one cycle per beat, "t" triplet, "d" dotted.
 LFO_DIVISIONS: dict[str, float] = {
@@ -63,6 +68,16 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
     for i in range(latent_size):
         rows.append(_float(f"/rave/latent/{i}/bias", 0.0, -3.0, 3.0, "", f"offset added to latent dimension {i}"))
         rows.append(_float(f"/rave/latent/{i}/scale", 1.0, -3.0, 3.0, "x", f"gain on latent dimension {i}"))
+    rows += _visual_rows()
+    for n in range(N_MODS):
+        rows += [
+            Param(f"/mod/{n}/source", Kind.ENUM, "off", choices=("off", *MOD_SOURCES),
+                  description=f"modulation {n}: the audio feature that drives the target"),
+            Param(f"/mod/{n}/target", Kind.STRING, "",
+                  description=f"modulation {n} target: the address of any continuous parameter, or empty"),
+            _float(f"/mod/{n}/depth", 0.0, -1.0, 1.0, "", f"modulation {n} depth: a feature at 1.0 moves the target "
+                   "by depth times its whole range"),
+        ]
     for n in range(n_lfos):
         rows += [
             _float(f"/lfo/{n}/rate", 1.0, 0.01, 20.0, "Hz", f"LFO {n} free-running rate (when sync is off)"),
@@ -75,3 +90,30 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
                   description=f"LFO {n} target: the address of any continuous parameter, or empty"),
         ]
     return tuple(rows)
+
+
+def _visual_rows() -> list[Param]:
+    def trigger(address: str, description: str) -> Param:
+        return Param(address, Kind.INT, 0, 0, 2**31 - 1, TRIGGER, description=description)
+
+    return [
+        Param("/analysis/source", Kind.ENUM, "output", choices=ANALYSIS_SOURCES,
+              description="what the analysis hears: the engine's output, the live input, or both (loudest wins)"),
+        Param("/visual/generator", Kind.ENUM, "cppn", choices=GENERATOR_NAMES,
+              description="visual generator; changing it restarts the visual process"),
+        Param("/visual/theme", Kind.STRING, "nebula", description="theme name in presets/themes"),
+        _float("/visual/theme_transition", 2.0, 0.0, 30.0, "s", "duration of a theme switch", smoothing_ms=0.0),
+        _float("/visual/noise_scale", 0.3, 0.0, 1.0, "", "how far each frame moves from the cached latent"),
+        _float("/visual/speed", 0.5, 0.0, 1.0, "", "drift speed of the image's own latent"),
+        _float("/visual/zoom", 0.5, 0.0, 1.0, "", "zoom"),
+        _float("/visual/warp", 0.3, 0.0, 1.0, "", "domain distortion"),
+        _float("/visual/hue", 0.0, 0.0, 1.0, "cycle", "palette rotation"),
+        _float("/visual/brightness", 1.0, 0.0, 2.0, "x", "brightness"),
+        _float("/visual/feedback", 0.5, 0.0, 1.0, "", "weight of the previous frame's latent (the latent cache)"),
+        _float("/visual/reactivity", 1.0, 0.0, 2.0, "x", "sensitivity of every theme mapping"),
+        Param("/visual/prompt", Kind.STRING, "", description="prompt; empty: the theme's own"),
+        _float("/visual/prompt_transition", 1.0, 0.0, 10.0, "s", "slerp time of a prompt change", smoothing_ms=0.0),
+        trigger("/visual/reset", "hard cut: every write drops the latent cache"),
+        Param("/visual/seed", Kind.INT, 0, 0, 2**31 - 1, description="visual random seed"),
+        _float("/visual/fps", 30.0, 1.0, 120.0, "fps", "frame rate the visual process aims for", smoothing_ms=0.0),
+    ]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from engine.analysis.tap import AnalysisTap
+from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
 from engine.latent.smoothing import Smoother
@@ -47,6 +49,8 @@ class RenderGraph:
         self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
         self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
         self.timeline = timeline or Timeline(store)
+        self.mods = FeatureModBank(store)
+        self.analysis = AnalysisTap(self.output_rate, start_seconds)
         self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
@@ -80,6 +84,7 @@ class RenderGraph:
         self.timeline.advance(self.time_seconds)
         snapshot = self.store.snapshot()
         controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+        controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
         self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
@@ -93,6 +98,7 @@ class RenderGraph:
         self.frame_index += 1
         if self._resampler is not None:
             audio = self._resampler.process(audio)
+        self.analysis.push_output(audio, str(values["/analysis/source"]))
         return audio
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
@@ -102,10 +108,11 @@ class RenderGraph:
 
     def push_input(self, block: np.ndarray) -> None:
         """Live input at the output rate, (frames, channels): encoded frame by frame into the `input` source."""
+        mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
+        self.analysis.push_input(mono, str(self.store.get("/analysis/source")), self.time_seconds)
         spec = self.model.methods.get("encode")
         if spec is None:
             return
-        mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
         if self.output_rate != self.model_rate:
             if self._input_resampler is None:
                 self._input_resampler = Resampler(self.output_rate, self.model_rate, 1)

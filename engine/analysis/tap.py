@@ -1,0 +1,68 @@
+"""The analysis tap inside the render graph: features of what the engine plays (and/or hears), stamped
+with the timeline time at which that audio is heard.
+
+It runs where the audio is made (the decoder thread, or offline render), so features that modulate
+audio parameters are the same offline and live. The rows queue up in `pending` with their time
+stamps; the live engine publishes each when the audio clock reaches it, which keeps the visuals in
+step with the speaker although the audio is rendered ahead.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from engine.analysis.analyzer import AudioAnalyzer
+from engine.analysis.features import INDEX, empty
+
+PENDING_ROWS = 1024  # about 12 s of rows: far more than any lookahead
+_FLAGS = (INDEX["onset"], INDEX["beat"])
+
+
+class AnalysisTap:
+    def __init__(self, samplerate: int, start_seconds: float = 0.0) -> None:
+        self.samplerate = samplerate
+        self.start_seconds = start_seconds
+        self._output = AudioAnalyzer(samplerate)
+        self._input: AudioAnalyzer | None = None
+        self._input_row = empty()
+        # Input is captured this long before the graph's clock (the live lookahead): stamps subtract it.
+        self.input_offset_seconds = 0.0
+        self.latest = empty()  # the newest row, whatever the source: the modulation bank reads it
+        self.pending: deque[tuple[float, np.ndarray]] = deque(maxlen=PENDING_ROWS)
+
+    def push_output(self, audio: np.ndarray, source: str) -> None:
+        """Audio the graph just rendered, at the output rate (frames, channels)."""
+        rows = self._output.process(audio)
+        if source == "input":
+            return  # the output analyzer keeps running, so its clock stays the timeline's clock
+        hop_seconds = self._output.hop / self.samplerate
+        first = self._output.frames - rows.shape[0]
+        for k, row in enumerate(rows):
+            if source == "both":
+                row = self._louder(row, self._input_row)
+            self._emit(self.start_seconds + (first + k + 1) * hop_seconds, row)
+
+    def push_input(self, block: np.ndarray, source: str, now_seconds: float) -> None:
+        """Live input at the output rate; heard now, so stamped with the graph's current time."""
+        if source == "output":
+            return
+        if self._input is None:
+            self._input = AudioAnalyzer(self.samplerate)
+        for row in self._input.process(block):
+            self._input_row = row
+            if source == "input":
+                self._emit(now_seconds - self.input_offset_seconds, row)
+
+    def _emit(self, seconds: float, row: np.ndarray) -> None:
+        self.latest = row
+        self.pending.append((seconds, row))
+
+    @staticmethod
+    def _louder(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Both sources: each feature from whichever is stronger, events from either."""
+        out = np.maximum(a, b)
+        for i in _FLAGS:
+            out[i] = max(a[i], b[i])
+        return out

@@ -1,0 +1,181 @@
+"""The engine's side of the visual process: shared memory, spawning, and a watchdog with a hot spare.
+
+The visual process is spawned, never forked (torch and Qt do not survive a fork of a threaded
+process). A second, spare process is kept loaded and waiting. The watchdog looks every 50 ms: if
+the active process has died, or its heartbeat is older than `hang_seconds`, it is killed, the spare
+is told to go (it takes over within a frame or two), and a new spare is spawned in the background.
+None of this touches the audio threads: the visual processes run at a lower priority, and the only
+thing the audio side does is copy features into shared memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import numpy as np
+
+from engine.visual.frame_buffer import FrameBuffer
+from engine.visual.process_main import VisualConfig, visual_main
+from engine.visual.shared_state import SharedState
+
+log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 0.05
+START_TIMEOUT_SECONDS = 120.0  # a diffusion pipeline can take this long to load
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    go: Any  # multiprocessing Event
+    ready: Any
+    started_at: float
+
+
+@dataclass
+class Restart:
+    reason: str  # "exited (code N)" or "hung (no frame for S s)"
+    detected_at: float  # time.monotonic()
+    recovered_seconds: float | None = None  # detection to the new process's first frame
+
+
+class VisualHost:
+    def __init__(self, config: VisualConfig, *, spare: bool = True, hang_seconds: float = 1.0) -> None:
+        self.config = config
+        self.use_spare = spare
+        self.hang_seconds = hang_seconds
+        self._ctx = mp.get_context("spawn")
+        self.state = SharedState.create()
+        self.frames = FrameBuffer.create(config.width, config.height)
+        self._stop = self._ctx.Event()
+        self.active: _Worker | None = None
+        self.spare: _Worker | None = None
+        self.restarts: list[Restart] = []
+        self.errors: list[str] = []
+        self._halt = threading.Event()
+        self._watch = threading.Thread(target=self._watch_loop, name="visual-watchdog", daemon=True)
+        self._switching = False
+        self._lock = threading.Lock()  # watchdog vs. generator switch; never taken by audio threads
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> VisualHost:
+        self.active = self._spawn(go=True)
+        if self.use_spare:
+            self.spare = self._spawn(go=False)
+        self._watch.start()
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> bool:
+        """Block until the active process has shown a frame (tests, offline tools)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.frames.latest_index >= 0 and self.state.heartbeat_age() < self.hang_seconds:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._stop.set()
+        if self._watch.is_alive():
+            self._watch.join(timeout=2)
+        for worker in (self.active, self.spare):
+            if worker is not None:
+                worker.go.set()
+                worker.process.join(timeout=3)
+                if worker.process.is_alive():
+                    worker.process.kill()
+                    worker.process.join(timeout=2)
+        self.state.close()
+        self.frames.close()
+
+    def publish(self, time_seconds: float, features: np.ndarray, beats: int, onsets: int, latent: np.ndarray,
+                params: dict[str, object] | None = None) -> None:
+        self.state.publish(time_seconds, features, beats, onsets, latent, params)
+
+    def switch_generator(self, name: str, options: dict[str, Any] | None = None) -> None:
+        """Restart on another generator: the old one keeps showing until the new one is loaded."""
+        with self._lock:
+            self.config = VisualConfig(**{**self.config.__dict__, "generator": name,
+                                          "generator_options": options or {}})
+            old_spare, self.spare = self.spare, self._spawn(go=False)
+            self._switching = True
+        if old_spare is not None:
+            self._kill(old_spare)
+
+    def stats(self) -> dict[str, object]:
+        return {"frames": self.state.visual_frames, "render_ms": round(self.state.render_ms, 2),
+                "pid": self.state.visual_pid, "restarts": len(self.restarts),
+                "recovered_seconds": [r.recovered_seconds for r in self.restarts],
+                "generator": self.config.generator, "reader_retries": self.frames.retries}
+
+    # --- processes -----------------------------------------------------------------------
+    def _spawn(self, go: bool) -> _Worker:
+        worker = _Worker(process=None, go=self._ctx.Event(), ready=self._ctx.Event(),  # type: ignore[arg-type]
+                         started_at=time.monotonic())
+        if go:
+            worker.go.set()
+        worker.process = self._ctx.Process(
+            target=visual_main, name=f"visual-{self.config.generator}", daemon=True,
+            args=(self.config, self.state.name, self.frames.name, worker.go, worker.ready, self._stop))
+        worker.process.start()
+        return worker
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=2)
+
+    def _watch_loop(self) -> None:
+        pending: Restart | None = None
+        while not self._halt.wait(WATCH_SECONDS):
+            with self._lock:
+                active = self.active
+                assert active is not None
+                if pending is not None and self.state.heartbeat_age() < self.hang_seconds:
+                    pending.recovered_seconds = time.monotonic() - pending.detected_at
+                    log.info("visual process recovered in %.2f s", pending.recovered_seconds)
+                    pending = None
+                if self._switching and self.spare is not None and self.spare.ready.is_set():
+                    self._switching = False  # the other generator has loaded: cut over to it
+                    self._promote_spare()
+                    continue
+                reason = self._failure(active)
+                if reason is None:
+                    continue
+                pending = Restart(reason, time.monotonic())
+                self.restarts.append(pending)
+                log.warning("visual process %s; restarting", reason)
+                self._kill(active)
+                self._promote_spare()
+
+    def _failure(self, worker: _Worker) -> str | None:
+        if not worker.process.is_alive():
+            return f"exited (code {worker.process.exitcode})"
+        age = self.state.heartbeat_age()
+        if worker.ready.is_set():
+            if age > self.hang_seconds and time.monotonic() - worker.started_at > self.hang_seconds:
+                return f"hung (no frame for {min(age, 1e6):.2f} s)"
+        elif time.monotonic() - worker.started_at > START_TIMEOUT_SECONDS:
+            return f"did not start in {START_TIMEOUT_SECONDS:.0f} s"
+        return None
+
+    def _promote_spare(self) -> None:
+        self.state.clear_heartbeat()
+        spare = self.spare
+        if spare is not None and spare.process.is_alive():
+            spare.go.set()
+            spare.started_at = time.monotonic()  # its hang clock starts now
+            old, self.active = self.active, spare
+        else:  # no spare (disabled, or it died too): start cold
+            old, self.active = self.active, self._spawn(go=True)
+        if old is not None and old is not self.active:
+            self._kill(old)
+        self.spare = self._spawn(go=False) if self.use_spare else None
