@@ -67,12 +67,83 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--midi-clock-in", action="store_true", help="follow incoming MIDI clock into /tempo/bpm")
     live.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock at /tempo/bpm")
 
+    live.add_argument("--visuals", action="store_true", help="start the visual process (frames follow the music)")
+    live.add_argument("--window", action="store_true", help="show the visuals in a window (implies --visuals)")
+    live.add_argument("--visual-screen", type=int, metavar="N", help="put the visuals window on screen N")
+    live.add_argument("--fullscreen", action="store_true", help="visuals window fullscreen (F toggles, Esc leaves)")
+    live.add_argument("--record", type=Path, metavar="FILE.mp4",
+                      help="record the visuals with the engine's audio muxed in sync (implies --visuals)")
+    _visual_options(live)
+
     sub.add_parser("devices", help="list PortAudio host APIs and devices")
+
+    visuals = sub.add_parser("visuals", help="offline visuals and themes")
+    visuals_sub = visuals.add_subparsers(dest="visuals_command", required=True)
+    vrender = visuals_sub.add_parser("render", help="render an audio file to an MP4 whose images follow it")
+    vrender.add_argument("--audio", type=Path, required=True, help="audio file (wav, flac, ogg, mp3)")
+    vrender.add_argument("--out", type=Path, required=True, help="output MP4 file")
+    vrender.add_argument("--seconds", type=float, help="render only the first S seconds")
+    vrender.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    vrender.add_argument("--set", dest="sets", action="append", default=[], metavar="ADDRESS=VALUE",
+                         help="set a visual parameter, e.g. --set /visual/reactivity=1.5 (repeatable)")
+    vrender.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                         help="model whose encoder turns the audio into latents for the images")
+    vrender.add_argument("--seed", type=int, default=0)
+    _visual_options(vrender)
+    visuals_sub.add_parser("themes", help="list the themes in presets/themes")
 
     params = sub.add_parser("params", help="list every parameter address with its range and unit")
     params.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     params.add_argument("--markdown", action="store_true", help="print the README's address table")
     return parser
+
+
+def _visual_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", default="nebula", help="theme in presets/themes (or a TOML path)")
+    parser.add_argument("--generator", choices=("cppn", "diffusion"), default="cppn",
+                        help="cppn: weight-free, any CPU (default); diffusion: local diffusers weights")
+    parser.add_argument("--size", type=_size, default=(512, 512), metavar="WxH", help="frame size (default 512x512)")
+    parser.add_argument("--visual-model", type=Path, metavar="DIR",
+                        help="diffusion: a local diffusers pipeline folder (sd-turbo, sdxl-turbo...)")
+    parser.add_argument("--visual-vae", type=Path, metavar="DIR", help="diffusion: a local TAESD-style tiny VAE")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 512x512") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 8 or h % 8:
+        raise argparse.ArgumentTypeError(f"{text}: width and height must be multiples of 8 in 16..4096")
+    return w, h
+
+
+def _generator_options(args: argparse.Namespace) -> dict[str, object]:
+    if args.generator != "diffusion":
+        return {}
+    return {"model_dir": str(args.visual_model) if args.visual_model else None,
+            "vae_dir": str(args.visual_vae) if args.visual_vae else None}
+
+
+def _visuals(args: argparse.Namespace) -> int:
+    if args.visuals_command == "themes":
+        from engine.visual.themes import list_themes, load_theme
+
+        for name in list_themes():
+            print(f"{name:12} {load_theme(name).description}")
+        return 0
+    from engine.visual.offline_render import VisualRenderRequest, render_visuals
+
+    width, height = args.size
+    request = VisualRenderRequest(audio=args.audio, out=args.out, seconds=args.seconds, theme=args.theme,
+                                  generator=args.generator, width=width, height=height, fps=args.fps,
+                                  seed=args.seed, sets=args.sets, model=args.model,
+                                  generator_options=_generator_options(args), progress=sys.stderr.isatty())
+    result = render_visuals(request)
+    err_console.print(f"wrote {result.out} ({result.frames} frames, {result.seconds:.2f} s at {args.fps:g} fps, "
+                      f"{width}x{height}) in {result.wall_seconds:.1f} s "
+                      f"({result.frames / max(result.wall_seconds, 1e-9):.1f} frames/s)", highlight=False)
+    return 0
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -108,11 +179,18 @@ def _live(args: argparse.Namespace) -> int:
                         allowed_model_dirs=args.allowed_model_dirs, osc_host=args.osc_host,
                         osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
                         midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual,
-                        midi_map=args.midi_map, midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out)
+                        midi_map=args.midi_map, midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out,
+                        visuals=args.visuals or args.window or args.record is not None, window=args.window,
+                        visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
+                        visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
+                        visual_options=_generator_options(args))
     engine = LiveEngine(config)
     engine.start()
     try:
-        engine.run(args.seconds, status=sys.stderr.isatty())
+        if args.window:
+            engine.run_with_window(args.seconds)
+        else:
+            engine.run(args.seconds, status=sys.stderr.isatty())
     except KeyboardInterrupt:
         pass
     finally:
@@ -147,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             return _params(args)
         if args.command == "live":
             return _live(args)
+        if args.command == "visuals":
+            return _visuals(args)
         if args.command == "devices":
             from engine.audio.devices import print_devices
 

@@ -9,6 +9,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,15 @@ from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.default import DEFAULT_MODEL, MODELS_DIR
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
-from engine.params.table import build_param_table
+from engine.params.table import BEAT_ACTION_TRIGGERS, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.graph import RenderGraph
 from engine.render.offline import parse_sets
+from engine.visual.feed import FeatureFeed
+from engine.visual.frame_buffer import FrameBuffer
+from engine.visual.host import VisualHost
+from engine.visual.live_recorder import LiveRecorder
+from engine.visual.process_main import VisualConfig
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 DEVICE_CHANNELS = 2
@@ -63,6 +69,16 @@ class LiveConfig:
     midi_map: str = "generic16"  # controller map in presets/controllers
     midi_clock_in: bool = False  # follow external MIDI clock into /tempo/bpm
     midi_clock_out: bool = False  # send MIDI clock at /tempo/bpm
+    visuals: bool = False  # start the visual process
+    visual_generator: str = "cppn"
+    visual_theme: str = "nebula"
+    visual_size: tuple[int, int] = (512, 512)
+    visual_options: dict[str, object] = field(default_factory=dict)
+    visual_spare: bool = True  # keep a loaded spare visual process for instant takeover
+    window: bool = False
+    visual_screen: int | None = None
+    fullscreen: bool = False
+    record: Path | None = None  # MP4 of the visuals with the engine's audio
 
 
 @dataclass
@@ -134,6 +150,7 @@ class LiveEngine:
         self.hub = ControlHub(self.store, timeline=lambda: self.decoder.graph.timeline, audio_time=self.audio_time)
         if config.scene:
             self.hub.scene = config.scene
+        self.hub.add_beat_listener(self._beat_action)
         self.errors: list[str] = []
         self._loading: threading.Thread | None = None
         self._model_request = ""
@@ -143,6 +160,12 @@ class LiveEngine:
         self._previous_switch_interval = sys.getswitchinterval()
         self.osc: OscServer | None = None
         self.midi: MidiControl | None = None
+        # Live input is captured one lookahead plus one model frame before the graph's clock.
+        self.graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + self.graph.frame_seconds
+        self.visuals: VisualHost | None = None
+        self.recorder: LiveRecorder | None = None
+        self.feed: FeatureFeed | None = None
+        self.visual_stats: dict[str, object] | None = None  # kept from stop() for the report
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -161,6 +184,11 @@ class LiveEngine:
                 map_name=self.config.midi_map, clock_in=self.config.midi_clock_in,
                 clock_out=self.config.midi_clock_out))
             self.midi.start()
+        if self.config.visuals or self.config.record is not None:
+            self._start_visuals()
+        self.feed = FeatureFeed(lambda: self.decoder.graph, self.store, lambda: self.audio_time(time.time()),
+                                publish=self.visuals.publish if self.visuals is not None else None,
+                                send_row=self.osc.features.send if self.osc is not None else None)
         self._previous_switch_interval = shorten_gil_switch_interval()
         # Move everything loaded so far (torch, the model, numpy) out of the collector's reach: a full
         # collection forced anywhere in the process then scans only newer objects, in microseconds
@@ -171,6 +199,31 @@ class LiveEngine:
         self.output.start()
         self.started_at = time.monotonic()
         self.decoder.start()
+        self.feed.start()
+        if self.recorder is not None:
+            self.recorder.start()
+
+    def _beat_action(self, name: str) -> None:
+        """A controller's `beat:NAME` pad: the visual beat actions become their trigger parameters."""
+        if name in BEAT_ACTION_TRIGGERS:
+            self.store.set(BEAT_ACTION_TRIGGERS[name], 1)
+
+    def _start_visuals(self) -> None:
+        width, height = self.config.visual_size
+        self.store.set("/visual/generator", self.config.visual_generator)
+        if self.config.visual_theme:
+            self.store.set("/visual/theme", self.config.visual_theme)
+        self.visuals = VisualHost(VisualConfig(generator=self.config.visual_generator, width=width, height=height,
+                                               seed=self.config.seed, theme=self.config.visual_theme,
+                                               generator_options=dict(self.config.visual_options)),
+                                  spare=self.config.visual_spare)
+        self.visuals.start()
+        if self.config.record is not None:
+            self.recorder = LiveRecorder(self.config.record, self.visuals.frames, samplerate=self.samplerate,
+                                         channels=DEVICE_CHANNELS, fps=float(self.store.get("/visual/fps")),
+                                         start_seconds=self.decoder.blocks_written * self.config.blocksize
+                                         / self.samplerate)
+            self.decoder.on_block = self.recorder.push_audio
 
     def tick(self) -> None:
         """Housekeeping from the main thread (about 10 times a second): model requests, CPU samples."""
@@ -180,6 +233,10 @@ class LiveEngine:
             self._model_request = request
             self._loading = threading.Thread(target=self._load_and_swap, args=(request,), daemon=True)
             self._loading.start()
+        if self.visuals is not None:
+            generator = str(self.store.get("/visual/generator"))
+            if generator != self.visuals.config.generator:
+                self.visuals.switch_generator(generator, dict(self.config.visual_options))
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
 
@@ -193,7 +250,17 @@ class LiveEngine:
                 self.tick()
                 line.update()
 
+    def run_with_window(self, seconds: float | None = None) -> None:
+        """Run with the visuals window in the main thread (Qt's event loop calls `tick`)."""
+        from engine.visual.window import run_window
+
+        assert self.visuals is not None
+        run_window(_newest_reader(self.visuals.frames), screen=self.config.visual_screen, fullscreen=self.config.fullscreen,
+                   seconds=seconds, tick=self.tick)
+
     def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
         if self.midi is not None:
             self.midi.stop()
         if self.osc is not None:
@@ -203,6 +270,11 @@ class LiveEngine:
             self.decoder.join(timeout=5)
         self.output.stop()
         self.stopped_at = time.monotonic()
+        if self.recorder is not None:
+            self.recorder.stop()
+        if self.visuals is not None:
+            self.visual_stats = self.visuals.stats()
+            self.visuals.stop()
         sys.setswitchinterval(self._previous_switch_interval)
         gc.unfreeze()
 
@@ -294,7 +366,37 @@ class LiveEngine:
             "input_frames_encoded": self.decoder.graph.input_frames_encoded,
             "errors": self.errors,
             "midi": self.midi.stats() if self.midi is not None else None,
+            "analysis": self._analysis_report(),
+            "visuals": self.visual_stats if self.stopped_at or self.visuals is None else self.visuals.stats(),
+            "recording": self.recorder.stats() if self.recorder is not None else None,
         }
+
+    def _analysis_report(self) -> dict[str, object]:
+        from engine.analysis.features import INDEX
+
+        if self.feed is None:
+            return {}
+        row = self.feed.latest
+        return {"rows": self.feed.rows, "beats": self.feed.beats, "onsets": self.feed.onsets,
+                "bpm": round(float(row[INDEX["bpm"]]), 2),
+                "beat_confidence": round(float(row[INDEX["beat_confidence"]]), 3)}
 
     def write_report(self, path: Path) -> None:
         path.write_text(json.dumps(self.report(), indent=2))
+
+
+def _newest_reader(frames: FrameBuffer) -> Callable[[], tuple[int, np.ndarray] | None]:
+    """A window source that copies a frame only when a new one is there."""
+    shown = -1
+
+    def newest() -> tuple[int, np.ndarray] | None:
+        nonlocal shown
+        if frames.latest_index == shown:
+            return None
+        got = frames.read()
+        if got is None:
+            return None
+        shown = got[0]
+        return got[0], got[2]
+
+    return newest

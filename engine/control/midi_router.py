@@ -8,6 +8,7 @@ button press (note on, CC rising past half way, any program change):
 
 - `scene:NAME` recalls a scene (with the scene morph time),
 - `slot:N` recalls pattern-memory slot N, `slot_save:N` stores the current latent biases/scales in it,
+- `theme:NAME` switches the visuals' theme (the visual process transitions over `/visual/theme_transition`),
 - `beat:NAME` fires a beat action: `ControlHub.fire_beat(NAME)` counts it in `hub.beats` and calls
   every `hub.add_beat_listener` callback (the visuals subscribe there).
 
@@ -131,6 +132,8 @@ class MidiRouter:
             self.hub.recall_scene(argument)
         elif kind == "beat":
             self.hub.fire_beat(argument)
+        elif kind == "theme":
+            self.hub.set("/visual/theme", argument, source="midi")
         elif kind in ("slot", "slot_save"):
             if self.slots is None:
                 raise ParamError(f"{action}: no slot bank")

@@ -287,8 +287,11 @@ class OscServer:
         kind, _, name = action.partition(":")
         if x < 0.5:
             return  # buttons and toggles fire on press only
+        if kind == "theme":
+            self.hub.set("/visual/theme", name, source="osc")
+            return
         if kind != "scene":
-            raise OscInputError("unsupported action", f"{action} (OSC maps support scene:NAME)")
+            raise OscInputError("unsupported action", f"{action} (OSC maps support scene:NAME and theme:NAME)")
         self.hub.recall_scene(name)
 
     # --- queries and commands ------------------------------------------------------------

@@ -13,6 +13,9 @@ N_LFOS = 4
 N_MODS = 4  # audio-feature modulation slots
 GENERATOR_NAMES = ("cppn", "diffusion")
 ANALYSIS_SOURCES = ("output", "input", "both")
+# Beat actions a controller pad can fire (`beat:NAME`), and the trigger each one writes.
+BEAT_ACTION_TRIGGERS = {"cache_reset": "/visual/reset", "pulse_noise": "/visual/pulse",
+                        "prompt_cycle": "/visual/next_prompt", "transition_trigger": "/visual/transition"}
 TRIGGER = "trigger"  # unit of INT params where every write counts one event (see ParamStore.set_many)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "sample_hold", "smooth_random")
 # Tempo-synced LFO divisions: cycles per quarter note. "1/4" is one cycle per beat, "t" triplet, "d" dotted.
@@ -113,7 +116,10 @@ def _visual_rows() -> list[Param]:
         _float("/visual/reactivity", 1.0, 0.0, 2.0, "x", "sensitivity of every theme mapping"),
         Param("/visual/prompt", Kind.STRING, "", description="prompt; empty: the theme's own"),
         _float("/visual/prompt_transition", 1.0, 0.0, 10.0, "s", "slerp time of a prompt change", smoothing_ms=0.0),
-        trigger("/visual/reset", "hard cut: every write drops the latent cache"),
+        trigger("/visual/reset", "hard cut: every write drops the latent cache (beat action cache_reset)"),
+        trigger("/visual/pulse", "a burst of motion, as the theme's pulse_noise beat action"),
+        trigger("/visual/next_prompt", "the theme's next prompt variation (beat action prompt_cycle)"),
+        trigger("/visual/transition", "a transition to the next variation and palette (transition_trigger)"),
         Param("/visual/seed", Kind.INT, 0, 0, 2**31 - 1, description="visual random seed"),
         _float("/visual/fps", 30.0, 1.0, 120.0, "fps", "frame rate the visual process aims for", smoothing_ms=0.0),
     ]

@@ -23,7 +23,8 @@ address = "/rave/energy"
 
 A mapping's `address` can also be an action: `scene:NAME` (recall a scene), `slot:N` (recall
 pattern-memory slot N), `slot_save:N` (store the current latent biases/scales in slot N),
-`beat:ACTION` (fire a beat action). Actions fire on a press: note on, CC past half way, program change.
+`beat:ACTION` (fire a beat action), `theme:NAME` (switch the visuals' theme, with
+`/visual/theme_transition`). Actions fire on a press: note on, CC past half way, program change.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from engine.presets.toml_file import read_toml
 CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 CURVE_K = 4.0  # bend of the exponential/logarithmic curves
 TAKEOVER_WINDOW = 0.03  # a fader "catches" the value within 3 % of travel
-ACTIONS = ("scene", "slot", "slot_save", "beat")
+ACTIONS = ("scene", "slot", "slot_save", "beat", "theme")
 MAX_SLOT = 127
 _LATENT = re.compile(r"^/rave/latent/\d+/")
 

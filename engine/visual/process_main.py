@@ -72,7 +72,7 @@ def visual_main(config: VisualConfig, state_name: str, frames_name: str, go: Eve
     mapper = ThemeMapper(theme, fps=_fps(params), seed=config.seed)
     beats = first.beats if first else 0
     onsets = first.onsets if first else 0
-    index = 0
+    index = state.visual_frames  # carry on the count of a process this one replaces: indices never repeat
     next_tick = time.monotonic()
     while not stop.is_set():
         if parent is not None and not parent.is_alive():

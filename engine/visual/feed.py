@@ -1,0 +1,76 @@
+"""The engine-side feed: analysis rows go out when their audio is heard, not when it is rendered.
+
+The decoder renders tens of milliseconds ahead of the speaker. Each analysis row carries the
+timeline time at which its audio plays; this thread (every 5 ms) takes the rows whose time the
+audio clock has reached, counts beats and onsets, and hands the newest row, with the model's
+latent and, when they changed, the visual parameters, to the visual process's shared memory and to
+OSC subscribers. Neither the audio callback nor the decoder waits on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.analysis.features import INDEX, empty
+from engine.params.store import ParamStore
+from engine.render.graph import RenderGraph
+
+FEED_SECONDS = 0.005
+VISUAL_PREFIXES = ("/visual/", "/analysis/")
+
+
+class FeatureFeed(threading.Thread):
+    def __init__(self, graph: Callable[[], RenderGraph], store: ParamStore, audio_clock: Callable[[], float], *,
+                 publish: Callable[[float, np.ndarray, int, int, np.ndarray, dict[str, object] | None], None]
+                 | None = None, send_row: Callable[[np.ndarray], None] | None = None) -> None:
+        """`audio_clock()`: the timeline seconds now reaching the speaker. `publish`: the visual host's.
+        `send_row`: OSC feature subscribers."""
+        super().__init__(name="feature-feed", daemon=True)
+        self._graph = graph
+        self._store = store
+        self._clock = audio_clock
+        self._publish = publish
+        self._send_row = send_row
+        self._halt = threading.Event()
+        self._version = -1
+        self.beats = 0
+        self.onsets = 0
+        self.rows = 0
+        self.latest = empty()
+        self.latest_time = 0.0
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        while not self._halt.wait(FEED_SECONDS):
+            self.poll()
+
+    def poll(self) -> int:
+        """Publish every row now due; returns how many."""
+        graph = self._graph()
+        pending = graph.analysis.pending
+        now = self._clock()
+        due = 0
+        while pending and pending[0][0] <= now:
+            seconds, row = pending.popleft()
+            self.beats += int(row[INDEX["beat"]] > 0.5)
+            self.onsets += int(row[INDEX["onset"]] > 0.5)
+            self.latest, self.latest_time = row, seconds
+            if self._send_row is not None:
+                self._send_row(row)
+            due += 1
+        if due and self._publish is not None:
+            snapshot = self._store.snapshot()
+            params = None
+            if snapshot.version != self._version:
+                self._version = snapshot.version
+                params = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
+            self._publish(self.latest_time, self.latest, self.beats, self.onsets,
+                          np.asarray(graph.latent, dtype=np.float64), params)
+        self.rows += due
+        return due
+

@@ -1,0 +1,482 @@
+"""`cppn`: the embedded default visual generator, a compositional pattern-producing network in torch on CPU.
+
+Why a CPPN: it needs no weight files (every weight is drawn from the seed), runs on one CPU thread at
+video rates, and maps smooth pixel coordinates to smooth images, so small moves of its conditioning
+read as motion rather than noise.
+
+Per frame:
+1. The generator latent `z` (the latent cache) moves toward a target built from the audio model latent
+   (through a fixed seeded projection, any length), the audio features, a prompt direction (the prompt
+   text hashed to a unit vector, slerped over `transition_frames` on a change) and a slow drift
+   (`speed`). `feedback` is the weight of the cached `z`, `noise_scale` bounds the step and scales a
+   smooth noise walk, beats and onsets kick `z`, `reset` draws a new `z` and drops the caches.
+2. Pixel coordinates (precomputed once per size) are zoomed, rotated and domain-warped (`warp`, driven
+   by the features as well) into (x, y, r).
+3. A fixed random MLP written as 1x1 convolutions (so channels-last applies) with sin, tanh and bump
+   activations maps them to two fields; `z` modulates every layer's per-channel gain and bias (folded
+   into the conv weights, so conditioning costs no pixel work).
+4. Field one indexes `palette` (a gradient map, hue-rotated, crossfaded over `transition_frames` on a
+   change), field two shades it; one lookup table gives uint8 RGB.
+
+Speed: `dtype="auto"` / `channels_last=None` time each float32/bfloat16 x contiguous/channels-last
+option at construction and keep the fastest; `scale=None` renders below the output size (then
+upsamples the fields bilinearly) only when the fastest full-size frame misses the frame budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
+from engine.errors import VisualError
+from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
+
+HIDDEN = 24  # channels per hidden layer: wide enough for rich patterns, cheap enough for 512x512 on one thread
+ACTIVATIONS = ("sin", "tanh", "bump", "sin")  # the CPPN look: periodic, saturating and radial-bump units
+GRADIENT_STEPS = 256  # palette positions in the lookup table
+SHADES = 48  # shading levels in the lookup table
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "bf16": "bfloat16"}
+SCALES = (1.0, 0.75, 0.5)  # internal resolutions tried, largest first, when `scale` is left to auto
+# Auto choices per (width, height, threads, dtype, channels_last, scale) request: instances in one
+# process agree, so the same seed gives the same frames (bfloat16 and float32 differ in the last bits).
+_AUTO_CHOICES: dict[tuple[Any, ...], tuple[str, bool, float]] = {}
+
+# How a hidden layer's cheap primitive relates to its activation (see `_Layer`): pre-scale of the
+# pre-activation, then post-affine (gain, offset) folded into the next layer's weights.
+_PRE_SCALE = {"sin": 1.0, "tanh": 2.0, "bump": 1.0}
+_POST_AFFINE = {"sin": (1.0, 0.0), "tanh": (2.0, -1.0), "bump": (-2.0, 2.0)}
+
+
+def frame_budget_ms(width: int, height: int) -> float:
+    """The frame time a size must meet: 1/30 s at 256x256, growing with the side length (1/15 s at 512x512)."""
+    return 1000.0 / 30.0 * max(1.0, math.sqrt(width * height / 65536.0))
+
+
+def prompt_direction(text: str, size: int) -> np.ndarray:
+    """A deterministic unit vector for a prompt: the same text always points the same way."""
+    digest = hashlib.sha256(text.strip().lower().encode("utf-8")).digest()
+    vector = np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(size)
+    return vector / np.linalg.norm(vector)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between unit vectors (linear where they are almost parallel)."""
+    dot = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    omega = math.acos(dot)
+    if omega < 1e-4:
+        out = (1.0 - t) * a + t * b
+    else:
+        out = (math.sin((1.0 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
+    return out / max(float(np.linalg.norm(out)), 1e-8)
+
+
+def gradient(palette: tuple[tuple[float, float, float], ...], steps: int = GRADIENT_STEPS) -> np.ndarray:
+    """(steps, 3) float colours: `palette` as evenly spaced stops of a linear gradient."""
+    colours = np.asarray(palette, dtype=np.float64).reshape(-1, 3)
+    if not 2 <= len(colours) <= 8:
+        raise VisualError(f"palette has {len(colours)} colours; expected 2 to 8")
+    colours = np.clip(np.nan_to_num(colours), 0.0, 1.0)
+    stops = np.linspace(0.0, 1.0, len(colours))
+    positions = np.linspace(0.0, 1.0, steps)
+    return np.stack([np.interp(positions, stops, colours[:, c]) for c in range(3)], axis=1)
+
+
+# RGB <-> YIQ: a hue rotation is a rotation of the (I, Q) plane, one 3x3 matrix for the whole table.
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def hue_rotation(turns: float) -> np.ndarray:
+    angle = 2.0 * math.pi * turns
+    rotate = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(angle), -math.sin(angle)],
+                       [0.0, math.sin(angle), math.cos(angle)]])
+    return _YIQ_TO_RGB @ rotate @ _RGB_TO_YIQ
+
+
+@dataclass
+class _Layer:
+    """One 1x1 convolution: base weights plus the matrices that turn `z` into per-channel gain and bias.
+
+    Each activation runs as a cheap primitive p(pre_scale * u) whose result, times gain plus offset,
+    equals the activation; the gain and offset go into the next layer's weights, so tanh costs one
+    sigmoid and the bump 2 / (1 + exp(u^2)) a square and a sigmoid.
+    """
+
+    weight: np.ndarray  # (out, in)
+    bias: np.ndarray  # (out,)
+    z_gain: np.ndarray  # (out, latent): log-gain per channel from z
+    z_bias: np.ndarray  # (out, latent): bias shift per channel from z
+    activation: str | None  # None: the output layer
+
+
+class CppnGenerator:
+    name: ClassVar[str] = "cppn"
+
+    def __init__(self, width: int, height: int, *, seed: int = 0, dtype: str = "auto",
+                 channels_last: bool | None = None, threads: int | None = None, latent_size: int = 16,
+                 scale: float | None = None) -> None:
+        if width < 8 or height < 8:
+            raise VisualError(f"cppn frame size {width}x{height}: width and height must be at least 8")
+        if latent_size < 2:
+            raise VisualError(f"cppn latent_size {latent_size}: expected at least 2")
+        dtype_name = DTYPE_ALIASES.get(dtype, dtype)
+        if dtype_name != "auto" and dtype_name not in DTYPES:
+            raise VisualError(f"cppn dtype {dtype!r}: expected auto, float32 or bfloat16")
+        if scale is not None and not 0.1 <= scale <= 1.0:
+            raise VisualError(f"cppn scale {scale}: expected 0.1 to 1.0 (a fraction of the output size)")
+        self.width, self.height = int(width), int(height)
+        self.seed = int(seed)
+        self.latent_size = int(latent_size)
+        self.threads = int(threads or 1)
+        torch.set_num_threads(self.threads)  # default one: the other core belongs to the audio
+        self._rng = np.random.default_rng([self.seed, 0xC99])
+        self._build_network()
+        self._latent_projections: dict[int, np.ndarray] = {}
+        self._reset_state()
+        self.timings_ms: dict[str, float] = {}
+        key = (self.width, self.height, self.threads, dtype_name, channels_last, scale, self.latent_size)
+        if key not in _AUTO_CHOICES:
+            _AUTO_CHOICES[key] = self._choose(dtype_name, channels_last, scale)
+        self.dtype_name, self.channels_last, self.scale = _AUTO_CHOICES[key]
+        self._configure(self.dtype_name, self.channels_last, self.scale)
+        # The timing frames moved the state: start every instance from the same place.
+        self._rng = np.random.default_rng([self.seed, 0xC99])
+        self._reset_state()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _build_network(self) -> None:
+        rng = np.random.default_rng([self.seed, 0xC11])
+        latent = self.latent_size
+        layers: list[_Layer] = []
+        n_in = 3  # x, y, r
+        # First-layer spatial frequencies: a few periods across the frame, never pixel noise.
+        first_std = (2.2, 2.2, 3.0)
+        for k, activation in enumerate((*ACTIVATIONS, None)):
+            n_out = 2 if activation is None else HIDDEN
+            if k == 0:
+                weight = rng.standard_normal((n_out, n_in)) * np.array(first_std)
+                bias = rng.uniform(-math.pi, math.pi, n_out)
+            else:
+                # Hidden inputs lie in about -1..1; this std keeps pre-activations around 1 to 2.
+                gain = 1.0 if activation is None else 1.6
+                weight = rng.standard_normal((n_out, n_in)) * (gain * math.sqrt(3.0 / n_in))
+                bias = rng.standard_normal(n_out) * 0.5
+            z_gain = rng.standard_normal((n_out, latent)) * (0.25 / math.sqrt(latent))
+            z_bias = rng.standard_normal((n_out, latent)) * ((1.4 if k == 0 else 0.6) / math.sqrt(latent))
+            layers.append(_Layer(weight, bias, z_gain, z_bias, activation))
+            n_in = n_out
+        self._layers = layers
+        # Features -> z: scalar features (level, bands, centroid, onset strength, flux) and chroma.
+        self._feature_projection = rng.standard_normal((latent, 8)) * (2.5 / math.sqrt(8))
+        self._chroma_projection = rng.standard_normal((latent, 12)) * (2.0 / math.sqrt(12))
+        self._drift_rates = rng.uniform(0.35, 1.2, latent) * rng.choice((-1.0, 1.0), latent)
+        self._drift_phases = rng.uniform(0.0, 2.0 * math.pi, latent)
+        self._warp_freqs = rng.uniform(1.2, 2.2, 2), rng.uniform(2.8, 4.5, 2)
+        self._warp_rates = rng.uniform(0.8, 1.6, 4) * rng.choice((-1.0, 1.0), 4)
+        self._rotation_rate = float(rng.uniform(0.04, 0.1) * rng.choice((-1.0, 1.0)))
+
+    def _latent_projection(self, size: int) -> np.ndarray:
+        """The fixed (latent_size, size) map from an audio latent of `size` values to z units."""
+        if size not in self._latent_projections:
+            rng = np.random.default_rng([self.seed, 0xA0D, size])
+            self._latent_projections[size] = rng.standard_normal((self.latent_size, size)) / math.sqrt(size)
+        return self._latent_projections[size]
+
+    def _configure(self, dtype_name: str, channels_last: bool, scale: float) -> None:
+        self._dtype = DTYPES[dtype_name]
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # Internal size: a multiple of 8 no larger than the output.
+        self._inner_w = min(self.width, max(8, int(round(self.width * scale / 8.0)) * 8))
+        self._inner_h = min(self.height, max(8, int(round(self.height * scale / 8.0)) * 8))
+        w, h = self._inner_w, self._inner_h
+        aspect = w / h
+        # Pixel centres: y spans -1..1, x keeps the aspect. Precomputed once per size.
+        self._grid_x = ((torch.arange(w, dtype=torch.float32) + 0.5) / w * 2.0 - 1.0).mul_(aspect).view(1, w)
+        self._grid_y = ((torch.arange(h, dtype=torch.float32) + 0.5) / h * 2.0 - 1.0).view(h, 1)
+        if channels_last:
+            self._inputs = torch.empty(1, h, w, 3).permute(0, 3, 1, 2)
+        else:
+            self._inputs = torch.empty(1, 3, h, w)
+
+    def _choose(self, dtype_name: str, channels_last: bool | None, scale: float | None) -> tuple[str, bool, float]:
+        """Time a few frames of each open option and keep the fastest (the size only shrinks if it must)."""
+        dtypes = list(DTYPES) if dtype_name == "auto" else [dtype_name]
+        layouts = [False, True] if channels_last is None else [channels_last]
+        scales = SCALES if scale is None else (scale,)
+        budget = frame_budget_ms(self.width, self.height)
+        best: tuple[float, tuple[str, bool, float]] | None = None
+        for size in scales:
+            for name in dtypes:
+                for layout in layouts:
+                    if len(dtypes) * len(layouts) * len(scales) == 1:
+                        return name, layout, size
+                    self._configure(name, layout, size)
+                    ms = self._time_frames(3)
+                    self.timings_ms[f"{name}/{'channels_last' if layout else 'contiguous'}/{size:g}"] = ms
+                    if best is None or ms < best[0]:
+                        best = (ms, (name, layout, size))
+            assert best is not None
+            if best[0] <= budget * 0.8:  # margin for a busy machine
+                break
+        assert best is not None
+        return best[1]
+
+    def _time_frames(self, count: int) -> float:
+        frame = VisualFrame()
+        self.render(frame)  # warm-up: first call allocates and picks kernels
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            self.render(frame)
+            times.append((time.perf_counter() - start) * 1000.0)
+        return statistics.median(times)
+
+    def _reset_state(self, *, hard_cut: bool = False) -> None:
+        latent = self.latent_size
+        self._z = self._rng.standard_normal(latent) * 1.5
+        self._fresh = not hard_cut
+        self._noise = np.zeros(latent)  # smooth noise walk (Ornstein-Uhlenbeck), not per-frame jitter
+        self._phase = float(self._rng.uniform(0.0, 200.0)) if hard_cut else 0.0
+        self._exposure: np.ndarray | None = None  # smoothed (mean, std) of the two fields
+        self._kick = 0.0  # beat envelope: zoom punch and flash, decays over a few frames
+        self._prompt_key: tuple[Any, ...] | None = None
+        self._prompt_from = np.zeros(latent)
+        self._prompt_shown = np.zeros(latent)
+        self._prompt_progress = 1.0
+        self._palette_key: tuple[Any, ...] | None = None
+        self._palette_from = np.zeros((GRADIENT_STEPS, 3))
+        self._palette_shown = np.zeros((GRADIENT_STEPS, 3))
+        self._palette_progress = 1.0
+        self._lut_key: tuple[Any, ...] | None = None
+        self._lut = torch.zeros(0)
+
+    # -- per frame --------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "generator": self.name, "dtype": self.dtype_name, "channels_last": self.channels_last,
+            "threads": self.threads, "scale": self.scale, "internal_size": [self._inner_w, self._inner_h],
+            "output_size": [self.width, self.height], "upsampled": self.scale < 1.0,
+            "latent_size": self.latent_size, "timings_ms": dict(self.timings_ms),
+        }
+
+    def render(self, frame: VisualFrame) -> np.ndarray:
+        if frame.reset:
+            self._reset_state(hard_cut=True)
+        features = self._features(frame.features)
+        self._advance(frame, features)
+        with torch.inference_mode():
+            fields = self._fields(frame, features)
+            return self._colour(frame, fields)
+
+    def close(self) -> None:
+        self._latent_projections.clear()
+        self._inputs = torch.zeros(0)
+        self._lut = torch.zeros(0)
+
+    @staticmethod
+    def _features(row: np.ndarray) -> np.ndarray:
+        values = np.zeros(N_FEATURES, dtype=np.float64)
+        row = np.nan_to_num(np.asarray(row, dtype=np.float64).ravel()[:N_FEATURES])
+        values[: row.size] = row
+        return values
+
+    def _prompt_target(self, frame: VisualFrame) -> np.ndarray:
+        size = self.latent_size
+        if frame.prompts:
+            weights = np.asarray(frame.prompt_weights if frame.prompt_weights is not None
+                                 else np.ones(len(frame.prompts)), dtype=np.float64).ravel()
+            weights = np.resize(np.nan_to_num(weights), len(frame.prompts))
+            direction = sum((w * prompt_direction(p, size) for w, p in zip(weights, frame.prompts, strict=True)),
+                            np.zeros(size))
+            if frame.prompt:
+                direction = direction + prompt_direction(frame.prompt, size)
+        else:
+            direction = prompt_direction(frame.prompt, size)
+        if frame.negative_prompt:
+            direction = direction - 0.5 * prompt_direction(frame.negative_prompt, size)
+        norm = float(np.linalg.norm(direction))
+        return direction / norm if norm > 1e-8 else prompt_direction("", size)
+
+    def _advance(self, frame: VisualFrame, features: np.ndarray) -> None:
+        """Move the latent cache one frame: toward the audio/prompt/drift target, bounded, with kicks."""
+        size = self.latent_size
+        root = math.sqrt(size)
+        feedback = float(np.clip(frame.feedback, 0.0, 1.0))
+        noise_scale = float(np.clip(frame.noise_scale, 0.0, 1.0))
+        speed = float(np.clip(frame.speed, 0.0, 1.0))
+        level = features[INDEX["level"]]
+        onset_strength = features[INDEX["onset_strength"]]
+        flux = features[INDEX["flux"]]
+
+        # Prompt: a new prompt set starts a slerp from wherever the shown direction is now.
+        key = (frame.prompt, frame.negative_prompt, tuple(frame.prompts))
+        target_direction = self._prompt_target(frame)
+        if self._prompt_key is None or frame.reset:
+            self._prompt_shown = target_direction
+            self._prompt_progress = 1.0
+        elif key != self._prompt_key:
+            self._prompt_from = self._prompt_shown
+            self._prompt_progress = 0.0
+        self._prompt_key = key
+        if self._prompt_progress < 1.0:
+            self._prompt_progress = min(1.0, self._prompt_progress + 1.0 / max(1, frame.transition_frames))
+            eased = self._prompt_progress * self._prompt_progress * (3.0 - 2.0 * self._prompt_progress)
+            self._prompt_shown = slerp(self._prompt_from, target_direction, eased)
+        else:
+            self._prompt_shown = target_direction
+
+        # Drift: louder, busier audio moves the phase faster, so music with energy shows more motion.
+        self._phase += 0.004 + 0.03 * speed + 0.03 * level + 0.05 * onset_strength + 0.03 * flux
+        target = 1.1 * root * self._prompt_shown
+        target += 0.8 * np.sin(self._drift_rates * self._phase + self._drift_phases)
+        latent = np.nan_to_num(np.asarray(frame.latent, dtype=np.float64).ravel())
+        if latent.size:
+            target += 0.9 * self._latent_projection(latent.size) @ np.clip(latent, -4.0, 4.0)
+        scalars = np.array([level, *(features[INDEX[b]] for b in ("bass", "low_mid", "high_mid", "high")),
+                            features[INDEX["centroid"]], onset_strength, flux]) - 0.25
+        chroma = features[CHROMA_SLICE]
+        chroma = chroma / chroma.max() - chroma.mean() / chroma.max() if chroma.max() > 1e-6 else chroma * 0.0
+        target += self._feature_projection @ scalars + self._chroma_projection @ chroma
+
+        if self._fresh:  # the first frame shows the target itself, without a swoop in from nowhere
+            self._z = target
+            self._fresh = False
+        elif not frame.reset:  # a cut shows the new random z as drawn
+            step = (1.0 - feedback) * (target - self._z)
+            limit = root * (0.04 + 0.22 * noise_scale)
+            norm = float(np.linalg.norm(step))
+            if norm > limit:
+                step *= limit / norm
+            self._noise = 0.85 * self._noise + math.sqrt(1.0 - 0.85 ** 2) * self._rng.standard_normal(size)
+            self._z = self._z + step + 0.06 * noise_scale * self._noise
+            kick = (0.55 + onset_strength + 0.5 * features[INDEX["bass"]]) * (1.0 if frame.beat else 0.0)
+            kick += (0.25 + 0.5 * onset_strength) * (1.0 if frame.onset and not frame.beat else 0.0)
+            if kick > 0.0:
+                direction = self._rng.standard_normal(size)
+                self._z = self._z + direction / np.linalg.norm(direction) * root * 0.3 * kick
+                self._kick = min(1.5, self._kick * 0.5 + kick)
+        self._kick *= 0.72
+
+    def _weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per-frame conv weights: z sets each channel's gain and bias, folded with the activation affines."""
+        out: list[tuple[torch.Tensor, torch.Tensor]] = []
+        post_gain = np.ones(3)
+        post_offset = np.zeros(3)
+        for k, layer in enumerate(self._layers):
+            dtype = torch.float32 if k == 0 else self._dtype  # see `_fields`: the first layer stays float32
+            weight = layer.weight * post_gain[None, :]
+            bias = layer.bias + layer.weight @ post_offset
+            gain = np.exp(np.tanh(layer.z_gain @ self._z))
+            bias = gain * bias + layer.z_bias @ self._z
+            weight = weight * gain[:, None]
+            if layer.activation is not None:
+                pre = _PRE_SCALE[layer.activation]
+                weight, bias = weight * pre, bias * pre
+                g, o = _POST_AFFINE[layer.activation]
+                post_gain, post_offset = np.full(weight.shape[0], g), np.full(weight.shape[0], o)
+            w = torch.from_numpy(weight.astype(np.float32)).to(dtype)[:, :, None, None]
+            out.append((w.contiguous(memory_format=self._memory_format),
+                        torch.from_numpy(bias.astype(np.float32)).to(dtype)))
+        return out
+
+    def _fields(self, frame: VisualFrame, features: np.ndarray) -> torch.Tensor:
+        """(2, H, W) float32: colour position and shade logits at the output size."""
+        bass = features[INDEX["bass"]]
+        level = features[INDEX["level"]]
+        # zoom 0..1: 0.5 is neutral, 1 magnifies 2x; a beat punches in for a few frames.
+        scale = 2.0 ** (1.0 - 2.0 * float(np.clip(frame.zoom, 0.0, 1.0))) / (1.0 + 0.18 * self._kick)
+        angle = self._rotation_rate * self._phase
+        cos_a, sin_a = scale * math.cos(angle), scale * math.sin(angle)
+        gx, gy = self._grid_x, self._grid_y
+        x = (gx * cos_a) - (gy * sin_a)  # (H, W) by broadcasting
+        y = (gx * sin_a) + (gy * cos_a)
+        # Domain warp, two octaves: features widen it, so loud bass bends the picture.
+        amount = float(np.clip(frame.warp, 0.0, 1.0)) * (0.7 + 0.6 * level + 0.5 * bass) + 0.15 * self._kick
+        (f1a, f1b), (f2a, f2b) = self._warp_freqs
+        p = self._warp_rates * self._phase * 1.5
+        dx = torch.sin(y * f1a + p[0]).mul_(0.30 * amount)
+        dy = torch.sin(x * f1b + p[1]).mul_(0.30 * amount)
+        x.add_(dx)
+        y.add_(dy)
+        dx = torch.sin(y * f2a + p[2]).mul_(0.12 * amount)
+        dy = torch.sin(x * f2b + p[3]).mul_(0.12 * amount)
+        x.add_(dx)
+        y.add_(dy)
+        inputs = self._inputs
+        inputs[0, 0].copy_(x)
+        inputs[0, 1].copy_(y)
+        inputs[0, 2].copy_(torch.hypot(x, y))
+
+        h = inputs
+        weights = self._weights()
+        for k, (layer, (w, b)) in enumerate(zip(self._layers, weights, strict=True)):
+            h = F.conv2d(h, w, b)
+            if layer.activation == "sin":
+                h.sin_()
+                if k == 0 and h.dtype != self._dtype:
+                    # Coordinates and the first layer's large pre-activations stay float32: rounded to
+                    # bfloat16 they show as grain; past the first sin, bfloat16 is smooth enough.
+                    h = h.to(self._dtype)
+            elif layer.activation == "tanh":
+                h.sigmoid_()
+            elif layer.activation == "bump":
+                h.square_().sigmoid_()
+        fields = h.float()
+        if (self._inner_h, self._inner_w) != (self.height, self.width):
+            fields = F.interpolate(fields, size=(self.height, self.width), mode="bilinear", align_corners=False)
+        return fields[0]
+
+    def _colour(self, frame: VisualFrame, fields: torch.Tensor) -> np.ndarray:
+        lut = self._palette_lut(frame)
+        # Slow auto-exposure: centre and scale each field by smoothed statistics (from every 4th pixel),
+        # so every seed and state spreads over the whole palette without frame-to-frame pumping.
+        std, mean = torch.std_mean(fields[:, ::4, ::4].reshape(2, -1), dim=1)
+        stats = np.stack([mean.numpy(), std.numpy()]).astype(np.float64)
+        self._exposure = stats if self._exposure is None else 0.85 * self._exposure + 0.15 * stats
+        (m0, m1), (s0, s1) = self._exposure
+        position = torch.sigmoid((fields[0] - m0) * (1.6 / max(s0, 1e-3)))
+        position = position.mul_(GRADIENT_STEPS - 1).add_(0.5).to(torch.int32)
+        shade = torch.sigmoid((fields[1] - m1) * (1.4 / max(s1, 1e-3)))
+        shade = shade.mul_(SHADES - 1).add_(0.5).to(torch.int32)
+        index = shade.mul_(GRADIENT_STEPS).add_(position)
+        return lut[index.view(-1)].view(self.height, self.width, 3).numpy()
+
+    def _palette_lut(self, frame: VisualFrame) -> torch.Tensor:
+        """(SHADES * GRADIENT_STEPS, 3) uint8: gradient x shade, hue-rotated and brightened."""
+        key = tuple(tuple(float(v) for v in c) for c in (frame.palette or DEFAULT_PALETTE))
+        if self._palette_key is None:
+            self._palette_shown = gradient(key)
+            self._palette_progress = 1.0
+        elif key != self._palette_key:
+            self._palette_from = self._palette_shown
+            self._palette_progress = 0.0
+        self._palette_key = key
+        if self._palette_progress < 1.0:
+            self._palette_progress = min(1.0, self._palette_progress + 1.0 / max(1, frame.transition_frames))
+            t = self._palette_progress
+            self._palette_shown = (1.0 - t) * self._palette_from + t * gradient(key)
+        flash = 1.0 + 0.25 * min(self._kick, 1.0)
+        brightness = float(np.clip(frame.brightness, 0.0, 2.0)) * flash
+        hue = float(frame.hue) % 1.0
+        lut_key = (key, self._palette_progress, round(brightness, 4), round(hue, 5))
+        if lut_key != self._lut_key:
+            colours = self._palette_shown
+            if hue:
+                colours = np.clip(colours @ hue_rotation(hue).T, 0.0, 1.0)
+            shades = np.linspace(0.45, 1.05, SHADES) * brightness
+            table = np.clip(shades[:, None, None] * colours[None, :, :] * 255.0 + 0.5, 0.0, 255.0)
+            self._lut = torch.from_numpy(table.reshape(-1, 3).astype(np.uint8))
+            self._lut_key = lut_key
+        return self._lut

@@ -1,0 +1,126 @@
+"""The visual process: spawned, fed through shared memory, and restarted when it crashes or hangs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from engine.analysis.features import INDEX, N_FEATURES
+from engine.visual.host import VisualHost
+from engine.visual.process_main import VisualConfig
+
+RESTART_LIMIT_SECONDS = 2.0
+
+
+class Driver(threading.Thread):
+    """Publishes a 120 BPM pulse of features, as the engine's feed would."""
+
+    def __init__(self, host: VisualHost) -> None:
+        super().__init__(daemon=True)
+        self.host = host
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        beats = 0
+        params = {"/visual/theme": "nebula", "/visual/fps": 30.0}
+        while not self.halt.wait(1 / 86):
+            t = time.monotonic() - started
+            row = np.zeros(N_FEATURES, dtype=np.float32)
+            phase = (t * 2.0) % 1.0
+            row[INDEX["level"]] = row[INDEX["bass"]] = row[INDEX["onset_strength"]] = max(0.0, 1.0 - 4 * phase)
+            beats = int(t * 2.0)
+            self.host.publish(t, row, beats, beats, np.sin(np.arange(8) + t), params)
+            params = None
+
+
+@pytest.fixture
+def host() -> Iterator[VisualHost]:
+    host = VisualHost(VisualConfig(width=64, height=64), hang_seconds=1.0).start()
+    driver = Driver(host)
+    driver.start()
+    try:
+        assert host.wait_ready(60), "the visual process showed no frame within 60 s"
+        yield host
+    finally:
+        driver.halt.set()
+        host.stop()
+
+
+def frames_advance(host: VisualHost, seconds: float = 0.5) -> bool:
+    before = host.frames.latest_index
+    time.sleep(seconds)
+    return host.frames.latest_index > before
+
+
+def wait_for_spare(host: VisualHost, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (host.spare and host.spare.ready.is_set()):
+        assert time.monotonic() < deadline, "the spare never finished loading"
+        time.sleep(0.05)
+
+
+def wait_recovered(host: VisualHost, count: int, timeout: float = 10.0) -> float:
+    deadline = time.monotonic() + timeout
+    while len(host.restarts) < count or host.restarts[-1].recovered_seconds is None:
+        assert time.monotonic() < deadline, f"no recovery: {host.restarts}"
+        time.sleep(0.02)
+    recovered = host.restarts[-1].recovered_seconds
+    assert recovered is not None
+    return recovered
+
+
+def test_frames_flow_from_the_spawned_process(host: VisualHost) -> None:
+    assert host.active is not None and host.active.process.pid != os.getpid()
+    assert frames_advance(host)
+    got = host.frames.read()
+    assert got is not None
+    index, seconds, pixels = got
+    assert pixels.shape == (64, 64, 3) and pixels.std() > 1.0  # an image, not a flat fill
+    assert seconds > 0.0  # the frame carries the timeline time of the features it shows
+
+
+def test_a_crashed_process_is_replaced_within_two_seconds(host: VisualHost) -> None:
+    wait_for_spare(host)
+    victim = host.active.process.pid
+    killed_at = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    recovered = wait_recovered(host, 1)
+    assert time.monotonic() - killed_at < RESTART_LIMIT_SECONDS + 0.5
+    assert recovered < RESTART_LIMIT_SECONDS
+    assert host.active.process.pid != victim
+    assert "exited" in host.restarts[0].reason
+    assert frames_advance(host)
+
+
+def test_a_hung_process_is_replaced_within_two_seconds(host: VisualHost) -> None:
+    wait_for_spare(host)
+    victim = host.active.process.pid
+    index_before = host.frames.latest_index
+    stopped_at = time.monotonic()
+    os.kill(victim, signal.SIGSTOP)  # alive but frozen: only the heartbeat can tell
+    wait_recovered(host, 1)
+    assert time.monotonic() - stopped_at < RESTART_LIMIT_SECONDS + 0.3
+    assert "hung" in host.restarts[0].reason
+    assert host.frames.latest_index > index_before  # indices carry on across the restart
+    assert frames_advance(host)
+
+
+def test_without_a_spare_a_crash_still_recovers() -> None:
+    host = VisualHost(VisualConfig(width=32, height=32), spare=False).start()
+    driver = Driver(host)
+    driver.start()
+    try:
+        assert host.wait_ready(60)
+        os.kill(host.active.process.pid, signal.SIGKILL)
+        wait_recovered(host, 1, timeout=30)  # a cold start: imports torch again
+        assert frames_advance(host)
+    finally:
+        driver.halt.set()
+        host.stop()

@@ -1,0 +1,93 @@
+"""Visuals beside live audio on JACK: features reach the visual process and OSC, a recording holds
+both streams, and killing the visual process glitches nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+from jack_fixtures import JackServer
+from pythonosc.osc_message import OscMessage
+from test_live_jack import assert_continuous, live_model, playing, run_until  # noqa: F401
+
+from engine.analysis.features import FEATURE_NAMES, INDEX
+
+
+def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, live_model: Path,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    video = tmp_path / "set.mp4"
+    with playing(jack_server, live_model, capture_seconds=12.0, scene="Intense", visuals=True,
+                 visual_size=(64, 64), record=video) as s:
+        engine = s.engine
+        assert engine.visuals is not None
+        assert run_until(engine, lambda: engine.visuals.frames.latest_index > 10, timeout=60)
+        assert engine.feed is not None and engine.feed.rows > 50  # features published on the audio clock
+        published = engine.visuals.state.read()
+        assert published is not None and published.features[INDEX["level"]] > 0.0
+        assert published.latent.shape == (engine.model.latent_size,)
+        assert run_until(engine, lambda: engine.visuals.spare is not None and engine.visuals.spare.ready.is_set(),
+                         timeout=60)
+        underruns_before = engine.output.underruns
+        os.kill(engine.visuals.active.process.pid, signal.SIGKILL)
+        assert run_until(engine, lambda: bool(engine.visuals.restarts)
+                         and engine.visuals.restarts[-1].recovered_seconds is not None, timeout=5)
+        index = engine.visuals.frames.latest_index
+        engine.run(1.0)
+        assert engine.visuals.frames.latest_index > index
+        assert engine.output.underruns == underruns_before == 0
+    assert engine.visuals.restarts[0].recovered_seconds < 2.0
+    report = engine.report()
+    assert report["underruns"] == 0
+    assert report["analysis"]["rows"] > 100
+    assert_continuous(s.capture.recorded[48000:], "audio while the visual process was killed")
+    played = engine.stopped_at - engine.started_at
+    with av.open(str(video)) as container:
+        v, a = container.streams.video[0], container.streams.audio[0]
+        frames = [f for f in container.decode(video=0)]
+        audio_duration = float(a.duration * a.time_base) if a.duration else None
+    assert len(frames) > 20
+    assert frames[-1].time > 0.5 * played  # video spans most of the set
+    if audio_duration is not None:
+        assert abs(audio_duration - played) < 1.0
+    assert v.codec_context.width == 64
+
+
+def test_analysis_streams_to_osc_subscribers(jack_server: JackServer, live_model: Path) -> None:  # noqa: F811
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port = 19000 + os.getpid() % 1000
+    with playing(jack_server, live_model, capture_seconds=6.0, scene="Intense", osc_port=port) as s:
+        sock.sendto(osc_packet("/analysis/subscribe"), ("127.0.0.1", port))
+        rows, beats, done = [], 0, False
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            s.engine.run(0.05)
+            try:
+                while True:
+                    message = OscMessage(sock.recv(65536))
+                    if message.address == "/analysis/features":
+                        rows.append(message.params)
+                    elif message.address == "/analysis/beat":
+                        beats += 1
+                    elif message.address == "/done":
+                        done = True
+            except (TimeoutError, BlockingIOError):
+                pass
+    sock.close()
+    assert done
+    assert len(rows) > 100  # about 86 a second
+    assert all(len(r) == len(FEATURE_NAMES) for r in rows)
+    levels = [r[INDEX["level"]] for r in rows]
+    assert max(levels) > 0.0 and np.std(levels) > 0.0  # the features move with the music
+
+
+def osc_packet(address: str) -> bytes:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    return OscMessageBuilder(address=address).build().dgram
