@@ -39,7 +39,7 @@ def test_a_feature_moves_its_target(default_model_path: Path) -> None:
 
 def test_modulated_render_differs_and_is_reproducible(default_model_path: Path) -> None:
     plain = render(RenderRequest(seconds=3.0, model=default_model_path, scene="Intense", seed=3)).audio
-    sets = ["/mod/1/source=bass", "/mod/1/target=/rave/latent/0/bias", "/mod/1/depth=-0.8"]
+    sets = ["/mod/1/source=level", "/mod/1/target=/rave/latent/2/bias", "/mod/1/depth=-0.8"]
     one = render(RenderRequest(seconds=3.0, model=default_model_path, scene="Intense", seed=3, sets=sets)).audio
     two = render(RenderRequest(seconds=3.0, model=default_model_path, scene="Intense", seed=3, sets=sets)).audio
     assert rms(one) > 1e-3

@@ -36,6 +36,7 @@ class _Worker:
     go: Any  # multiprocessing Event
     ready: Any
     started_at: float
+    armed_at: float | None = None  # when it was first seen loaded and told to go: its hang clock starts
 
 
 @dataclass
@@ -159,10 +160,13 @@ class VisualHost:
     def _failure(self, worker: _Worker) -> str | None:
         if not worker.process.is_alive():
             return f"exited (code {worker.process.exitcode})"
-        age = self.state.heartbeat_age()
-        if worker.ready.is_set():
-            if age > self.hang_seconds and time.monotonic() - worker.started_at > self.hang_seconds:
-                return f"hung (no frame for {min(age, 1e6):.2f} s)"
+        now = time.monotonic()
+        if worker.ready.is_set() and worker.go.is_set():
+            if worker.armed_at is None:
+                worker.armed_at = now
+            age = min(self.state.heartbeat_age(), now - worker.armed_at)
+            if age > self.hang_seconds:
+                return f"hung (no frame for {age:.2f} s)"
         elif time.monotonic() - worker.started_at > START_TIMEOUT_SECONDS:
             return f"did not start in {START_TIMEOUT_SECONDS:.0f} s"
         return None
@@ -172,7 +176,7 @@ class VisualHost:
         spare = self.spare
         if spare is not None and spare.process.is_alive():
             spare.go.set()
-            spare.started_at = time.monotonic()  # its hang clock starts now
+            spare.armed_at = time.monotonic()  # its hang clock starts now
             old, self.active = self.active, spare
         else:  # no spare (disabled, or it died too): start cold
             old, self.active = self.active, self._spawn(go=True)

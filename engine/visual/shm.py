@@ -1,19 +1,18 @@
 """Attach to a shared-memory segment the engine owns, without taking over its cleanup.
 
-On Python before 3.13 every attach registers the segment with the attaching process's resource
-tracker, which would unlink it when that process exits: a crashed visual process would then pull
-the frames out from under the window. The engine (the creator) alone unlinks.
+The engine (the creator) alone unlinks a segment. On Python 3.13+ attaching says so (`track=False`).
+Before 3.13 every attach registers the segment with the resource tracker; that is harmless here,
+because the only attachers are processes the engine spawned, which share its tracker, and the
+engine unregisters the segment when it unlinks it.
 """
 
 from __future__ import annotations
 
 import sys
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 
 
 def attach(name: str) -> shared_memory.SharedMemory:
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name=name, track=False)
-    shm = shared_memory.SharedMemory(name=name)
-    resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
-    return shm
+    return shared_memory.SharedMemory(name=name)
