@@ -57,9 +57,9 @@ def default_n_fft(samplerate: int) -> int:
     return 1 << max(6, round(math.log2(REFERENCE_FFT * samplerate / REFERENCE_RATE)))
 
 
-def _db_to_unit(db: np.ndarray | float) -> np.ndarray | float:
+def _db_to_unit(db: float) -> float:
     """-60..0 dB -> 0..1, clipped."""
-    return np.clip((db - FLOOR_DB) / -FLOOR_DB, 0.0, 1.0)
+    return min(1.0, max(0.0, (db - FLOOR_DB) / -FLOOR_DB))
 
 
 def _band_matrix(freqs: np.ndarray) -> np.ndarray:
@@ -195,8 +195,7 @@ class AudioAnalyzer:
         spectrum = np.fft.rfft(self._wbuf)
         power = spectrum.real**2 + spectrum.imag**2
         magnitude = np.sqrt(power)
-        band_power = (self._bands @ power) * self._power_scale
-        row[_I_BANDS] = _db_to_unit(10.0 * np.log10(band_power + 1e-20))
+        row[_I_BANDS] = self._band_levels(power)
         row[_I_CENTROID] = self._centroid(magnitude)
 
         flux = self._flux(magnitude)
@@ -211,6 +210,16 @@ class AudioAnalyzer:
         row[_I_PHASE] = tracker.phase
         row[_I_BPM] = tracker.bpm
         row[_I_CONF] = tracker.confidence
+
+    def _band_levels(self, power: np.ndarray) -> np.ndarray:
+        """Each band's mean square in dB, mapped -60..0 dB -> 0..1 like the level."""
+        bands = self._bands @ power
+        bands *= self._power_scale
+        bands += 1e-20
+        np.log10(bands, out=bands)
+        bands *= 10.0 / -FLOOR_DB  # (10 log10(p) - FLOOR_DB) / -FLOOR_DB, in place
+        bands += 1.0
+        return np.clip(bands, 0.0, 1.0, out=bands)
 
     def _centroid(self, magnitude: np.ndarray) -> float:
         """Magnitude-weighted mean log-frequency, 50 Hz..12 kHz -> 0..1 (0 in silence)."""
@@ -229,7 +238,7 @@ class AudioAnalyzer:
         np.subtract(bands, self._prev_log, out=self._rise)
         self._prev_log = bands
         np.maximum(self._rise, 0.0, out=self._rise)
-        return float(self._rise.mean())
+        return float(self._rise.sum()) / FLUX_BANDS
 
     def _onset_strength(self, flux: float) -> float:
         """Flux over a running max that decays (halves in 4 s), so quiet passages still read."""
@@ -239,7 +248,7 @@ class AudioAnalyzer:
     def _pick_onset(self, strength: float) -> float:
         """1.0 when the strength rises above the recent mean by a margin, at most once per gap."""
         i = self.frames % self._mean_len
-        mean = float(self._strengths.mean())
+        mean = float(self._strengths.sum()) / self._mean_len
         threshold = max(ONSET_MIN_STRENGTH, ONSET_RATIO * mean, mean + ONSET_DELTA)
         rising = strength > self._prev_strength
         self._strengths[i] = strength

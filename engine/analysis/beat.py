@@ -2,15 +2,15 @@
 
 Visuals need beats on time, not a hop after the kick has been heard, so the tracker predicts:
 every ~0.25 s it re-estimates the beat period from the autocorrelation of the last 8 s of onset
-strength and (half an interval later) the beat phase from a comb over the last 4 s, then emits beats on that
-predicted grid, nudging the grid gently towards where the onsets say the beats are.
+strength and the beat phase from a comb over the last 4 s (the work spread over a few hops), then
+emits beats on that predicted grid, nudging it gently towards where the onsets say the beats are.
 
 Tempo: the autocorrelation (via FFT) of the detrended envelope; each candidate period scores the
 autocorrelation at its multiples (see `_comb_scores`, which is where octave errors are settled),
-weighted by a broad log-Gaussian prior around 120 BPM. The period is
-refined below one hop from the peaks at several multiples of the beat (a hop is ~1.2 % of a beat at
-100 BPM, too coarse for a 2 % target) and smoothed; a different tempo (or octave) is taken only when
-it scores clearly better for about a second. Confidence is how periodic the envelope is (the
+weighted by a broad log-Gaussian prior around 120 BPM. The period is refined below one hop from the
+peaks at several multiples of the beat (a hop is ~1.2 % of a beat at 100 BPM, too coarse for a 2 %
+target) and smoothed; a different tempo (or octave) is taken only when it scores clearly better for
+about a second. Confidence is how periodic the envelope is (the
 autocorrelation peak at the beat, above what noise alone reaches) times how well the unconstrained
 best tempo agrees with the tracked one: near 1 for a click track, near 0 for white noise.
 """
@@ -54,8 +54,24 @@ def _parabolic(y: np.ndarray, i: int) -> tuple[float, float]:
     return offset, b - 0.25 * (a - c) * offset
 
 
+def _fft_length(n: int) -> int:
+    """The smallest length >= n with no prime factor above 5 (fast for the FFT)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
 class BeatTracker:
-    """Feed one onset-strength value per hop to `update`; read `bpm`, `confidence`, `phase`."""
+    """Feed one onset-strength value per hop to `update`; read `bpm`, `confidence`, `phase`.
+
+    `frame_rate` is hops per second; `latency_hops` is how many hops the envelope's peaks lag the
+    sounds that cause them: beats are emitted that much earlier, so they fall on the sound.
+    """
 
     def __init__(self, frame_rate: float, *, min_bpm: float = 60.0, max_bpm: float = 200.0,
                  latency_hops: float = 0.0) -> None:
@@ -64,7 +80,8 @@ class BeatTracker:
         self.frame_rate = float(frame_rate)
         self.latency_hops = float(latency_hops)  # envelope peaks lag the sound by this much
         self._size = round(HISTORY_S * frame_rate)
-        self._n_fft = 1 << math.ceil(math.log2(2 * self._size))
+        # Zero padding to cover the lags used (up to half the history) without wrap-around.
+        self._n_fft = _fft_length(self._size + self._size // 2 + 1)
         self._update_every = max(1, round(UPDATE_S * frame_rate))
         self._min_history = round(MIN_HISTORY_S * frame_rate)
         self._phase_len = round(PHASE_HISTORY_S * frame_rate)
@@ -79,10 +96,13 @@ class BeatTracker:
         multiples = np.arange(1, self._size // 2 // self._min_lag + 1)
         self._taps = self._candidates[:, None] * multiples[None, :]
         self._average_span = self._span(self._size)
+        self._full_comb = self._comb_taps(self._size // 2)
+        self._unbias = self._size / (self._size - np.arange(self._size // 2))
         self._recency = 0.85 ** np.arange(self._phase_len)  # in the phase comb: recent beats count most
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything heard: no tempo, no grid."""
         self._ring = np.zeros(self._size)
         self._count = 0  # values seen; the newest has index _count - 1
         self._period = 0.0  # hops per beat, 0 until estimated
@@ -90,6 +110,7 @@ class BeatTracker:
         self._candidate_runs = 0
         self._next_beat = math.inf  # hop index of the next predicted beat
         self._relock = False  # the tempo just switched: place the grid afresh
+        self._measured: tuple[tuple[np.ndarray, np.ndarray] | None, int] = (None, 0)
         self._last_emit = -math.inf
         self._confidence = 0.0
         self._last_active = -(10**9)  # the last hop whose onset strength was above QUIET_LEVEL
@@ -105,17 +126,21 @@ class BeatTracker:
 
     def update(self, onset_strength: float) -> bool:
         """Add one hop's onset strength; True when a beat falls on this hop."""
+        if not math.isfinite(onset_strength):  # one bad value would spoil 8 s of history
+            onset_strength = 0.0
         t = self._count
         self._ring[t % self._size] = onset_strength
         self._count += 1
         if onset_strength > QUIET_LEVEL:
             self._last_active = t
         if self._count >= self._min_history:
-            # Tempo and phase on different hops, so no single hop pays for both.
+            # The work of an update is spread over three hops, so no single hop pays for it all.
             step = self._count % self._update_every
             if step == 0:
-                self._reestimate()
-            elif step == self._update_every // 2 and self._period > 0.0 and not self._stopped:
+                self._measure()
+            elif step == self._update_every // 3:
+                self._estimate_tempo()
+            elif step == 2 * self._update_every // 3 and self._period > 0.0 and not self._stopped:
                 self._track_phase()
         return self._advance(t)
 
@@ -149,9 +174,14 @@ class BeatTracker:
     def _stopped(self) -> bool:
         return self._count - 1 - self._last_active > self._quiet_hops
 
-    def _reestimate(self) -> None:
+    def _measure(self) -> None:
+        """The autocorrelation of the detrended history, for `_estimate_tempo` a few hops later."""
         x = self._detrend(self._history(self._size))
-        acs = self._autocorrelation(x)
+        self._measured = self._autocorrelation(x), x.size
+
+    def _estimate_tempo(self) -> None:
+        """Pick and refine the period from the last measurement, then update the confidence."""
+        acs, n = self._measured
         if acs is None or self._stopped:  # let confidence fade, keep the tempo for when music returns
             self._set_confidence(0.0, 0.0)
             return
@@ -159,7 +189,7 @@ class BeatTracker:
         best, chosen = self._best_lag(biased)
         self._track_period(self._refine(unbiased, chosen))
         # Noise alone gives autocorrelation peaks of about 1/sqrt(n): count only what rises above that.
-        floor = NOISE_PEAKS / math.sqrt(x.size)
+        floor = NOISE_PEAKS / math.sqrt(n)
         periodicity = max(0.0, (self._periodicity(unbiased) - floor) / (1.0 - floor))
         self._set_confidence(periodicity, self._stability(best))
 
@@ -193,7 +223,10 @@ class BeatTracker:
         biased[0] = 0.5 * raw[0] + 0.5 * raw[1]  # the autocorrelation is even: raw[-1] == raw[1]
         biased[-1] = raw[-1]
         biased /= biased[0]
-        unbiased = biased * (x.size / (x.size - np.arange(biased.size)))
+        if x.size == self._size:
+            unbiased = biased * self._unbias
+        else:
+            unbiased = biased * (x.size / (x.size - np.arange(biased.size)))
         return biased, unbiased
 
     def _comb_scores(self, ac: np.ndarray) -> np.ndarray:
@@ -205,13 +238,20 @@ class BeatTracker:
         reads 170, not 85, and a backbeat whose bar correlates more than its beat (kick and snare
         alternating) keeps its tempo instead of halving it.
         """
-        horizon = ac.size - 2
+        lo, w_lo, w_hi, norm = self._full_comb if ac.size == self._size // 2 else self._comb_taps(ac.size)
+        values = ac[lo] * w_lo
+        values += ac[lo + 1] * w_hi
+        return values.sum(axis=1) * norm
+
+    def _comb_taps(self, n_lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Interpolation taps (index, weights) of each candidate's multiples within n_lags, and
+        each candidate's normalisation (prior / sqrt(multiples))."""
+        horizon = n_lags - 2
         inside = self._taps <= horizon
         lo = np.minimum(self._taps.astype(np.intp), horizon)
         frac = self._taps - lo
-        values = ac[lo] * (1.0 - frac) + ac[lo + 1] * frac
-        count = np.maximum(inside.sum(axis=1), 1)
-        return (values * inside).sum(axis=1) / np.sqrt(count) * self._candidate_prior
+        norm = self._candidate_prior / np.sqrt(np.maximum(inside.sum(axis=1), 1))
+        return lo, (1.0 - frac) * inside, frac * inside, norm
 
     def _best_lag(self, ac: np.ndarray) -> tuple[float, float]:
         """The best-scoring candidate period, and the one to track: the best, unless a candidate

@@ -3,8 +3,8 @@
 It polls a frame source (usually the shared-memory frame buffer) on a precise Qt timer faster than
 any generator runs and redraws only when the frame index changes, so it shows every frame the
 generator makes, at the generator's rate, without ever blocking it. Drawing goes through pyqtgraph's
-ImageItem on a plain (raster) GraphicsView: it works the same on a real display, under Xvfb and on
-Qt's offscreen platform (tests, headless renders), where a QOpenGLWidget needs a working GL stack.
+ImageItem on a plain (raster) GraphicsView: it needs no OpenGL, so it behaves the same on X11 (Xvfb
+included), Wayland and Qt's offscreen platform (tests), where a QOpenGLWidget needs a working GL stack.
 uint8 RGB takes pyqtgraph's no-conversion path, and the scene scales it to the window in one blit.
 
 Keys: F toggles full screen, Escape leaves it, S toggles the fps overlay.
@@ -12,7 +12,6 @@ Keys: F toggles full screen, Escape leaves it, S toggles the fps overlay.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -33,32 +32,21 @@ log = logging.getLogger(__name__)
 
 FrameSource = Callable[[], tuple[int, np.ndarray] | None]
 FPS_UPDATE_SECONDS = 0.5
+TICK_SECONDS = 0.1  # run_window's housekeeping call, as often as the engine's own loop ticks
 _app: QtWidgets.QApplication | None = None  # kept referenced: a collected QApplication takes Qt with it
 
 
-def shield_none_from_pyside() -> bool:
-    """Work around PySide6 6.12 on CPython 3.11: keep None alive. True if the leak was found.
+def check_pyside() -> None:
+    """Refuse PySide6 6.12 on CPython 3.11: its wrappers give back None from void Qt methods without a
+    reference, so the interpreter aborts within seconds ("none_dealloc"). pyproject pins below it."""
+    import PySide6
 
-    Its abi3 wrappers return None from every void Qt method without taking a reference (harmless on
-    3.12+, where None is immortal). On 3.11 each such call takes one reference from None; after a few
-    thousand calls (a second or two of redrawing) the count reaches 0 and the interpreter aborts with
-    "none_dealloc: deallocating None". The leak is measured on one harmless call; where it is found,
-    None gets 2**40 spare references, which no realistic run can use up. Idempotent and a no-op on
-    3.12+ or on a PySide6 without the bug.
-    """
-    if sys.version_info >= (3, 12):
-        return False
-    probe = QtCore.QObject()
-    before = sys.getrefcount(None)
-    for _ in range(64):
-        probe.setObjectName("probe")  # a void method
-    leaked = before - sys.getrefcount(None) >= 64
-    if leaked and sys.getrefcount(None) < 1 << 39:
-        ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40  # ob_refcnt is a PyObject's first field
-    return leaked
+    if sys.version_info < (3, 12) and PySide6.__version__.startswith("6.12"):
+        raise VisualError(f"PySide6 {PySide6.__version__} crashes Python {sys.version.split()[0]}; "
+                          "install PySide6-Essentials<6.12 (pip install 'PySide6-Essentials<6.12') or use Python 3.12+")
 
 
-shield_none_from_pyside()  # before anything else here or in the caller makes Qt calls
+check_pyside()
 
 
 def application() -> QtWidgets.QApplication:
@@ -123,6 +111,7 @@ class VisualWindow(QtWidgets.QWidget):
                                     " font: 11px monospace;")
         self._overlay.move(8, 8)
         self._overlay.setVisible(show_fps)
+        self._overlay.raise_()
         self._set_overlay_text()
 
         self.resize(960, 540)
@@ -228,11 +217,30 @@ def _pick_screen(screen: int | None) -> QtGui.QScreen | None:
 
 def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bool = False,
                seconds: float | None = None, title: str = "rave-engine visuals", poll_hz: float = 120.0,
-               show_fps: bool = False) -> int:
-    """Show `source` in a window until it is closed (or `seconds` pass); returns the event loop's code."""
+               show_fps: bool = False, tick: Callable[[], None] | None = None,
+               tick_seconds: float = TICK_SECONDS) -> int:
+    """Show `source` in a window until it is closed (or `seconds` pass); returns the event loop's code.
+
+    `tick`: the caller's housekeeping, called every `tick_seconds` from the event loop (the engine
+    runs with the window in the main thread). An exception from it closes the window and is raised
+    here, as it would be from the caller's own loop, instead of being printed and ignored by Qt.
+    """
     app = application()
     window = VisualWindow(source, title=title, screen=screen, fullscreen=fullscreen, poll_hz=poll_hz,
                           show_fps=show_fps)
+    failure: list[BaseException] = []
+    ticker = QtCore.QTimer(window)
+    if tick is not None:
+        def call_tick() -> None:
+            try:
+                tick()
+            except BaseException as exc:  # handed back to the caller below, not lost in Qt
+                failure.append(exc)
+                ticker.stop()
+                app.quit()
+
+        ticker.timeout.connect(call_tick)
+        ticker.start(max(1, round(tick_seconds * 1000)))
     window.show()
     if seconds is not None:
         QtCore.QTimer.singleShot(max(0, round(seconds * 1000)), app.quit)
@@ -241,9 +249,13 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
     try:
-        return int(app.exec())
+        code = int(app.exec())
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        ticker.stop()
         window.close()
         window.deleteLater()
+    if failure:
+        raise failure[0]
+    return code

@@ -49,7 +49,7 @@ DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "bf16": "bfloat16"}
 SCALES = (1.0, 0.75, 0.5)  # internal resolutions tried, largest first, when `scale` is left to auto
 # Auto choices per (width, height, threads, dtype, channels_last, scale) request: instances in one
 # process agree, so the same seed gives the same frames (bfloat16 and float32 differ in the last bits).
-_AUTO_CHOICES: dict[tuple[Any, ...], tuple[str, bool, float]] = {}
+_AUTO_CHOICES: dict[tuple[Any, ...], tuple[str, bool, float, dict[str, float]]] = {}
 
 # How a hidden layer's cheap primitive relates to its activation (see `_Layer`): pre-scale of the
 # pre-activation, then post-affine (gain, offset) folded into the next layer's weights.
@@ -81,10 +81,12 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def gradient(palette: tuple[tuple[float, float, float], ...], steps: int = GRADIENT_STEPS) -> np.ndarray:
-    """(steps, 3) float colours: `palette` as evenly spaced stops of a linear gradient."""
+    """(steps, 3) float colours 0..1: `palette` as evenly spaced stops of a linear gradient."""
     colours = np.asarray(palette, dtype=np.float64).reshape(-1, 3)
-    if not 2 <= len(colours) <= 8:
-        raise VisualError(f"palette has {len(colours)} colours; expected 2 to 8")
+    if len(colours) == 0:  # themes give 2..8; a bad one must not stop the show mid-set
+        colours = np.asarray(DEFAULT_PALETTE, dtype=np.float64)
+    elif len(colours) == 1:
+        colours = np.repeat(colours, 2, axis=0)
     colours = np.clip(np.nan_to_num(colours), 0.0, 1.0)
     stops = np.linspace(0.0, 1.0, len(colours))
     positions = np.linspace(0.0, 1.0, steps)
@@ -143,11 +145,12 @@ class CppnGenerator:
         self._build_network()
         self._latent_projections: dict[int, np.ndarray] = {}
         self._reset_state()
-        self.timings_ms: dict[str, float] = {}
+        self.timings_ms: dict[str, float] = {}  # median ms per frame of each option timed, by name
         key = (self.width, self.height, self.threads, dtype_name, channels_last, scale, self.latent_size)
         if key not in _AUTO_CHOICES:
-            _AUTO_CHOICES[key] = self._choose(dtype_name, channels_last, scale)
-        self.dtype_name, self.channels_last, self.scale = _AUTO_CHOICES[key]
+            _AUTO_CHOICES[key] = (*self._choose(dtype_name, channels_last, scale), dict(self.timings_ms))
+        self.dtype_name, self.channels_last, self.scale, timings = _AUTO_CHOICES[key]
+        self.timings_ms = dict(timings)
         self._configure(self.dtype_name, self.channels_last, self.scale)
         # The timing frames moved the state: start every instance from the same place.
         self._rng = np.random.default_rng([self.seed, 0xC99])
@@ -173,7 +176,7 @@ class CppnGenerator:
                 weight = rng.standard_normal((n_out, n_in)) * (gain * math.sqrt(3.0 / n_in))
                 bias = rng.standard_normal(n_out) * 0.5
             z_gain = rng.standard_normal((n_out, latent)) * (0.25 / math.sqrt(latent))
-            z_bias = rng.standard_normal((n_out, latent)) * ((1.4 if k == 0 else 0.6) / math.sqrt(latent))
+            z_bias = rng.standard_normal((n_out, latent)) * ((1.0 if k == 0 else 0.5) / math.sqrt(latent))
             layers.append(_Layer(weight, bias, z_gain, z_bias, activation))
             n_in = n_out
         self._layers = layers
@@ -215,19 +218,19 @@ class CppnGenerator:
         layouts = [False, True] if channels_last is None else [channels_last]
         scales = SCALES if scale is None else (scale,)
         budget = frame_budget_ms(self.width, self.height)
+        if len(dtypes) * len(layouts) * len(scales) == 1:
+            return dtypes[0], layouts[0], scales[0]
         best: tuple[float, tuple[str, bool, float]] | None = None
         for size in scales:
             for name in dtypes:
                 for layout in layouts:
-                    if len(dtypes) * len(layouts) * len(scales) == 1:
-                        return name, layout, size
                     self._configure(name, layout, size)
                     ms = self._time_frames(3)
                     self.timings_ms[f"{name}/{'channels_last' if layout else 'contiguous'}/{size:g}"] = ms
                     if best is None or ms < best[0]:
                         best = (ms, (name, layout, size))
             assert best is not None
-            if best[0] <= budget * 0.8:  # margin for a busy machine
+            if best[0] <= budget:  # full size whenever it keeps up: scaling down costs sharpness
                 break
         assert best is not None
         return best[1]
@@ -244,8 +247,11 @@ class CppnGenerator:
 
     def _reset_state(self, *, hard_cut: bool = False) -> None:
         latent = self.latent_size
-        self._z = self._rng.standard_normal(latent) * 1.5
-        self._fresh = not hard_cut
+        # A seeded home position in z; a cut draws a new one, so the new look stays instead of
+        # swooping back to the old one.
+        self._base = self._rng.standard_normal(latent) * 0.8
+        self._z = self._base.copy()
+        self._fresh = True  # the next frame places z on its target: no swoop in from nowhere
         self._noise = np.zeros(latent)  # smooth noise walk (Ornstein-Uhlenbeck), not per-frame jitter
         self._phase = float(self._rng.uniform(0.0, 200.0)) if hard_cut else 0.0
         self._exposure: np.ndarray | None = None  # smoothed (mean, std) of the two fields
@@ -339,7 +345,7 @@ class CppnGenerator:
 
         # Drift: louder, busier audio moves the phase faster, so music with energy shows more motion.
         self._phase += 0.004 + 0.03 * speed + 0.03 * level + 0.05 * onset_strength + 0.03 * flux
-        target = 1.1 * root * self._prompt_shown
+        target = self._base + 0.9 * root * self._prompt_shown
         target += 0.8 * np.sin(self._drift_rates * self._phase + self._drift_phases)
         latent = np.nan_to_num(np.asarray(frame.latent, dtype=np.float64).ravel())
         if latent.size:
@@ -350,12 +356,12 @@ class CppnGenerator:
         chroma = chroma / chroma.max() - chroma.mean() / chroma.max() if chroma.max() > 1e-6 else chroma * 0.0
         target += self._feature_projection @ scalars + self._chroma_projection @ chroma
 
-        if self._fresh:  # the first frame shows the target itself, without a swoop in from nowhere
+        if self._fresh:  # first frame or a cut: show the target itself
             self._z = target
             self._fresh = False
-        elif not frame.reset:  # a cut shows the new random z as drawn
+        else:
             step = (1.0 - feedback) * (target - self._z)
-            limit = root * (0.04 + 0.22 * noise_scale)
+            limit = root * (0.03 + 0.15 * noise_scale)
             norm = float(np.linalg.norm(step))
             if norm > limit:
                 step *= limit / norm
@@ -365,7 +371,7 @@ class CppnGenerator:
             kick += (0.25 + 0.5 * onset_strength) * (1.0 if frame.onset and not frame.beat else 0.0)
             if kick > 0.0:
                 direction = self._rng.standard_normal(size)
-                self._z = self._z + direction / np.linalg.norm(direction) * root * 0.3 * kick
+                self._z = self._z + direction / np.linalg.norm(direction) * root * 0.2 * kick
                 self._kick = min(1.5, self._kick * 0.5 + kick)
         self._kick *= 0.72
 
@@ -396,7 +402,7 @@ class CppnGenerator:
         bass = features[INDEX["bass"]]
         level = features[INDEX["level"]]
         # zoom 0..1: 0.5 is neutral, 1 magnifies 2x; a beat punches in for a few frames.
-        scale = 2.0 ** (1.0 - 2.0 * float(np.clip(frame.zoom, 0.0, 1.0))) / (1.0 + 0.18 * self._kick)
+        scale = 2.0 ** (1.0 - 2.0 * float(np.clip(frame.zoom, 0.0, 1.0))) / (1.0 + 0.12 * self._kick)
         angle = self._rotation_rate * self._phase
         cos_a, sin_a = scale * math.cos(angle), scale * math.sin(angle)
         gx, gy = self._grid_x, self._grid_y
@@ -425,14 +431,14 @@ class CppnGenerator:
             h = F.conv2d(h, w, b)
             if layer.activation == "sin":
                 h.sin_()
-                if k == 0 and h.dtype != self._dtype:
-                    # Coordinates and the first layer's large pre-activations stay float32: rounded to
-                    # bfloat16 they show as grain; past the first sin, bfloat16 is smooth enough.
-                    h = h.to(self._dtype)
             elif layer.activation == "tanh":
                 h.sigmoid_()
             elif layer.activation == "bump":
                 h.square_().sigmoid_()
+            if k == 0 and h.dtype != self._dtype:
+                # Coordinates and the first layer's large pre-activations stay float32: rounded to
+                # bfloat16 they show as grain; past the first activation, bfloat16 is smooth enough.
+                h = h.to(self._dtype)
         fields = h.float()
         if (self._inner_h, self._inner_w) != (self.height, self.width):
             fields = F.interpolate(fields, size=(self.height, self.width), mode="bilinear", align_corners=False)

@@ -1,0 +1,149 @@
+"""The output window: shows each new frame once, the newest on screen, and refuses a missing screen."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: no display needed
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6 import QtCore, QtTest  # noqa: E402
+
+from engine.errors import VisualError  # noqa: E402
+from engine.visual.window import VisualWindow, application, run_window  # noqa: E402
+
+COLOURS = [(220, 30, 40), (20, 190, 70), (30, 50, 230), (240, 220, 30)]
+
+
+class ChangingSource:
+    """A new solid-colour 96x64 frame every `every` polls; None in between, like an idle buffer."""
+
+    def __init__(self, every: int = 3) -> None:
+        self.every = every
+        self.calls = 0
+        self.frames = [np.full((64, 96, 3), colour, dtype=np.uint8) for colour in COLOURS]
+
+    def __call__(self) -> tuple[int, np.ndarray] | None:
+        self.calls += 1
+        if self.calls % self.every:
+            return None
+        index = self.calls // self.every
+        return index, self.frames[index % len(self.frames)]
+
+
+def _spin(seconds: float) -> None:
+    app = application()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 10)
+
+
+@pytest.fixture
+def source() -> ChangingSource:
+    return ChangingSource()
+
+
+@pytest.fixture
+def window(source: ChangingSource) -> Iterator[VisualWindow]:
+    application()
+    win = VisualWindow(source, poll_hz=200, show_fps=True)
+    win.resize(320, 240)  # wider than the frame's 3:2: the picture is letterboxed, centred
+    win.show()
+    yield win
+    win.close()
+    win.deleteLater()
+
+
+def test_new_frames_are_shown_and_the_newest_is_on_screen(window: VisualWindow, source: ChangingSource) -> None:
+    assert window.frames_shown == 0 and window.last_index is None
+    _spin(0.4)
+    assert window.frames_shown >= 5
+    assert source.calls >= 3 * window.frames_shown  # polled often, drawn only when new
+    image = window.grab().toImage()
+    colour = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert window.last_index is not None
+    expected = COLOURS[window.last_index % len(COLOURS)]
+    assert np.abs(np.array([colour.red(), colour.green(), colour.blue()]) - expected).max() <= 2
+
+
+def test_an_unchanged_index_is_not_redrawn() -> None:
+    application()
+    frame = np.zeros((32, 32, 3), dtype=np.uint8)
+    win = VisualWindow(lambda: (7, frame), poll_hz=200)
+    try:
+        _spin(0.15)
+        assert win.frames_shown == 1
+    finally:
+        win.close()
+
+
+def test_keys_toggle_fullscreen(window: VisualWindow) -> None:
+    QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_F)
+    assert window.isFullScreen()
+    QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_Escape)
+    assert not window.isFullScreen()
+    QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_F)
+    QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_F)
+    assert not window.isFullScreen()
+
+
+def test_a_screen_that_is_not_there_is_refused() -> None:
+    application()
+    with pytest.raises(VisualError, match=r"screen 9 is out of range: expected 0 to \d+; screens: 0: "):
+        VisualWindow(ChangingSource(), screen=9)
+    win = VisualWindow(ChangingSource(), screen=0)  # the first screen is always there
+    win.close()
+
+
+def test_run_window_stops_after_seconds() -> None:
+    source = ChangingSource()
+    started = time.monotonic()
+    assert run_window(source, screen=None, fullscreen=False, seconds=0.3) == 0
+    assert 0.25 < time.monotonic() - started < 3.0
+    assert source.calls > 10
+
+
+def test_picture_is_upright_and_letterboxed() -> None:
+    application()
+    frame = np.zeros((60, 120, 3), dtype=np.uint8)  # 2:1, top half red, bottom half blue
+    frame[:30] = (255, 0, 0)
+    frame[30:] = (0, 0, 255)
+    win = VisualWindow(lambda: (0, frame), poll_hz=200)
+    win.resize(400, 400)
+    win.show()
+    try:
+        _spin(0.15)
+        image = win.grab().toImage()
+        w, h = image.width(), image.height()
+
+        def rgb(x: int, y: int) -> tuple[int, int, int]:
+            c = image.pixelColor(x, y)
+            return c.red(), c.green(), c.blue()
+
+        assert rgb(w // 2, h // 2 - h // 8) == (255, 0, 0)  # upper half of the picture: red
+        assert rgb(w // 2, h // 2 + h // 8) == (0, 0, 255)
+        assert rgb(3, h // 2 - 2) == (255, 0, 0)  # fills the width...
+        assert rgb(w // 2, 3) == (0, 0, 0)  # ...and black bars above and below keep its shape
+    finally:
+        win.close()
+
+
+
+def test_run_window_ticks_and_hands_back_a_tick_failure() -> None:
+    ticks = []
+
+    def tick() -> None:
+        ticks.append(time.monotonic())
+        if len(ticks) == 3:
+            raise RuntimeError("decoder thread stopped")
+
+    with pytest.raises(RuntimeError, match="decoder thread stopped"):
+        run_window(ChangingSource(), seconds=5.0, tick=tick, tick_seconds=0.02)
+    assert len(ticks) == 3
