@@ -69,7 +69,7 @@ def test_analysis_streams_to_osc_subscribers(jack_server: JackServer, live_model
         while time.monotonic() < deadline:
             s.engine.run(0.05)
             try:
-                while True:
+                while time.monotonic() < deadline:
                     message = OscMessage(sock.recv(65536))
                     if message.address == "/analysis/features":
                         rows.append(message.params)

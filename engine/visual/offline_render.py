@@ -131,13 +131,14 @@ def render_visuals(request: VisualRenderRequest,
                 onset[k] = float(features[INDEX["onset_strength"]])
                 if beats:
                     beat_frames.append(k)
-                if recorder is not None:
+                if recorder is not None:  # each frame with its slice of audio: a cut-short file stays in sync
                     recorder.write_frame(rgb)
+                    recorder.write_audio(audio[int(t * rate):int((k + 1) / request.fps * rate), :2])
                 if on_frame is not None:
                     on_frame(k, rgb)
                 progress.update(task, completed=k + 1)
         if recorder is not None:
-            recorder.write_audio(audio[:, :2])
+            recorder.write_audio(audio[int(n_frames / request.fps * rate):, :2])
     finally:
         if recorder is not None:
             recorder.close()

@@ -17,11 +17,13 @@ costs only those calls plus a tiny-VAE decode. What makes that possible here:
   latent steers a smooth field added to it through a fixed seeded projection. `reset` redraws it.
 - Stream batching: with n denoising steps, frame k's first step, frame k-1's second step, ... run
   as one UNet batch (the pipeline-parallel trick): one call per frame for n steps, output n-1 frames
-  late.
-- The stochastic similarity filter: when the frame's conditioning (audio latent, controls, prompt
-  weights) is almost the same as the last one denoised, the frame is skipped with a probability
-  that rises with the similarity (never more than `max_skip_frames` in a row); the last image is
-  shown again, re-graded.
+  late. The first frame (and the first after a reset) runs its steps in turn and primes the stream
+  with its output re-noised to the later steps.
+- The stochastic similarity filter: there is no camera frame to compare, so the frame's condition
+  (audio latent, motion controls, prompt weights) stands in for the input image. When its cosine
+  similarity to the last denoised one passes `similarity_threshold`, the frame is skipped with a
+  probability rising to 1 at identity (never more than `max_skip_frames` in a row, never on a beat,
+  a reset or during a prompt transition); the last image is shown again, re-graded.
 - Prompts: each distinct text is encoded once (LRU cache); `prompts` are blended by
   `prompt_weights`; a change of prompt set slerps (per token) from the shown embedding over
   `transition_frames`. Classifier-free guidance with the negative prompt runs when
@@ -36,6 +38,7 @@ folder of the SD 1.x / 2.x family (or SDXL: two text encoders, pooled embeddings
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections import OrderedDict
@@ -52,10 +55,16 @@ from engine.errors import VisualError
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.generators.cppn import gradient, hue_rotation
 
+log = logging.getLogger(__name__)
+
 COMPONENT_NAMES = ("unet", "vae", "text_encoder", "tokenizer", "scheduler", "text_encoder_2", "tokenizer_2")
 PIPELINE_LAYOUT = "model_index.json, unet/, text_encoder/, tokenizer/, scheduler/, vae/"
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+}
+DTYPE_ALIASES = {
+    "fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
+}
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model",)
 TRANSFORMERS_WEIGHTS = ("model", "pytorch_model")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
@@ -108,12 +117,16 @@ def _slerp_embedding(a: _Embedding, b: _Embedding, t: float) -> _Embedding:
 
 
 def _weighted_embedding(parts: Sequence[_Embedding], weights: Sequence[float]) -> _Embedding:
-    tokens = sum((w * p.tokens.float() for w, p in zip(weights, parts, strict=True)), torch.zeros(()))
+    tokens = torch.zeros_like(parts[0].tokens, dtype=torch.float32)
+    for w, part in zip(weights, parts, strict=True):
+        tokens += w * part.tokens.float()
     pooled = None
-    if all(p.pooled is not None for p in parts):
-        pooled = sum((w * p.pooled.float() for w, p in zip(weights, parts, strict=True)),  # type: ignore[union-attr]
-                     torch.zeros(()))
-        pooled = pooled.to(parts[0].pooled.dtype)  # type: ignore[union-attr]
+    pooled_parts = [p.pooled for p in parts if p.pooled is not None]
+    if len(pooled_parts) == len(parts):
+        pooled = torch.zeros_like(pooled_parts[0], dtype=torch.float32)
+        for w, vector in zip(weights, pooled_parts, strict=True):
+            pooled += w * vector.float()
+        pooled = pooled.to(pooled_parts[0].dtype)
     return _Embedding(tokens.to(parts[0].tokens.dtype), pooled)
 
 
@@ -172,7 +185,8 @@ def _check_part(root: Path, part: str, problems: list[str]) -> None:
             problems.append(f"no {part} weights ({stems[0]}.safetensors or .bin)")
 
 
-def check_inputs(model_dir: str | None, vae_dir: str | None, provided: Mapping[str, Any]) -> tuple[bool, list[str]]:
+def check_inputs(model_dir: str | None, vae_dir: str | None,
+                 provided: Mapping[str, Any]) -> tuple[bool, list[str]]:
     """Raise VisualError naming everything missing; returns (sdxl, the parts to load from model_dir)."""
     unknown = sorted(set(provided) - set(COMPONENT_NAMES))
     if unknown:
@@ -189,8 +203,8 @@ def check_inputs(model_dir: str | None, vae_dir: str | None, provided: Mapping[s
         if not _weights_variant(vae_path, DIFFUSERS_WEIGHTS)[0]:
             problems.append("no weights (diffusion_pytorch_model.safetensors or .bin)")
         if problems:
-            raise VisualError(f"vae_dir {vae_dir}: {', '.join(problems)}; expected a diffusers AutoencoderTiny "
-                              "folder (e.g. madebyollin/taesd)")
+            raise VisualError(f"vae_dir {vae_dir}: {', '.join(problems)}; expected a diffusers "
+                              "AutoencoderTiny folder (e.g. madebyollin/taesd)")
     needed = [p for p in ("unet", "text_encoder", "tokenizer", "scheduler") if p not in provided]
     if "vae" not in provided and vae_dir is None:
         needed.append("vae")
@@ -198,16 +212,20 @@ def check_inputs(model_dir: str | None, vae_dir: str | None, provided: Mapping[s
 
     sdxl = False
     if "unet" in provided:
-        sdxl = getattr(provided["unet"].config, "addition_embed_type", None) == "text_time"
+        sdxl = provided["unet"].config.get("addition_embed_type") == "text_time"
     elif root is not None and (root / "unet" / "config.json").is_file():
         sdxl = _read_json(root / "unet" / "config.json").get("addition_embed_type") == "text_time"
     if sdxl:
         needed += [p for p in ("text_encoder_2", "tokenizer_2") if p not in provided]
     if not needed:
         return sdxl, []
+    if root is None and provided:
+        raise VisualError(f"diffusion: the components lack {', '.join(needed)} and there is no model_dir "
+                          "to load them from (--visual-model DIR)")
     if root is None:
         raise VisualError("the diffusion generator needs a local diffusers pipeline folder: pass "
-                          "--visual-model DIR (e.g. a downloaded stabilityai/sd-turbo); nothing is downloaded")
+                          "--visual-model DIR (e.g. a downloaded stabilityai/sd-turbo); "
+                          "nothing is downloaded")
     if not root.exists():
         raise VisualError(f"model_dir {model_dir}: no such folder; expected a diffusers pipeline folder "
                           f"({PIPELINE_LAYOUT})")
@@ -218,12 +236,13 @@ def check_inputs(model_dir: str | None, vae_dir: str | None, provided: Mapping[s
     for part in needed:
         _check_part(root, part, problems)
     if problems:
-        raise VisualError(f"model_dir {model_dir}: {', '.join(problems)}; expected a diffusers pipeline folder "
-                          f"({PIPELINE_LAYOUT})")
+        raise VisualError(f"model_dir {model_dir}: {', '.join(problems)}; expected a diffusers pipeline "
+                          f"folder ({PIPELINE_LAYOUT})")
     return sdxl, needed
 
 
-def _load_parts(model_dir: str | None, vae_dir: str | None, parts: Sequence[str]) -> dict[str, Any]:
+def _load_parts(model_dir: str | None, vae_dir: str | None, parts: Sequence[str],
+                dtype: torch.dtype) -> dict[str, Any]:
     """Load the named parts from disk, never from the network."""
     os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces beside local_files_only: a typo never downloads
     import diffusers
@@ -246,7 +265,10 @@ def _load_parts(model_dir: str | None, vae_dir: str | None, parts: Sequence[str]
             cls = getattr(diffusers, str(name), None) or diffusers.EulerDiscreteScheduler
             loaded[part] = attempt(where, lambda cls=cls, folder=folder: cls.from_pretrained(folder))
         elif part.startswith("tokenizer"):
-            loaded[part] = attempt(where, lambda folder=folder: transformers.AutoTokenizer.from_pretrained(
+            config_path = folder / "tokenizer_config.json"
+            name = _read_json(config_path).get("tokenizer_class") if config_path.is_file() else None
+            cls = getattr(transformers, str(name), None) or transformers.CLIPTokenizer
+            loaded[part] = attempt(where, lambda cls=cls, folder=folder: cls.from_pretrained(
                 folder, local_files_only=True))
         elif part.startswith("text_encoder"):
             config = _read_json(folder / "config.json")
@@ -258,17 +280,18 @@ def _load_parts(model_dir: str | None, vae_dir: str | None, parts: Sequence[str]
         else:
             config = _read_json(folder / "config.json")
             default = "UNet2DConditionModel" if part == "unet" else "AutoencoderKL"
-            cls = getattr(diffusers, str(config.get("_class_name", default)), None) or getattr(diffusers, default)
+            name = str(config.get("_class_name", default))
+            cls = getattr(diffusers, name, None) or getattr(diffusers, default)
             variant = _weights_variant(folder, DIFFUSERS_WEIGHTS)[1]
             loaded[part] = attempt(where, lambda cls=cls, folder=folder, variant=variant: cls.from_pretrained(
-                folder, local_files_only=True, variant=variant))
+                folder, local_files_only=True, variant=variant, torch_dtype=dtype))
     if vae_dir is not None:
         folder = Path(vae_dir).expanduser()
         name = str(_read_json(folder / "config.json").get("_class_name", "AutoencoderTiny"))
         cls = diffusers.AutoencoderKL if name == "AutoencoderKL" else diffusers.AutoencoderTiny
         variant = _weights_variant(folder, DIFFUSERS_WEIGHTS)[1]
         loaded["vae"] = attempt(f"vae_dir {vae_dir}", lambda: cls.from_pretrained(
-            folder, local_files_only=True, variant=variant))
+            folder, local_files_only=True, variant=variant, torch_dtype=dtype))
     return loaded
 
 
@@ -312,14 +335,15 @@ class DiffusionGenerator:
                  max_skip_frames: int = 10, compile: bool = False, channels_last: bool = True,
                  components: Mapping[str, Any] | None = None) -> None:
         if width < 16 or height < 16 or width % 8 or height % 8:
-            raise VisualError(f"diffusion frame size {width}x{height}: width and height must be multiples of 8, "
-                              "at least 16")
+            raise VisualError(f"diffusion frame size {width}x{height}: width and height must be multiples "
+                              "of 8, at least 16")
         steps = [int(i) for i in t_index_list]
         if not steps or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-            raise VisualError(f"diffusion t_index_list {list(t_index_list)}: expected increasing step indices")
+            raise VisualError(f"diffusion t_index_list {list(t_index_list)}: expected increasing "
+                              "step indices")
         if steps[0] < 0 or steps[-1] >= num_inference_steps:
-            raise VisualError(f"diffusion t_index_list {steps}: each index must lie in 0..{num_inference_steps - 1} "
-                              f"(num_inference_steps {num_inference_steps})")
+            raise VisualError(f"diffusion t_index_list {steps}: each index must lie in "
+                              f"0..{num_inference_steps - 1} (num_inference_steps {num_inference_steps})")
         if not 0.0 < similarity_threshold <= 1.0:
             raise VisualError(f"diffusion similarity_threshold {similarity_threshold}: expected 0 < t <= 1 "
                               "(1 turns the filter off)")
@@ -340,19 +364,13 @@ class DiffusionGenerator:
 
         provided = dict(components or {})
         self.sdxl, parts = check_inputs(model_dir, vae_dir, provided)
-        loaded = _load_parts(model_dir, vae_dir, parts) if parts or vae_dir else {}
+        tiny_vae_dir = vae_dir if "vae" not in provided else None
+        loaded = _load_parts(model_dir, tiny_vae_dir, parts, self.dtype) if parts or tiny_vae_dir else {}
         # Explicit components win over files: tests and callers can swap in one module.
-        merged = {**loaded, **provided}
-        if vae_dir is not None and "vae" in loaded and "vae" not in provided:
-            merged["vae"] = loaded["vae"]
-        self._setup_modules(merged)
-        self.compiled = False
-        if compile:
-            try:
-                self.unet = torch.compile(self.unet)  # type: ignore[assignment]
-                self.compiled = True
-            except Exception as exc:  # no compiler backend here: run eager rather than not at all
-                raise VisualError(f"diffusion compile=True: torch.compile failed ({exc})") from None
+        self._setup_modules({**loaded, **provided})
+        # torch.compile fails (if at all) when a call (re)compiles, so such a call falls back to eager.
+        self.compiled = bool(compile)
+        self._unet_run: Any = torch.compile(self.unet) if compile else self.unet
 
         self._embeddings: OrderedDict[str, _Embedding] = OrderedDict()
         self._audio_bases: dict[int, torch.Tensor] = {}
@@ -360,6 +378,7 @@ class DiffusionGenerator:
         self.frames_denoised = 0
         self.frames_skipped = 0
         self.prepare()
+        self._frame_seed: int | None = None  # the frames' seed field; a change later re-seeds
         self._seed_state(self.seed)
 
     # -- construction -----------------------------------------------------------------------------
@@ -374,7 +393,8 @@ class DiffusionGenerator:
         try:
             chosen = torch.device(device)
         except RuntimeError:
-            raise VisualError(f"diffusion device {device!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+            raise VisualError(f"diffusion device {device!r}: expected auto, cpu, cuda, cuda:N "
+                              "or mps") from None
         if chosen.type == "cuda" and not torch.cuda.is_available():
             raise VisualError(f"diffusion device {device!r}: this torch build sees no CUDA GPU")
         return chosen
@@ -399,7 +419,10 @@ class DiffusionGenerator:
         memory = torch.channels_last if self.channels_last else torch.contiguous_format
         for module in (self.unet, self.vae, self.text_encoder, self.text_encoder_2):
             if module is not None:
-                module.to(device=self.device, dtype=self.dtype)
+                module.to(self.device)
+                # Loaded modules already have the dtype; only passed-in ones may differ.
+                if next(module.parameters()).dtype != self.dtype:
+                    module.to(dtype=self.dtype)
                 module.eval()
                 module.requires_grad_(False)
         self.unet.to(memory_format=memory)
@@ -407,30 +430,32 @@ class DiffusionGenerator:
         vae_config = self.vae.config
         self.tiny_vae = type(self.vae).__name__ == "AutoencoderTiny"
         if self.tiny_vae:
-            factor = int(vae_config.upsampling_scaling_factor) ** (len(vae_config.decoder_block_out_channels) - 1)
+            blocks = len(vae_config.decoder_block_out_channels)
+            factor = int(vae_config.upsampling_scaling_factor) ** (blocks - 1)
         else:
             factor = 2 ** (len(vae_config.block_out_channels) - 1)
         if self.width % factor or self.height % factor:
-            raise VisualError(f"diffusion frame size {self.width}x{self.height}: must be a multiple of the VAE's "
-                              f"{factor}")
+            raise VisualError(f"diffusion frame size {self.width}x{self.height}: must be a multiple of "
+                              f"the VAE's {factor}")
         self.latent_shape = (int(self.unet.config.in_channels), self.height // factor, self.width // factor)
         self.vae_scaling = float(getattr(vae_config, "scaling_factor", 1.0) or 1.0)
         self.vae_shift = float(getattr(vae_config, "shift_factor", 0.0) or 0.0)
         if self.sdxl and (self.text_encoder_2 is None or self.tokenizer_2 is None):
-            raise VisualError("diffusion: this UNet is SDXL-style (text_time); it needs text_encoder_2 and tokenizer_2")
+            raise VisualError("diffusion: this UNet is SDXL-style (text_time); it needs text_encoder_2 "
+                              "and tokenizer_2")
 
     def prepare(self) -> None:
         """Precompute every per-step constant on the device, so a frame is tensor math only."""
         scheduler_config = self.scheduler.config
         self.prediction_type = str(scheduler_config.get("prediction_type", "epsilon"))
         if self.prediction_type not in ("epsilon", "v_prediction", "sample"):
-            raise VisualError(f"diffusion scheduler prediction_type {self.prediction_type!r}: expected epsilon, "
-                              "v_prediction or sample")
+            raise VisualError(f"diffusion scheduler prediction_type {self.prediction_type!r}: expected "
+                              "epsilon, v_prediction or sample")
         alphas = _alphas_cumprod(self.scheduler)
         train_steps = len(alphas)
         if self.num_inference_steps > train_steps:
-            raise VisualError(f"diffusion num_inference_steps {self.num_inference_steps}: the scheduler has only "
-                              f"{train_steps} training steps")
+            raise VisualError(f"diffusion num_inference_steps {self.num_inference_steps}: the scheduler has "
+                              f"only {train_steps} training steps")
         self._sqrt_alpha = np.sqrt(alphas)  # decreasing in t; searched on the host for the feedback step
         spacing = train_steps // self.num_inference_steps
         # Evenly spaced from the noisiest step down (999, 979, ... for 1000 / 50): index 0 is pure noise.
@@ -445,12 +470,13 @@ class DiffusionGenerator:
             c_out = scaled / np.sqrt(scaled ** 2 + SIGMA_DATA ** 2)
         else:
             c_skip, c_out = np.zeros(train_steps), np.ones(train_steps)
-        # (4, T) table: sqrt(alpha_bar), sqrt(1 - alpha_bar), c_skip, c_out.
-        table = np.stack([np.sqrt(alphas), np.sqrt(1.0 - alphas), c_skip, c_out])
+        # (4, T) table: sqrt(alpha_bar), sqrt(1 - alpha_bar), c_skip, c_out. The floor keeps the epsilon
+        # division finite on zero-terminal-SNR schedules (alpha_bar 0 at the last step).
+        table = np.stack([np.maximum(np.sqrt(alphas), 1e-4), np.sqrt(1.0 - alphas), c_skip, c_out])
         self._table = torch.from_numpy(table).to(device=self.device, dtype=torch.float32)
         self._steps_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.do_cfg = self.guidance_scale > 1.0
-        proj = getattr(self.unet.config, "time_cond_proj_dim", None)
+        proj = self.unet.config.get("time_cond_proj_dim")
         self._timestep_cond: torch.Tensor | None = None
         if proj:  # LCM-distilled: guidance is an input, no second batch half
             w = (self.guidance_scale if self.guidance_scale > 1.0 else LCM_GUIDANCE) - 1.0
@@ -465,6 +491,7 @@ class DiffusionGenerator:
         xs = torch.linspace(-1.0 + 1.0 / w, 1.0 - 1.0 / w, w, device=self.device)
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         self._grid = torch.stack([gx, gy], dim=-1)[None]  # (1, h, w, 2) identity sampling grid
+        self._luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
         self._buffer: torch.Tensor | None = None  # step counts may have changed: restart the stream
 
     def _steps(self, first: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -485,7 +512,6 @@ class DiffusionGenerator:
         return int(min(max(t, t0), len(self._sqrt_alpha) - 1))
 
     def _seed_state(self, seed: int) -> None:
-        self._frame_seed = seed
         self._torch_rng = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + 0xD1F)
         self._np_rng = np.random.default_rng([seed, 0x51F])
         self._reset_latents()
@@ -520,7 +546,8 @@ class DiffusionGenerator:
         if missing:
             tokens, pooled = self._run_text_encoders(missing)
             for i, text in enumerate(missing):
-                self._embeddings[text] = _Embedding(tokens[i:i + 1], None if pooled is None else pooled[i:i + 1])
+                row = None if pooled is None else pooled[i:i + 1]
+                self._embeddings[text] = _Embedding(tokens[i:i + 1], row)
         for text in texts:
             self._embeddings.move_to_end(text)
         while len(self._embeddings) > max(EMBEDDING_CACHE, len(texts)):
@@ -541,7 +568,8 @@ class DiffusionGenerator:
         # SDXL: both encoders' penultimate hidden states side by side, the second one's pooled projection.
         hidden = []
         pooled = None
-        for tokenizer, encoder in ((self.tokenizer, self.text_encoder), (self.tokenizer_2, self.text_encoder_2)):
+        pairs = ((self.tokenizer, self.text_encoder), (self.tokenizer_2, self.text_encoder_2))
+        for tokenizer, encoder in pairs:
             out = encoder(self._token_ids(tokenizer, encoder, texts), output_hidden_states=True)
             hidden.append(out.hidden_states[-2])
             pooled = out[0]
@@ -554,8 +582,10 @@ class DiffusionGenerator:
             self._encode([frame.prompt])
             return self._embeddings[frame.prompt]
         raw = frame.prompt_weights if frame.prompt_weights is not None else np.ones(len(prompts))
-        weights = np.clip(np.nan_to_num(np.resize(np.asarray(raw, dtype=np.float64).ravel(), len(prompts))), 0, None)
-        weights = weights / weights.sum() if weights.sum() > 1e-9 else np.full(len(prompts), 1.0 / len(prompts))
+        weights = np.resize(np.asarray(raw, dtype=np.float64).ravel(), len(prompts))
+        weights = np.clip(np.nan_to_num(weights), 0.0, None)
+        total = float(weights.sum())
+        weights = weights / total if total > 1e-9 else np.full(len(prompts), 1.0 / len(prompts))
         texts = list(prompts)
         if frame.prompt:  # the subject stays in the picture; the weighted prompts colour it
             texts.append(frame.prompt)
@@ -586,13 +616,15 @@ class DiffusionGenerator:
 
     def info(self) -> dict[str, Any]:
         return {
-            "generator": self.name, "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
-            "model_dir": self.model_dir, "vae_dir": self.vae_dir, "tiny_vae": self.tiny_vae, "sdxl": self.sdxl,
+            "generator": self.name, "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""), "model_dir": self.model_dir,
+            "vae_dir": self.vae_dir, "tiny_vae": self.tiny_vae, "sdxl": self.sdxl,
             "output_size": [self.width, self.height], "latent_shape": list(self.latent_shape),
             "prediction_type": self.prediction_type, "consistency": self.consistency,
             "timesteps": list(self.timesteps), "stream_batch": self.stream_batch,
             "latency_frames": len(self.timesteps) - 1 if self.stream_batch else 0,
             "guidance_scale": self.guidance_scale, "cfg": self.do_cfg, "compiled": self.compiled,
+            "similarity_threshold": self.similarity_threshold, "max_skip_frames": self.max_skip_frames,
             "channels_last": self.channels_last, "frames_rendered": self.frames_rendered,
             "frames_denoised": self.frames_denoised, "frames_skipped": self.frames_skipped,
         }
@@ -600,8 +632,11 @@ class DiffusionGenerator:
     @torch.inference_mode()
     def render(self, frame: VisualFrame) -> np.ndarray:
         self.frames_rendered += 1
-        if int(frame.seed) != self._frame_seed:  # /visual/seed moved: a new, reproducible random stream
-            self._seed_state(int(frame.seed))
+        if self._frame_seed is None:
+            self._frame_seed = int(frame.seed)
+        elif int(frame.seed) != self._frame_seed:  # /visual/seed moved: a new, reproducible random stream
+            self._frame_seed = int(frame.seed)
+            self._seed_state(self.seed * 1_000_003 + self._frame_seed)
         if frame.reset:
             self._reset_latents()
         embedding, changing = self._update_prompt(frame)
@@ -626,33 +661,29 @@ class DiffusionGenerator:
         x_t = coefs[0, :1] * source + coefs[1, :1] * eps  # the new frame enters at its first step
         cond = self._conditioning(embedding, frame)
 
-        n = len(self.timesteps)
-        if n == 1:
-            latent = self._denoise(x_t, ts, coefs, cond)
-        elif self.stream_batch and self._buffer is not None:
+        if self.stream_batch and self._buffer is not None and self._buffer.shape[0]:
             # One UNet batch: this frame's first step beside the earlier frames' later steps.
             x0 = self._denoise(torch.cat([x_t, self._buffer]), ts, coefs, cond)
             latent = x0[-1:]
             self._buffer = coefs[0, 1:] * x0[:-1] + coefs[1, 1:] * eps
         else:
-            latent, states = self._denoise_sequential(x_t, ts, coefs, cond, eps)
-            if self.stream_batch:  # prime the stream with this frame's own intermediate states
-                self._buffer = torch.cat(states)
+            latent = self._denoise_sequential(x_t, ts, coefs, cond, eps)
+            if self.stream_batch:
+                # Prime the stream with this output re-noised to the later steps: the next frames
+                # show it refined rather than a repeat of this frame or a half-denoised one.
+                self._buffer = coefs[0, 1:] * latent + coefs[1, 1:] * eps
         self._cache = latent
         self._image = self._decode(latent)
         return self._grade(self._image, frame)
 
-    def _denoise_sequential(self, x_t: torch.Tensor, ts: torch.Tensor, coefs: torch.Tensor, cond: dict[str, Any],
-                            eps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        states = []
-        x = x_t
-        for i in range(len(self.timesteps)):
+    def _denoise_sequential(self, x_t: torch.Tensor, ts: torch.Tensor, coefs: torch.Tensor,
+                            cond: dict[str, Any], eps: torch.Tensor) -> torch.Tensor:
+        """Every step in turn for one frame: denoise, re-noise to the next step, denoise again."""
+        x0 = self._denoise(x_t, ts[:1], coefs[:, :1], cond)
+        for i in range(1, len(self.timesteps)):
+            x = coefs[0, i:i + 1] * x0 + coefs[1, i:i + 1] * eps
             x0 = self._denoise(x, ts[i:i + 1], coefs[:, i:i + 1], cond)
-            if i + 1 == len(self.timesteps):
-                return x0, states
-            x = coefs[0, i + 1:i + 2] * x0 + coefs[1, i + 1:i + 2] * eps
-            states.append(x)
-        raise AssertionError("unreachable")
+        return x0
 
     def _conditioning(self, embedding: _Embedding, frame: VisualFrame) -> dict[str, Any]:
         tokens, pooled = embedding.tokens, embedding.pooled
@@ -664,7 +695,8 @@ class DiffusionGenerator:
                 pooled = torch.cat([negative.pooled, pooled])
         return {"tokens": tokens, "pooled": pooled}
 
-    def _denoise(self, x_t: torch.Tensor, ts: torch.Tensor, coefs: torch.Tensor, cond: dict[str, Any]) -> torch.Tensor:
+    def _denoise(self, x_t: torch.Tensor, ts: torch.Tensor, coefs: torch.Tensor,
+                 cond: dict[str, Any]) -> torch.Tensor:
         """One UNet call for a batch of latents, each at its own timestep; returns the denoised latents."""
         batch = x_t.shape[0]
         halves = 2 if self.do_cfg else 1
@@ -680,7 +712,7 @@ class DiffusionGenerator:
                                            "time_ids": self._time_ids.expand(batch * halves, -1)}
         if self.channels_last:
             model_in = model_in.contiguous(memory_format=torch.channels_last)
-        out = self.unet(model_in, timesteps, encoder_hidden_states=tokens, return_dict=False, **kwargs)[0]
+        out = self._call_unet(model_in, timesteps, tokens, kwargs)
         if self.do_cfg:
             uncond, text = out.chunk(2)
             out = uncond + self.guidance_scale * (text - uncond)
@@ -692,6 +724,18 @@ class DiffusionGenerator:
         else:
             x0 = out
         return c_skip * x_t + c_out * x0
+
+    def _call_unet(self, sample: torch.Tensor, timesteps: torch.Tensor, tokens: torch.Tensor,
+                   kwargs: dict[str, Any]) -> torch.Tensor:
+        kwargs = {"encoder_hidden_states": tokens, "return_dict": False, **kwargs}
+        if not self.compiled:
+            return self.unet(sample, timesteps, **kwargs)[0]
+        try:
+            return self._unet_run(sample, timesteps, **kwargs)[0]
+        except Exception as exc:  # no working compiler here: eager frames rather than none
+            log.warning("diffusion: torch.compile of the UNet failed (%s); running it eagerly", exc)
+            self._unet_run, self.compiled = self.unet, False
+            return self.unet(sample, timesteps, **kwargs)[0]
 
     def _frame_noise(self, frame: VisualFrame) -> torch.Tensor:
         """Unit-variance noise for this frame: the walking stock noise, fresh noise, the audio field."""
@@ -734,7 +778,8 @@ class DiffusionGenerator:
             p = self._phase * 3.0
             offset = torch.stack([torch.sin(gy * 2.7 + p), torch.sin(gx * 2.3 - 0.8 * p)], dim=-1)
             grid = grid + amount * offset
-        moved = F.grid_sample(latent.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        moved = F.grid_sample(latent.float(), grid, mode="bilinear", padding_mode="reflection",
+                              align_corners=False)
         return moved.to(latent.dtype)
 
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
@@ -769,7 +814,7 @@ class DiffusionGenerator:
     def _grade(self, image: torch.Tensor, frame: VisualFrame) -> np.ndarray:
         """Light colour grade, then uint8: a palette gradient-map tint, a hue rotation, brightness."""
         palette = self._palette(frame)
-        luma = image @ torch.tensor([0.299, 0.587, 0.114], device=image.device)
+        luma = image @ self._luma
         index = (luma * (palette.shape[0] - 1) + 0.5).long().clamp_(0, palette.shape[0] - 1)
         out = torch.lerp(image, palette[index], PALETTE_TINT)
         hue = float(np.nan_to_num(frame.hue)) % 1.0
@@ -792,12 +837,13 @@ class DiffusionGenerator:
             self._palette_target = target
             self._palette_key = key
         if self._palette_progress < 1.0:
-            self._palette_progress = min(1.0, self._palette_progress + 1.0 / max(1, int(frame.transition_frames)))
+            step = 1.0 / max(1, int(frame.transition_frames))
+            self._palette_progress = min(1.0, self._palette_progress + step)
             self._palette_shown = torch.lerp(self._palette_from, self._palette_target, self._palette_progress)
         return self._palette_shown
 
     def close(self) -> None:
-        for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        for name in ("unet", "_unet_run", "vae", "text_encoder", "text_encoder_2"):
             setattr(self, name, None)
         self._embeddings.clear()
         self._audio_bases.clear()
