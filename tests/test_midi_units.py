@@ -90,6 +90,17 @@ def test_slots_save_and_recall(tmp_path: Path) -> None:
     assert (tmp_path / "slots" / "slot_3.toml").is_file()
 
 
+def test_pads_switch_theme_and_fire_visual_beat_actions(tmp_path: Path) -> None:
+    router, store = _router(tmp_path, '[[midi]]\ntype = "note"\nnumber = 36\naddress = "theme:ink"\n'
+                                      '[[midi]]\ntype = "note"\nnumber = 37\naddress = "beat:cache_reset"\n')
+    fired: list[str] = []
+    router.hub.add_beat_listener(fired.append)
+    router.handle(MidiEvent("note", 1, 36, 100))
+    router.handle(MidiEvent("note", 1, 37, 100))
+    assert store.get("/visual/theme") == "ink"
+    assert fired == ["cache_reset"]  # the live engine turns it into a /visual/reset write
+
+
 @pytest.mark.parametrize(("body", "problem"), [
     ('[[midi]]\nnumber = 200\naddress = "/rave/chaos"\n', "number 200 is out of range"),
     ('[[midi]]\nnumber = 1\naddress = "/rave/chaos"\ncurve = "wobbly"\n', "midi.0.curve"),

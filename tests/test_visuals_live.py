@@ -32,6 +32,8 @@ def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, 
         assert published.latent.shape == (engine.model.latent_size,)
         assert run_until(engine, lambda: engine.visuals.spare is not None and engine.visuals.spare.ready.is_set(),
                          timeout=60)
+        engine.hub.fire_beat("cache_reset")  # a controller pad's beat action becomes the trigger write
+        assert engine.store.get("/visual/reset") == 1
         underruns_before = engine.output.underruns
         os.kill(engine.visuals.active.process.pid, signal.SIGKILL)
         assert run_until(engine, lambda: bool(engine.visuals.restarts)
