@@ -28,6 +28,9 @@ def jack_dummy(rate: int = 48000, period: int = 256) -> Iterator[None]:
         time.sleep(0.2)
         yield
     finally:
+        import sounddevice as sd
+
+        sd._terminate()  # PortAudio's JACK host API must let go before its server disappears
         server.terminate()
         try:
             server.wait(5)
