@@ -121,6 +121,9 @@ def _size(text: str) -> tuple[int, int]:
 def _generator_options(args: argparse.Namespace) -> dict[str, object]:
     if args.generator != "diffusion":
         return {}
+    if args.visual_model is None:
+        raise ParamError("--generator diffusion needs --visual-model DIR: a local diffusers pipeline folder "
+                         "(sd-turbo, sdxl-turbo...); nothing is downloaded")
     return {"model_dir": str(args.visual_model) if args.visual_model else None,
             "vae_dir": str(args.visual_vae) if args.visual_vae else None}
 

@@ -124,3 +124,30 @@ def test_without_a_spare_a_crash_still_recovers() -> None:
     finally:
         driver.halt.set()
         host.stop()
+
+
+def test_a_generator_that_cannot_start_is_reported_and_the_old_one_stays(host: VisualHost) -> None:
+    reported: list[str] = []
+    host.on_error = reported.append
+    host.switch_generator("diffusion", {})  # no weights given: it cannot load
+    deadline = time.monotonic() + 60
+    while host.switching and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not host.switching
+    assert host.config.generator == "cppn"
+    assert reported and "diffusion" in reported[0] and "--visual-model" in reported[0]
+    assert frames_advance(host)  # the cppn process never stopped
+
+
+def test_a_generator_that_never_starts_is_given_up_on() -> None:
+    reported: list[str] = []
+    host = VisualHost(VisualConfig(generator="diffusion", width=32, height=32), on_error=reported.append).start()
+    try:
+        deadline = time.monotonic() + 120
+        while not host.gave_up and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert host.gave_up
+        assert any("could not start" in m for m in reported)
+        assert any("visuals stopped" in m for m in reported)
+    finally:
+        host.stop()

@@ -34,6 +34,9 @@ def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, 
                          timeout=60)
         engine.hub.fire_beat("cache_reset")  # a controller pad's beat action becomes the trigger write
         assert engine.store.get("/visual/reset") == 1
+        engine.hub.set("/visual/theme", "cubist")  # no such theme: reported, and nothing stops
+        engine.run(0.3)
+        assert any("cubist" in e for e in engine.errors)
         underruns_before = engine.output.underruns
         os.kill(engine.visuals.active.process.pid, signal.SIGKILL)
         assert run_until(engine, lambda: bool(engine.visuals.restarts)

@@ -36,6 +36,7 @@ from engine.visual.frame_buffer import FrameBuffer
 from engine.visual.host import VisualHost
 from engine.visual.live_recorder import LiveRecorder
 from engine.visual.process_main import VisualConfig
+from engine.visual.themes import load_theme
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 DEVICE_CHANNELS = 2
@@ -166,6 +167,8 @@ class LiveEngine:
         self.recorder: LiveRecorder | None = None
         self.feed: FeatureFeed | None = None
         self.visual_stats: dict[str, object] | None = None  # kept from stop() for the report
+        self._theme_checked = ""
+        self._generator_requested = config.visual_generator
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -216,7 +219,8 @@ class LiveEngine:
         self.visuals = VisualHost(VisualConfig(generator=self.config.visual_generator, width=width, height=height,
                                                seed=self.config.seed, theme=self.config.visual_theme,
                                                generator_options=dict(self.config.visual_options)),
-                                  spare=self.config.visual_spare)
+                                  spare=self.config.visual_spare, on_error=self._visual_error)
+        self._generator_requested = self.config.visual_generator
         self.visuals.start()
         if self.config.record is not None:
             self.recorder = LiveRecorder(self.config.record, self.visuals.frames, samplerate=self.samplerate,
@@ -234,9 +238,8 @@ class LiveEngine:
             self._loading = threading.Thread(target=self._load_and_swap, args=(request,), daemon=True)
             self._loading.start()
         if self.visuals is not None:
-            generator = str(self.store.get("/visual/generator"))
-            if generator != self.visuals.config.generator:
-                self.visuals.switch_generator(generator, dict(self.config.visual_options))
+            self._check_theme()
+            self._follow_generator()
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
 
@@ -249,6 +252,35 @@ class LiveEngine:
                 time.sleep(0.1)
                 self.tick()
                 line.update()
+
+    def _visual_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.hub.report_error("visual", "/visual/generator", message)
+
+    def _follow_generator(self) -> None:
+        """`/visual/generator` changes restart the visual process on the other generator; if that one
+        cannot start, the host stays on the old one and the parameter goes back to say so."""
+        assert self.visuals is not None
+        wanted = str(self.store.get("/visual/generator"))
+        if wanted != self._generator_requested:
+            self._generator_requested = wanted
+            self.visuals.switch_generator(wanted, dict(self.config.visual_options))
+        elif not self.visuals.switching and self.visuals.config.generator != wanted:
+            self._generator_requested = self.visuals.config.generator
+            self.store.set("/visual/generator", self.visuals.config.generator)
+
+    def _check_theme(self) -> None:
+        """A theme name that cannot be loaded is reported here, where OSC clients hear about it; the
+        visual process keeps its current theme."""
+        name = str(self.store.get("/visual/theme"))
+        if name == self._theme_checked:
+            return
+        self._theme_checked = name
+        try:
+            load_theme(name)
+        except EngineError as exc:
+            self.errors.append(str(exc))
+            self.hub.report_error("visual", "/visual/theme", str(exc))
 
     def run_with_window(self, seconds: float | None = None) -> None:
         """Run with the visuals window in the main thread (Qt's event loop calls `tick`)."""

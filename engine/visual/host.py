@@ -14,6 +14,7 @@ import logging
 import multiprocessing as mp
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -27,6 +28,7 @@ from engine.visual.shared_state import SharedState
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 0.05
+MAX_START_FAILURES = 3  # in a row, of the configured generator: then stop trying (the audio plays on)
 START_TIMEOUT_SECONDS = 120.0  # a diffusion pipeline can take this long to load
 
 
@@ -47,7 +49,9 @@ class Restart:
 
 
 class VisualHost:
-    def __init__(self, config: VisualConfig, *, spare: bool = True, hang_seconds: float = 1.0) -> None:
+    def __init__(self, config: VisualConfig, *, spare: bool = True, hang_seconds: float = 1.0,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        """`on_error` (called on the watchdog thread): a generator that could not start, and why."""
         self.config = config
         self.use_spare = spare
         self.hang_seconds = hang_seconds
@@ -55,6 +59,11 @@ class VisualHost:
         self.state = SharedState.create()
         self.frames = FrameBuffer.create(config.width, config.height)
         self._stop = self._ctx.Event()
+        self._error_queue = self._ctx.SimpleQueue()
+        self.on_error = on_error
+        self._previous_config = config
+        self._start_failures = 0
+        self.gave_up = False
         self.active: _Worker | None = None
         self.spare: _Worker | None = None
         self.restarts: list[Restart] = []
@@ -103,6 +112,7 @@ class VisualHost:
     def switch_generator(self, name: str, options: dict[str, Any] | None = None) -> None:
         """Restart on another generator: the old one keeps showing until the new one is loaded."""
         with self._lock:
+            self._previous_config = self.config
             self.config = VisualConfig(**{**self.config.__dict__, "generator": name,
                                           "generator_options": options or {}})
             old_spare, self.spare = self.spare, self._spawn(go=False)
@@ -110,11 +120,16 @@ class VisualHost:
         if old_spare is not None:
             self._kill(old_spare)
 
+    @property
+    def switching(self) -> bool:
+        return self._switching
+
     def stats(self) -> dict[str, object]:
         return {"frames": self.state.visual_frames, "render_ms": round(self.state.render_ms, 2),
                 "pid": self.state.visual_pid, "restarts": len(self.restarts),
                 "recovered_seconds": [r.recovered_seconds for r in self.restarts],
-                "generator": self.config.generator, "reader_retries": self.frames.retries}
+                "generator": self.config.generator, "reader_retries": self.frames.retries,
+                "errors": list(self.errors), "gave_up": self.gave_up}
 
     # --- processes -----------------------------------------------------------------------
     def _spawn(self, go: bool) -> _Worker:
@@ -124,7 +139,8 @@ class VisualHost:
             worker.go.set()
         worker.process = self._ctx.Process(
             target=visual_main, name=f"visual-{self.config.generator}", daemon=True,
-            args=(self.config, self.state.name, self.frames.name, worker.go, worker.ready, self._stop))
+            args=(self.config, self.state.name, self.frames.name, worker.go, worker.ready, self._stop,
+                  self._error_queue))
         worker.process.start()
         return worker
 
@@ -138,24 +154,58 @@ class VisualHost:
         pending: Restart | None = None
         while not self._halt.wait(WATCH_SECONDS):
             with self._lock:
+                self._drain_errors()
+                if self.gave_up:
+                    continue
                 active = self.active
                 assert active is not None
                 if pending is not None and self.state.heartbeat_age() < self.hang_seconds:
                     pending.recovered_seconds = time.monotonic() - pending.detected_at
                     log.info("visual process recovered in %.2f s", pending.recovered_seconds)
                     pending = None
-                if self._switching and self.spare is not None and self.spare.ready.is_set():
-                    self._switching = False  # the other generator has loaded: cut over to it
-                    self._promote_spare()
-                    continue
+                    self._start_failures = 0
+                if self._switching and self.spare is not None:
+                    if self.spare.ready.is_set():
+                        self._switching = False  # the other generator has loaded: cut over to it
+                        self._promote_spare()
+                        continue
+                    if not self.spare.process.is_alive():  # it could not start: stay on the old one
+                        self._switching = False
+                        self.config = self._previous_config
+                        self.spare = self._spawn(go=False) if self.use_spare else None
+                        continue
+                if (not self._switching and self.spare is not None and not self.spare.ready.is_set()
+                        and not self.spare.process.is_alive()):
+                    self._start_failures += 1  # the spare died loading: try again, a few times
+                    self.spare = self._spawn(go=False) if self._start_failures < MAX_START_FAILURES else None
                 reason = self._failure(active)
                 if reason is None:
                     continue
+                if not active.ready.is_set():
+                    self._start_failures += 1
+                    if self._start_failures >= MAX_START_FAILURES:
+                        self.gave_up = True
+                        self._report(f"visuals stopped: the {self.config.generator} generator failed to start "
+                                     f"{self._start_failures} times")
+                        continue
                 pending = Restart(reason, time.monotonic())
                 self.restarts.append(pending)
                 log.warning("visual process %s; restarting", reason)
                 self._kill(active)
                 self._promote_spare()
+
+    def _drain_errors(self) -> None:
+        while not self._error_queue.empty():
+            self._report(str(self._error_queue.get()))
+
+    def _report(self, message: str) -> None:
+        self.errors.append(message)
+        log.error("%s", message)
+        if self.on_error is not None:
+            try:
+                self.on_error(message)
+            except Exception:
+                log.exception("visual error listener failed")
 
     def _failure(self, worker: _Worker) -> str | None:
         if not worker.process.is_alive():

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing import parent_process
+from multiprocessing.queues import SimpleQueue
 from multiprocessing.synchronize import Event
 from typing import Any
 
@@ -38,7 +40,18 @@ class VisualConfig:
 
 
 def visual_main(config: VisualConfig, state_name: str, frames_name: str, go: Event, ready: Event,
-                stop: Event) -> None:
+                stop: Event, errors: SimpleQueue) -> None:
+    """Run until stopped; a generator that cannot start says why on `errors` and the process exits 3."""
+    try:
+        _run(config, state_name, frames_name, go, ready, stop)
+    except Exception as exc:
+        if ready.is_set():
+            raise  # a crash mid-run: the watchdog restarts from the spare
+        errors.put(f"visual generator {config.generator!r} could not start: {exc}")
+        sys.exit(3)
+
+
+def _run(config: VisualConfig, state_name: str, frames_name: str, go: Event, ready: Event, stop: Event) -> None:
     with contextlib.suppress(OSError):
         os.nice(config.nice)
     import torch
