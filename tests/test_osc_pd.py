@@ -6,9 +6,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from osc_fixtures import free_port, oscsend, wait_until
 
+from engine.analysis.features import INDEX, N_FEATURES
 from engine.control.hub import ControlHub
 from engine.control.osc_server import OscServer
 
@@ -92,3 +94,26 @@ def test_pd_receives_feedback_after_a_scene_recall(server: OscServer, hub: Contr
     assert "rave energy 1" in lines  # the full dump on subscribe: the default
     energy = float(hub.store.get("/rave/energy"))
     assert energy != 1.0 and f"rave energy {energy:g}" in lines, lines[-20:]
+
+
+def test_pd_follows_the_analysis_stream(server: OscServer, tmp_path: Path) -> None:
+    patch = tmp_path / "analysis.pd"
+    patch.write_text(FEEDBACK_PATCH.replace("oscformat engine subscribe", "oscformat analysis subscribe")
+                     .format(port=server.port, listen=free_port(), ms=2500))
+    pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-stderr", "-open", str(patch)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: len(server.feature_subscribers) == 1, timeout=10), "Pd did not subscribe"
+        row = np.zeros(N_FEATURES, dtype=np.float32)
+        row[INDEX["level"]], row[INDEX["beat"]], row[INDEX["bpm"]], row[INDEX["beat_confidence"]] = 0.5, 1, 128, 0.75
+        server.features.send(row)  # as the live engine's feed does, 86 times a second
+        _, err = pd.communicate(timeout=20)
+    finally:
+        if pd.poll() is None:
+            pd.kill()
+            pd.wait()
+    lines = [line.removeprefix("fb:").strip().removeprefix("list ") for line in err.splitlines() if line.startswith("fb:")]
+    assert "analysis beat 128 0.75" in lines, lines
+    features = next(line for line in lines if line.startswith("analysis features"))
+    values = [float(v) for v in features.split()[2:]]
+    assert len(values) == N_FEATURES and values[INDEX["level"]] == 0.5
