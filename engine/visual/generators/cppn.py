@@ -40,11 +40,11 @@ import torch.nn.functional as F
 from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
 from engine.errors import VisualError
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
+from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
 
 FIRST = 16  # coordinate features (the first layer): the one layer computed in float32
 HIDDEN = 24  # channels per hidden layer: wide enough for rich patterns, cheap enough for 512x512 on one thread
 ACTIVATIONS = ("sin", "tanh", "bump")  # the CPPN look: periodic, saturating and bump units
-GRADIENT_STEPS = 256  # palette positions in the lookup table
 SHADES = 48  # shading levels in the lookup table
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "bf16": "bfloat16"}
@@ -90,31 +90,6 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     else:
         out = (math.sin((1.0 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
     return out / max(float(np.linalg.norm(out)), 1e-8)
-
-
-def gradient(palette: tuple[tuple[float, float, float], ...], steps: int = GRADIENT_STEPS) -> np.ndarray:
-    """(steps, 3) float colours 0..1: `palette` as evenly spaced stops of a linear gradient."""
-    colours = np.asarray(palette, dtype=np.float64).reshape(-1, 3)
-    if len(colours) == 0:  # themes give 2..8; a bad one must not stop the show mid-set
-        colours = np.asarray(DEFAULT_PALETTE, dtype=np.float64)
-    elif len(colours) == 1:
-        colours = np.repeat(colours, 2, axis=0)
-    colours = np.clip(np.nan_to_num(colours), 0.0, 1.0)
-    stops = np.linspace(0.0, 1.0, len(colours))
-    positions = np.linspace(0.0, 1.0, steps)
-    return np.stack([np.interp(positions, stops, colours[:, c]) for c in range(3)], axis=1)
-
-
-# RGB <-> YIQ: a hue rotation is a rotation of the (I, Q) plane, one 3x3 matrix for the whole table.
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
-
-
-def hue_rotation(turns: float) -> np.ndarray:
-    angle = 2.0 * math.pi * turns
-    rotate = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(angle), -math.sin(angle)],
-                       [0.0, math.sin(angle), math.cos(angle)]])
-    return _YIQ_TO_RGB @ rotate @ _RGB_TO_YIQ
 
 
 @dataclass
