@@ -7,6 +7,7 @@ seed and a control timeline they produce the same samples.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,6 +28,7 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 48000
+PENDING_LATENTS = 256  # about 11 s of default-model frames: far more than any lookahead
 
 
 class RenderGraph:
@@ -63,7 +65,9 @@ class RenderGraph:
         self._gain: float | None = None
         self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
-        self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters and visuals
+        self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters
+        # (start time, latent) of each rendered frame: the visuals take each when its audio is heard.
+        self.latents_pending: deque[tuple[float, np.ndarray]] = deque(maxlen=PENDING_LATENTS)
         # Controls work in a normalised latent space (prior N(0, 1)) when the model says how its
         # latents are distributed; decode sees mean + std * z.
         stats = model.latent_statistics()
@@ -87,6 +91,7 @@ class RenderGraph:
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
+        self.latents_pending.append((self.time_seconds, self.latent.copy()))
         self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             audio = self._decode(self._z)[0].T.numpy().astype(np.float32, copy=True)

@@ -3,8 +3,9 @@
 The decoder renders tens of milliseconds ahead of the speaker. Each analysis row carries the
 timeline time at which its audio plays; this thread (every 5 ms) takes the rows whose time the
 audio clock has reached, counts beats and onsets, and hands the newest row, with the model's
-latent and, when they changed, the visual parameters, to the visual process's shared memory and to
-OSC subscribers. Neither the audio callback nor the decoder waits on it.
+latent for the frame now heard and (when they changed) the visual parameters, to the visual
+process's shared memory and to OSC subscribers. Neither the audio callback nor the decoder waits
+on it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FeatureFeed(threading.Thread):
         self.rows = 0
         self.latest = empty()
         self.latest_time = 0.0
+        self.latent = np.zeros(0)
 
     def stop(self) -> None:
         self._halt.set()
@@ -63,14 +65,16 @@ class FeatureFeed(threading.Thread):
             if self._send_row is not None:
                 self._send_row(row)
             due += 1
+        latents = graph.latents_pending
+        while latents and latents[0][0] <= now:
+            self.latent = latents.popleft()[1]
         if due and self._publish is not None:
             snapshot = self._store.snapshot()
             params = None
             if snapshot.version != self._version:
                 self._version = snapshot.version
                 params = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
-            self._publish(self.latest_time, self.latest, self.beats, self.onsets,
-                          np.asarray(graph.latent, dtype=np.float64), params)
+            self._publish(self.latest_time, self.latest, self.beats, self.onsets, self.latent, params)
         self.rows += due
         return due
 
