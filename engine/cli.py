@@ -100,12 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _visual_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default="nebula", help="theme in presets/themes (or a TOML path)")
-    parser.add_argument("--generator", choices=("cppn", "diffusion"), default="cppn",
-                        help="cppn: weight-free, any CPU (default); diffusion: local diffusers weights")
+    parser.add_argument("--generator", choices=("cppn", "diffusion", "texture"), default="cppn",
+                        help="cppn: weight-free, any CPU (default); diffusion: local diffusers weights; "
+                             "texture: a CPPN latent field through a TAESD-family tiny decoder (--visual-vae FILE)")
     parser.add_argument("--size", type=_size, default=(512, 512), metavar="WxH", help="frame size (default 512x512)")
     parser.add_argument("--visual-model", type=Path, metavar="DIR",
                         help="diffusion: a local diffusers pipeline folder (sd-turbo, sdxl-turbo...)")
-    parser.add_argument("--visual-vae", type=Path, metavar="DIR", help="diffusion: a local TAESD-style tiny VAE")
+    parser.add_argument("--visual-vae", type=Path, metavar="PATH",
+                        help="diffusion: a local TAESD-style tiny VAE folder; texture: a TAESD-family decoder .pth")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -119,6 +121,10 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _generator_options(args: argparse.Namespace) -> dict[str, object]:
+    if args.generator == "texture":
+        if args.visual_vae is None:
+            raise ParamError("--generator texture needs --visual-vae FILE: a TAESD-family decoder (.pth)")
+        return {"decoder": str(args.visual_vae)}
     if args.generator != "diffusion":
         return {}
     if args.visual_model is None:

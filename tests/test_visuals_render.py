@@ -78,3 +78,22 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
                            str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.mp4")],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and "missing.wav" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_texture_generator_renders_through_real_tiny_vae_weights(tmp_path: Path) -> None:
+    decoder = ROOT.parent / "shared" / "fixtures" / "taef2" / "taef2_decoder.pth"
+    if not decoder.is_file():
+        pytest.skip(f"{decoder} is not here (../shared beside the checkout)")
+    audio = drum_track(tmp_path / "drums.wav", seconds=1.0)
+    out = tmp_path / "texture.mp4"
+    done = subprocess.run([sys.executable, str(ROOT / "run_engine.py"), "visuals", "render", "--audio", str(audio),
+                           "--out", str(out), "--size", "64x64", "--fps", "8", "--generator", "texture",
+                           "--visual-vae", str(decoder)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 8 and frames[-1].std() > 2.0
+    missing = subprocess.run([sys.executable, str(ROOT / "run_engine.py"), "visuals", "render", "--audio", str(audio),
+                              "--out", str(out), "--generator", "texture"], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+    assert missing.returncode == 2 and "--visual-vae" in missing.stderr

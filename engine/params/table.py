@@ -11,7 +11,7 @@ from engine.params.param import Kind, Param
 
 N_LFOS = 4
 N_MODS = 4  # audio-feature modulation slots
-GENERATOR_NAMES = ("cppn", "diffusion")
+GENERATOR_NAMES = ("cppn", "diffusion", "texture")
 ANALYSIS_SOURCES = ("output", "input", "both")
 # Beat actions a controller pad can fire (`beat:NAME`), and the trigger each one writes.
 BEAT_ACTION_TRIGGERS = {"cache_reset": "/visual/reset", "pulse_noise": "/visual/pulse",

@@ -15,6 +15,7 @@ from engine.visual.frame_input import VisualFrame
 GENERATORS: dict[str, str] = {
     "cppn": "engine.visual.generators.cppn:CppnGenerator",
     "diffusion": "engine.visual.generators.diffusion:DiffusionGenerator",
+    "texture": "engine.visual.generators.latent_texture:TextureGenerator",
 }
 
 

@@ -26,7 +26,6 @@ upsamples the fields bilinearly) only when the fastest full-size frame misses th
 
 from __future__ import annotations
 
-import hashlib
 import math
 import statistics
 import time
@@ -41,6 +40,7 @@ from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
 from engine.errors import VisualError
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
+from engine.visual.generators.latent_walk import bounded, prompt_direction, slerp
 
 FIRST = 16  # coordinate features (the first layer): the one layer computed in float32
 HIDDEN = 24  # channels per hidden layer: wide enough for rich patterns, cheap enough for 512x512 on one thread
@@ -60,36 +60,9 @@ _PRE_SCALE = {"sin": 1.0, "tanh": 2.0, "bump": 1.0}
 _POST_AFFINE = {"sin": (1.0, 0.0), "tanh": (2.0, -1.0), "bump": (-2.0, 2.0)}
 
 
-def bounded(value: object, low: float, high: float, default: float) -> float:
-    """`value` clipped to low..high; `default` where it is not a finite number (a control must not poison z)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-    return min(high, max(low, number)) if math.isfinite(number) else default
-
-
 def frame_budget_ms(width: int, height: int) -> float:
     """The frame time a size must meet: 1/30 s at 256x256, growing with the side length (1/15 s at 512x512)."""
     return 1000.0 / 30.0 * max(1.0, math.sqrt(width * height / 65536.0))
-
-
-def prompt_direction(text: str, size: int) -> np.ndarray:
-    """A deterministic unit vector for a prompt: the same text always points the same way."""
-    digest = hashlib.sha256(text.strip().lower().encode("utf-8")).digest()
-    vector = np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(size)
-    return vector / np.linalg.norm(vector)
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between unit vectors (linear where they are almost parallel)."""
-    dot = float(np.clip(np.dot(a, b), -1.0, 1.0))
-    omega = math.acos(dot)
-    if omega < 1e-4:
-        out = (1.0 - t) * a + t * b
-    else:
-        out = (math.sin((1.0 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
-    return out / max(float(np.linalg.norm(out)), 1e-8)
 
 
 @dataclass
