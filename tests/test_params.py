@@ -2,9 +2,11 @@
 
 import math
 import threading
+from pathlib import Path
 
 import pytest
 
+from engine.control.hub import ControlHub
 from engine.errors import ParamError
 from engine.params import Kind, ParamStore, build_param_table
 
@@ -105,3 +107,19 @@ def test_concurrent_writers_lose_nothing(store):
         t.join()
     assert all(store.get(a) == pytest.approx(1.99) for a in addresses)
     assert store.snapshot().version == 8 * 200
+
+
+def test_triggers_count_presses_and_stay_out_of_scenes(tmp_path: Path) -> None:
+    store = ParamStore(build_param_table(4))
+    hub = ControlHub(store, scenes_dir=tmp_path)
+    hub.set("/visual/reset", 1)  # a TouchOSC button: 1 on press ...
+    hub.set("/visual/reset", 0)  # ... 0 on release, which fires nothing
+    hub.set("/visual/pulse", 1.0)
+    assert store.get("/visual/reset") == 1 and store.get("/visual/pulse") == 1
+    path = hub.save_scene("with triggers")
+    assert "/visual/reset" not in path.read_text()
+    (tmp_path / "fires.toml").write_text('name = "fires"\n[params]\n"/visual/reset" = 5\n"/rave/chaos" = 0.5\n')
+    hub.recall_scene("with triggers", morph_seconds=0)
+    hub.recall_scene("fires", morph_seconds=0)
+    assert store.get("/visual/reset") == 1  # recalling a state is not a hard cut
+    assert store.get("/rave/chaos") == 0.5

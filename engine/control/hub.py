@@ -130,7 +130,8 @@ class ControlHub:
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip()).lower()
         if not stem:
             raise PresetError(f"scene name {name!r} has no usable characters")
-        values = {a: v for a, v in self.store.snapshot().values.items() if a not in NOT_IN_SCENES}
+        values = {a: v for a, v in self.store.snapshot().values.items()
+                  if a not in NOT_IN_SCENES and not self.store.param(a).is_trigger}
         path = self.scenes_dir / f"{stem}.toml"
         path.write_text(tomli_w.dumps({"name": name.strip(), "description": "saved live", "params": values}))
         self.scene = name.strip()

@@ -13,6 +13,9 @@ Value = float | int | bool | str
 MAX_STRING_LENGTH = 256
 
 
+TRIGGER = "trigger"  # unit of INT params where every non-zero write counts one event (ParamStore.set_many)
+
+
 class Kind(StrEnum):
     FLOAT = "float"
     INT = "int"
@@ -34,6 +37,11 @@ class Param:
     smoothing_ms: float = 0.0
     choices: tuple[str, ...] = ()
     description: str = ""
+
+    @property
+    def is_trigger(self) -> bool:
+        """An event, not a state: never saved in or recalled from a scene."""
+        return self.unit == TRIGGER
 
     @property
     def continuous(self) -> bool:

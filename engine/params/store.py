@@ -76,9 +76,9 @@ class ParamStore:
         coerced = {address: self.validate(address, value) for address, value in changes.items()}
         with self._write_lock:
             values = dict(self._snapshot.values)
-            for address in coerced:  # a trigger counts writes: any value sent fires it once more
-                if self._params[address].unit == "trigger":
-                    coerced[address] = int(values[address]) + 1
+            for address, value in coerced.items():  # a trigger counts presses: non-zero fires once more,
+                if self._params[address].is_trigger:  # 0 (a button's release) fires nothing
+                    coerced[address] = int(values[address]) + (1 if value else 0)
             values.update(coerced)
             self._snapshot = self._publish(self._snapshot.version + 1, values)
         return coerced

@@ -7,7 +7,7 @@ OSC, MIDI maps, scenes, automation and the README's address list all pick it up.
 from __future__ import annotations
 
 from engine.analysis.features import MOD_SOURCES
-from engine.params.param import Kind, Param
+from engine.params.param import TRIGGER, Kind, Param
 
 N_LFOS = 4
 N_MODS = 4  # audio-feature modulation slots
@@ -16,7 +16,6 @@ ANALYSIS_SOURCES = ("output", "input", "both")
 # Beat actions a controller pad can fire (`beat:NAME`), and the trigger each one writes.
 BEAT_ACTION_TRIGGERS = {"cache_reset": "/visual/reset", "pulse_noise": "/visual/pulse",
                         "prompt_cycle": "/visual/next_prompt", "transition_trigger": "/visual/transition"}
-TRIGGER = "trigger"  # unit of INT params where every write counts one event (see ParamStore.set_many)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "sample_hold", "smooth_random")
 # Tempo-synced LFO divisions: cycles per quarter note. "1/4" is one cycle per beat, "t" triplet, "d" dotted.
 LFO_DIVISIONS: dict[str, float] = {

@@ -54,6 +54,8 @@ def load_scene(name: str, store: ParamStore, directory: Path = SCENES_DIR) -> Sc
     for address, value in raw.params.items():
         if address.startswith("/rave/latent/") and address not in store:
             continue  # scenes written for a larger latent than this model's: skip the extra dimensions
+        if address in store and store.param(address).is_trigger:
+            continue  # an event (a hard cut, a pulse) is not part of a state to recall
         try:
             values[address] = store.validate(address, value)
         except ParamError as exc:
