@@ -122,18 +122,22 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _generator_options(args: argparse.Namespace) -> dict[str, object]:
-    if args.generator == "texture":
-        if args.visual_vae is None:
-            raise ParamError("--generator texture needs --visual-vae FILE: a TAESD-family decoder (.pth)")
-        return {"decoder": str(args.visual_vae)}
-    if args.generator != "diffusion":
-        return {}
-    if args.visual_model is None:
+def _generator_options(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Options per generator from the weight flags, so a live switch hands each its own; the one
+    chosen at start must have what it needs."""
+    options: dict[str, dict[str, object]] = {}
+    vae = args.visual_vae
+    if args.visual_model is not None:
+        options["diffusion"] = {"model_dir": str(args.visual_model),
+                                "vae_dir": str(vae) if vae is not None and not vae.is_file() else None}
+    if vae is not None and vae.is_file():
+        options["texture"] = {"decoder": str(vae)}
+    if args.generator == "diffusion" and "diffusion" not in options:
         raise ParamError("--generator diffusion needs --visual-model DIR: a local diffusers pipeline folder "
                          "(sd-turbo, sdxl-turbo...); nothing is downloaded")
-    return {"model_dir": str(args.visual_model) if args.visual_model else None,
-            "vae_dir": str(args.visual_vae) if args.visual_vae else None}
+    if args.generator == "texture" and "texture" not in options:
+        raise ParamError("--generator texture needs --visual-vae FILE: a TAESD-family decoder (.pth)")
+    return options
 
 
 def _visuals(args: argparse.Namespace) -> int:
@@ -149,7 +153,8 @@ def _visuals(args: argparse.Namespace) -> int:
     request = VisualRenderRequest(audio=args.audio, out=args.out, seconds=args.seconds, theme=args.theme,
                                   generator=args.generator, width=width, height=height, fps=args.fps,
                                   seed=args.seed, sets=args.sets, model=args.model,
-                                  generator_options=_generator_options(args), progress=sys.stderr.isatty())
+                                  generator_options=_generator_options(args).get(args.generator, {}),
+                                  progress=sys.stderr.isatty())
     result = render_visuals(request)
     err_console.print(f"wrote {result.out} ({result.frames} frames, {result.seconds:.2f} s at {args.fps:g} fps, "
                       f"{width}x{height}) in {result.wall_seconds:.1f} s "
@@ -196,8 +201,8 @@ def _live(args: argparse.Namespace) -> int:
                         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
                         visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
     engine = LiveEngine(config)
-    engine.start()
     try:
+        engine.start()
         if args.window:
             engine.run_with_window(args.seconds)
         else:

@@ -138,12 +138,17 @@ def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: 
         engine = s.engine
         first = engine.model_name
         s.engine.run(1.0)
+        analysis = engine.decoder.graph.analysis
+        rows_before = engine.feed.rows
         swap_at = s.capture.frames
         engine.store.set("/rave/model", str(second))
         assert run_until(engine, lambda: engine.model_name == "second.ts" and not engine.decoder.swapping, 10.0), \
             f"still playing {engine.model_name}; errors: {engine.errors}"
         engine.run(0.5)
         end = s.capture.frames
+        assert engine.decoder.graph.analysis is analysis  # one analysis clock and beat tracker across swaps
+        assert engine.decoder.graph.analysis_active
+        assert engine.feed.rows > rows_before + 40  # rows kept coming through the swap
     assert first != "second.ts"
     assert engine.errors == []
     assert engine.decoder.graph.model.path == second.resolve()

@@ -17,7 +17,11 @@ from engine.analysis.analyzer import AudioAnalyzer
 from engine.analysis.features import INDEX, empty
 
 PENDING_ROWS = 1024  # about 12 s of rows: far more than any lookahead
-_FLAGS = (INDEX["onset"], INDEX["beat"])
+_FLAGS = np.array([INDEX["onset"], INDEX["beat"]])  # the order of _input_events
+_BEAT_CLOCK = np.array([INDEX["beat_phase"], INDEX["bpm"], INDEX["beat_confidence"]])
+_CONFIDENCE = INDEX["beat_confidence"]
+_BEAT, _ONSET = INDEX["beat"], INDEX["onset"]
+ONSET_GAP_ROWS = 4  # about 50 ms: closer onsets from the two sources are one sound
 
 
 class AnalysisTap:
@@ -27,6 +31,8 @@ class AnalysisTap:
         self._output = AudioAnalyzer(samplerate)
         self._input: AudioAnalyzer | None = None
         self._input_row = empty()
+        self._input_events = np.zeros(len(_FLAGS), dtype=np.float32)  # (onset, beat) not yet merged
+        self._rows_since_onset = ONSET_GAP_ROWS + 1
         # Input is captured this long before the graph's clock (the live lookahead): stamps subtract it.
         self.input_offset_seconds = 0.0
         self.latest = empty()  # the newest row, whatever the source: the modulation bank reads it
@@ -41,7 +47,7 @@ class AnalysisTap:
         first = self._output.frames - rows.shape[0]
         for k, row in enumerate(rows):
             if source == "both":
-                row = self._louder(row, self._input_row)
+                row = self._merge(row)
             self._emit(self.start_seconds + (first + k + 1) * hop_seconds, row)
 
     def push_input(self, block: np.ndarray, source: str, now_seconds: float) -> None:
@@ -52,6 +58,7 @@ class AnalysisTap:
             self._input = AudioAnalyzer(self.samplerate)
         for row in self._input.process(block):
             self._input_row = row
+            self._input_events = np.maximum(self._input_events, row[_FLAGS])  # held until merged once
             if source == "input":
                 self._emit(now_seconds - self.input_offset_seconds, row)
 
@@ -59,10 +66,19 @@ class AnalysisTap:
         self.latest = row
         self.pending.append((seconds, row))
 
-    @staticmethod
-    def _louder(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Both sources: each feature from whichever is stronger, events from either."""
-        out = np.maximum(a, b)
-        for i in _FLAGS:
-            out[i] = max(a[i], b[i])
+    def _merge(self, row: np.ndarray) -> np.ndarray:
+        """Both sources: levels from whichever is stronger; beats and the beat clock from the more
+        confident tracker; an onset from either, but one sound heard twice (the input playing through the
+        output) counts once, and each input event is used once (its rows arrive in other bursts)."""
+        out = np.maximum(row, self._input_row)
+        beat_from_input = self._input_row[_CONFIDENCE] > row[_CONFIDENCE]
+        source = self._input_row if beat_from_input else row
+        out[_BEAT_CLOCK] = source[_BEAT_CLOCK]
+        out[_BEAT] = self._input_events[1] if beat_from_input else row[_BEAT]
+        onset = max(float(row[_ONSET]), float(self._input_events[0]))
+        self._rows_since_onset += 1
+        out[_ONSET] = 1.0 if onset > 0.5 and self._rows_since_onset > ONSET_GAP_ROWS else 0.0
+        if out[_ONSET] > 0.5:
+            self._rows_since_onset = 0
+        self._input_events[:] = 0.0
         return out

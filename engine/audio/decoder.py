@@ -154,6 +154,7 @@ class Decoder(threading.Thread):
         if self._fade_pos >= self._fade_len:
             assert self._incoming is not None
             self.feed, self._incoming = self._incoming, None
+            self.feed.graph.analysis_active = True  # it shares the old graph's analysis: carry it on
         return mixed
 
     def decode_stats(self) -> dict[str, float]:

@@ -74,7 +74,7 @@ class LiveConfig:
     visual_generator: str = "cppn"
     visual_theme: str = "nebula"
     visual_size: tuple[int, int] = (512, 512)
-    visual_options: dict[str, object] = field(default_factory=dict)
+    visual_options: dict[str, dict[str, object]] = field(default_factory=dict)  # per generator name
     visual_spare: bool = True  # keep a loaded spare visual process for instant takeover
     window: bool = False
     visual_screen: int | None = None
@@ -218,7 +218,7 @@ class LiveEngine:
             self.store.set("/visual/theme", self.config.visual_theme)
         self.visuals = VisualHost(VisualConfig(generator=self.config.visual_generator, width=width, height=height,
                                                seed=self.config.seed, theme=self.config.visual_theme,
-                                               generator_options=dict(self.config.visual_options)),
+                                               generator_options=self._options_for(self.config.visual_generator)),
                                   spare=self.config.visual_spare, on_error=self._visual_error)
         self._generator_requested = self.config.visual_generator
         self.visuals.start()
@@ -253,6 +253,9 @@ class LiveEngine:
                 self.tick()
                 line.update()
 
+    def _options_for(self, generator: str) -> dict[str, object]:
+        return dict(self.config.visual_options.get(generator, {}))
+
     def _visual_error(self, message: str) -> None:
         self.errors.append(message)
         self.hub.report_error("visual", "/visual/generator", message)
@@ -264,7 +267,7 @@ class LiveEngine:
         wanted = str(self.store.get("/visual/generator"))
         if wanted != self._generator_requested:
             self._generator_requested = wanted
-            self.visuals.switch_generator(wanted, dict(self.config.visual_options))
+            self.visuals.switch_generator(wanted, self._options_for(wanted))
         elif not self.visuals.switching and self.visuals.config.generator != wanted:
             self._generator_requested = self.visuals.config.generator
             self.store.set("/visual/generator", self.visuals.config.generator)
@@ -293,6 +296,8 @@ class LiveEngine:
     def stop(self) -> None:
         if self.feed is not None:
             self.feed.stop()
+            if self.feed.ident is not None:
+                self.feed.join(timeout=2)  # no publish may be in flight when the shared memory closes
         if self.midi is not None:
             self.midi.stop()
         if self.osc is not None:
@@ -347,7 +352,8 @@ class LiveEngine:
                                      f"model's {self.model.latent_size}; restart the engine with it")
             playing = self.decoder.graph
             graph = RenderGraph(model, self.store, seed=self.config.seed, output_rate=self.samplerate,
-                                timeline=playing.timeline, start_seconds=playing.time_seconds)
+                                timeline=playing.timeline, start_seconds=playing.time_seconds,
+                                analysis=playing.analysis)
             self.decoder.swap(graph)
             self.model, self.timing, self.model_name = model, timing, model.path.name
         except EngineError as exc:

@@ -34,8 +34,11 @@ PENDING_LATENTS = 256  # about 11 s of default-model frames: far more than any l
 class RenderGraph:
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
                  references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
-                 timeline: Timeline | None = None, start_seconds: float = 0.0) -> None:
-        """`timeline` and `start_seconds` let a swapped-in graph carry on the playing graph's timeline."""
+                 timeline: Timeline | None = None, start_seconds: float = 0.0,
+                 analysis: AnalysisTap | None = None) -> None:
+        """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
+        timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
+        analysis to the playing one until `analysis_active` is set, at the end of the crossfade."""
         model.require("decode")
         if model.latent_size is None:
             raise ValueError(f"{model.path}: latent size unknown")
@@ -52,7 +55,8 @@ class RenderGraph:
         self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
         self.timeline = timeline or Timeline(store)
         self.mods = FeatureModBank(store)
-        self.analysis = AnalysisTap(self.output_rate, start_seconds)
+        self.analysis = analysis or AnalysisTap(self.output_rate, start_seconds)
+        self.analysis_active = analysis is None
         self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
@@ -103,7 +107,8 @@ class RenderGraph:
         self.frame_index += 1
         if self._resampler is not None:
             audio = self._resampler.process(audio)
-        self.analysis.push_output(audio, str(values["/analysis/source"]))
+        if self.analysis_active:
+            self.analysis.push_output(audio, str(values["/analysis/source"]))
         return audio
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
@@ -114,7 +119,8 @@ class RenderGraph:
     def push_input(self, block: np.ndarray) -> None:
         """Live input at the output rate, (frames, channels): encoded frame by frame into the `input` source."""
         mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
-        self.analysis.push_input(mono, str(self.store.get("/analysis/source")), self.time_seconds)
+        if self.analysis_active:
+            self.analysis.push_input(mono, str(self.store.get("/analysis/source")), self.time_seconds)
         spec = self.model.methods.get("encode")
         if spec is None:
             return

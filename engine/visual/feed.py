@@ -10,6 +10,7 @@ on it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -18,6 +19,8 @@ import numpy as np
 from engine.analysis.features import INDEX, empty
 from engine.params.store import ParamStore
 from engine.render.graph import RenderGraph
+
+log = logging.getLogger(__name__)
 
 FEED_SECONDS = 0.005
 VISUAL_PREFIXES = ("/visual/", "/analysis/")
@@ -37,6 +40,8 @@ class FeatureFeed(threading.Thread):
         self._send_row = send_row
         self._halt = threading.Event()
         self._version = -1
+        self._sent_params: dict[str, object] | None = None
+        self.errors = 0
         self.beats = 0
         self.onsets = 0
         self.rows = 0
@@ -49,7 +54,12 @@ class FeatureFeed(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.wait(FEED_SECONDS):
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # a bad row or a vanished client must not end the feed for the night
+                self.errors += 1
+                if self.errors == 1:
+                    log.exception("feature feed")
 
     def poll(self) -> int:
         """Publish every row now due; returns how many."""
@@ -71,9 +81,11 @@ class FeatureFeed(threading.Thread):
         if due and self._publish is not None:
             snapshot = self._store.snapshot()
             params = None
-            if snapshot.version != self._version:
+            if snapshot.version != self._version:  # something changed: re-send only if it was ours
                 self._version = snapshot.version
-                params = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
+                visual = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
+                if visual != self._sent_params:
+                    params = self._sent_params = visual
             self._publish(self.latest_time, self.latest, self.beats, self.onsets, self.latent, params)
         self.rows += due
         return due

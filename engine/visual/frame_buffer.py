@@ -70,6 +70,12 @@ class FrameBuffer:
         self._ints[_LATEST] = slot
         self._next = (slot + 1) % SLOTS
 
+    def repair(self) -> None:
+        """After a writer was killed inside `write`: make every slot's sequence even again, so the next
+        writer's parity is right. Only while no writer runs."""
+        for slot in range(SLOTS):
+            self._ints[_SEQ0 + slot] += self._ints[_SEQ0 + slot] & 1
+
     # --- readers (any number of processes) ---------------------------------------------------
     @property
     def latest_index(self) -> int:

@@ -112,6 +112,7 @@ class VisualHost:
     def switch_generator(self, name: str, options: dict[str, Any] | None = None) -> None:
         """Restart on another generator: the old one keeps showing until the new one is loaded."""
         with self._lock:
+            self.gave_up, self._start_failures = False, 0  # a new generator gets its own chances
             self._previous_config = self.config
             self.config = VisualConfig(**{**self.config.__dict__, "generator": name,
                                           "generator_options": options or {}})
@@ -153,46 +154,58 @@ class VisualHost:
     def _watch_loop(self) -> None:
         pending: Restart | None = None
         while not self._halt.wait(WATCH_SECONDS):
-            with self._lock:
-                self._drain_errors()
-                if self.gave_up:
-                    continue
-                active = self.active
-                assert active is not None
-                if pending is not None and self.state.heartbeat_age() < self.hang_seconds:
-                    pending.recovered_seconds = time.monotonic() - pending.detected_at
-                    log.info("visual process recovered in %.2f s", pending.recovered_seconds)
-                    pending = None
-                    self._start_failures = 0
-                if self._switching and self.spare is not None:
-                    if self.spare.ready.is_set():
-                        self._switching = False  # the other generator has loaded: cut over to it
-                        self._promote_spare()
-                        continue
-                    if not self.spare.process.is_alive():  # it could not start: stay on the old one
-                        self._switching = False
-                        self.config = self._previous_config
-                        self.spare = self._spawn(go=False) if self.use_spare else None
-                        continue
-                if (not self._switching and self.spare is not None and not self.spare.ready.is_set()
-                        and not self.spare.process.is_alive()):
-                    self._start_failures += 1  # the spare died loading: try again, a few times
-                    self.spare = self._spawn(go=False) if self._start_failures < MAX_START_FAILURES else None
-                reason = self._failure(active)
-                if reason is None:
-                    continue
-                if not active.ready.is_set():
-                    self._start_failures += 1
-                    if self._start_failures >= MAX_START_FAILURES:
-                        self.gave_up = True
-                        self._report(f"visuals stopped: the {self.config.generator} generator failed to start "
-                                     f"{self._start_failures} times")
-                        continue
-                pending = Restart(reason, time.monotonic())
-                self.restarts.append(pending)
-                log.warning("visual process %s; restarting", reason)
-                self._kill(active)
-                self._promote_spare()
+            try:
+                pending = self._watch_once(pending)
+            except Exception as exc:  # the watchdog must outlive any surprise (a failed spawn, say)
+                log.exception("visual watchdog")
+                self._report(f"visual watchdog: {exc}")
+
+    def _watch_once(self, pending: Restart | None) -> Restart | None:
+        """One look; returns the restart still waiting for its first frame, if any."""
+        with self._lock:
+            self._drain_errors()
+            if self.gave_up:
+                return pending
+            active = self.active
+            assert active is not None
+            if pending is not None and self.state.heartbeat_age() < self._hang_limit():
+                pending.recovered_seconds = time.monotonic() - pending.detected_at
+                log.info("visual process recovered in %.2f s", pending.recovered_seconds)
+                pending = None
+                self._start_failures = 0
+            if self._switching and self.spare is not None:
+                if self.spare.ready.is_set():
+                    self._switching = False  # the other generator has loaded: cut over to it
+                    self._promote_spare()
+                    return pending
+                if not self.spare.process.is_alive():  # it could not start: stay on the old one
+                    self._switching = False
+                    self.config = self._previous_config
+                    self.spare = self._spawn(go=False) if self.use_spare else None
+                    return pending
+            if (not self._switching and self.spare is not None and not self.spare.ready.is_set()
+                    and not self.spare.process.is_alive()):
+                self._start_failures += 1  # the spare died loading: try again, a few times
+                self.spare = self._spawn(go=False) if self._start_failures < MAX_START_FAILURES else None
+            reason = self._failure(active)
+            if reason is None:
+                return pending
+            if not active.ready.is_set():
+                self._start_failures += 1
+                if self._start_failures >= MAX_START_FAILURES:
+                    self.gave_up = True
+                    self._report(f"visuals stopped: the {self.config.generator} generator failed to start "
+                                 f"{self._start_failures} times")
+                    return pending
+            pending = Restart(reason, time.monotonic())
+            self.restarts.append(pending)
+            log.warning("visual process %s; restarting", reason)
+            self._promote_spare()
+            return pending
+
+    def _hang_limit(self) -> float:
+        """No heartbeat for this long is a hang: `hang_seconds`, or five frames of a slow generator."""
+        return max(self.hang_seconds, 5.0 * self.state.render_ms / 1000.0)
 
     def _drain_errors(self) -> None:
         while not self._error_queue.empty():
@@ -215,21 +228,24 @@ class VisualHost:
             if worker.armed_at is None:
                 worker.armed_at = now
             age = min(self.state.heartbeat_age(), now - worker.armed_at)
-            if age > self.hang_seconds:
+            if age > self._hang_limit():
                 return f"hung (no frame for {age:.2f} s)"
         elif time.monotonic() - worker.started_at > START_TIMEOUT_SECONDS:
             return f"did not start in {START_TIMEOUT_SECONDS:.0f} s"
         return None
 
     def _promote_spare(self) -> None:
+        """The spare takes over. The old writer is dead before the new one starts: never two writers."""
+        old = self.active
+        if old is not None:
+            self._kill(old)
+        self.frames.repair()  # the old writer may have died inside a slot
         self.state.clear_heartbeat()
         spare = self.spare
         if spare is not None and spare.process.is_alive():
             spare.go.set()
             spare.armed_at = time.monotonic()  # its hang clock starts now
-            old, self.active = self.active, spare
+            self.active = spare
         else:  # no spare (disabled, or it died too): start cold
-            old, self.active = self.active, self._spawn(go=True)
-        if old is not None and old is not self.active:
-            self._kill(old)
+            self.active = self._spawn(go=True)
         self.spare = self._spawn(go=False) if self.use_spare else None

@@ -23,6 +23,7 @@ from typing import Any
 log = logging.getLogger("engine.visual")
 
 GO_POLL_SECONDS = 0.02
+ALIVE_SECONDS = 0.1  # heartbeat while waiting for the next frame tick
 
 
 @dataclass
@@ -69,12 +70,15 @@ def _run(config: VisualConfig, state_name: str, frames_name: str, go: Event, rea
     frames = FrameBuffer.attach(frames_name)
     generator = create_generator(config.generator, config.width, config.height, seed=config.seed,
                                  options=config.generator_options)
+    warm_started = time.monotonic()
     generator.render(VisualFrame(latent=torch.zeros(0).numpy()))  # warm-up: the first real frame is on time
+    warm_ms = (time.monotonic() - warm_started) * 1000.0
     parent = parent_process()
     ready.set()
     while not go.wait(GO_POLL_SECONDS):  # the spare: loaded, waiting to take over
         if stop.is_set() or (parent is not None and not parent.is_alive()):
             return
+    state.beat(state.visual_frames, warm_ms, os.getpid())  # tells the watchdog how slow a frame may be
     first = state.read()
     params = first.params if first else {}
     try:
@@ -93,6 +97,8 @@ def _run(config: VisualConfig, state_name: str, frames_name: str, go: Event, rea
         started = time.monotonic()
         snapshot = state.read()
         if snapshot is not None:
+            if _fps(snapshot.params) != mapper.fps:  # smoothing and transitions are counted in frames
+                mapper = ThemeMapper(mapper.theme, fps=_fps(snapshot.params), seed=config.seed)
             frame = mapper.frame(index, snapshot.time, snapshot.features, snapshot.latent, snapshot.params,
                                  beats=snapshot.beats - beats, onsets=snapshot.onsets - onsets)
             beats, onsets = snapshot.beats, snapshot.onsets
@@ -103,7 +109,9 @@ def _run(config: VisualConfig, state_name: str, frames_name: str, go: Event, rea
         else:
             interval = GO_POLL_SECONDS
         next_tick = max(next_tick + interval, time.monotonic())  # late: start again from now, no burst
-        time.sleep(max(0.0, next_tick - time.monotonic()))
+        while (left := next_tick - time.monotonic()) > 0:  # a slow frame rate is not a hang: stay alive
+            time.sleep(min(left, ALIVE_SECONDS))
+            state.touch()
 
 
 def _fps(params: dict[str, object]) -> float:

@@ -138,6 +138,10 @@ class SharedState:
         self._f[_PID] = pid
         self._f[_HEARTBEAT] = time.monotonic()
 
+    def touch(self) -> None:
+        """Alive, between frames."""
+        self._f[_HEARTBEAT] = time.monotonic()
+
     def clear_heartbeat(self) -> None:
         self._f[_HEARTBEAT] = 0.0
 
