@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
-from engine.errors import PresetError
+from engine.errors import ParamError, PresetError
+from engine.params import ParamStore, build_param_table
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.theme_mapper import ThemeMapper, apply_curve
-from engine.visual.themes import DEFAULT_THEME, THEMES_DIR, list_themes, load_theme, read_theme
+from engine.visual.themes import (
+    DEFAULT_THEME,
+    THEMES_DIR,
+    check_theme_name,
+    list_themes,
+    load_theme,
+    read_theme,
+)
 
 FPS = 10.0
 
@@ -432,3 +440,13 @@ def test_performer_triggers_fire_pulse_and_next_prompt() -> None:
     assert steady.prompt == first.prompt
     assert after.noise_scale > steady.noise_scale + 0.05  # the pulse lands on the next frame and decays
     assert pressed.prompt != steady.prompt  # the next variation, at once
+
+
+def test_the_store_refuses_theme_names_that_do_not_load_and_paths() -> None:
+    store = ParamStore(build_param_table(4), validators={"/visual/theme": check_theme_name})
+    store.set("/visual/theme", "strobe")
+    with pytest.raises(ParamError, match="unknown theme 'cubist'"):
+        store.set("/visual/theme", "cubist")
+    with pytest.raises(ParamError, match="is a path"):
+        store.set("/visual/theme", "/etc/passwd")
+    assert store.get("/visual/theme") == "strobe"

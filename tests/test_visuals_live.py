@@ -11,11 +11,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from jack_fixtures import JackServer
 from pythonosc.osc_message import OscMessage
 from test_live_jack import assert_continuous, live_model, playing, run_until  # noqa: F401
 
 from engine.analysis.features import FEATURE_NAMES, INDEX
+from engine.errors import ParamError
 
 
 def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, live_model: Path,  # noqa: F811
@@ -34,9 +36,10 @@ def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, 
                          timeout=60)
         engine.hub.fire_beat("cache_reset")  # a controller pad's beat action becomes the trigger write
         assert engine.store.get("/visual/reset") == 1
-        engine.hub.set("/visual/theme", "cubist")  # no such theme: reported, and nothing stops
-        engine.run(0.3)
-        assert any("cubist" in e for e in engine.errors)
+        with pytest.raises(ParamError, match="cubist"):  # no such theme: refused, reported to OSC clients
+            engine.hub.set("/visual/theme", "cubist")
+        engine.hub.set("/visual/theme", "ink")
+        assert engine.store.get("/visual/theme") == "ink"
         underruns_before = engine.output.underruns
         os.kill(engine.visuals.active.process.pid, signal.SIGKILL)
         assert run_until(engine, lambda: bool(engine.visuals.restarts)

@@ -36,7 +36,7 @@ from engine.visual.frame_buffer import FrameBuffer
 from engine.visual.host import VisualHost
 from engine.visual.live_recorder import LiveRecorder
 from engine.visual.process_main import VisualConfig
-from engine.visual.themes import load_theme
+from engine.visual.themes import check_theme_name
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 DEVICE_CHANNELS = 2
@@ -128,7 +128,8 @@ class LiveEngine:
     def __init__(self, config: LiveConfig) -> None:
         self.config = config
         self.model, self.timing = load_playable(config.model)
-        self.store = ParamStore(build_param_table(self.model.latent_size or 0))
+        self.store = ParamStore(build_param_table(self.model.latent_size or 0),
+                                validators={"/visual/theme": check_theme_name})
         initial = dict(load_scene(config.scene, self.store).values) if config.scene else {}
         initial.update(parse_sets(self.store, config.sets))
         self.store.set_many(initial)
@@ -167,7 +168,6 @@ class LiveEngine:
         self.recorder: LiveRecorder | None = None
         self.feed: FeatureFeed | None = None
         self.visual_stats: dict[str, object] | None = None  # kept from stop() for the report
-        self._theme_checked = ""
         self._generator_requested = config.visual_generator
 
     def _device_rate(self) -> int:
@@ -238,7 +238,6 @@ class LiveEngine:
             self._loading = threading.Thread(target=self._load_and_swap, args=(request,), daemon=True)
             self._loading.start()
         if self.visuals is not None:
-            self._check_theme()
             self._follow_generator()
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
@@ -271,19 +270,6 @@ class LiveEngine:
         elif not self.visuals.switching and self.visuals.config.generator != wanted:
             self._generator_requested = self.visuals.config.generator
             self.store.set("/visual/generator", self.visuals.config.generator)
-
-    def _check_theme(self) -> None:
-        """A theme name that cannot be loaded is reported here, where OSC clients hear about it; the
-        visual process keeps its current theme."""
-        name = str(self.store.get("/visual/theme"))
-        if name == self._theme_checked:
-            return
-        self._theme_checked = name
-        try:
-            load_theme(name)
-        except EngineError as exc:
-            self.errors.append(str(exc))
-            self.hub.report_error("visual", "/visual/theme", str(exc))
 
     def run_with_window(self, seconds: float | None = None) -> None:
         """Run with the visuals window in the main thread (Qt's event loop calls `tick`)."""

@@ -8,7 +8,7 @@ CPython). Writers serialise among themselves with a lock so no write is lost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -31,7 +31,10 @@ class Snapshot:
 
 
 class ParamStore:
-    def __init__(self, params: Iterable[Param]) -> None:
+    def __init__(self, params: Iterable[Param],
+                 validators: Mapping[str, Callable[[Value], None]] | None = None) -> None:
+        """`validators`: extra checks per address that need more than the table (a theme name must
+        name a loadable theme); each raises ParamError, and the write changes nothing."""
         self._params: dict[str, Param] = {}
         for param in params:
             if param.address in self._params:
@@ -39,6 +42,7 @@ class ParamStore:
             self._params[param.address] = param
         self.continuous_addresses: tuple[str, ...] = tuple(a for a, p in self._params.items() if p.continuous)
         self.continuous_index: dict[str, int] = {a: i for i, a in enumerate(self.continuous_addresses)}
+        self._validators = dict(validators or {})
         self._write_lock = threading.Lock()
         values = {a: p.default for a, p in self._params.items()}
         self._snapshot = self._publish(0, values)
@@ -93,6 +97,9 @@ class ParamStore:
             target = self._params.get(str(coerced))
             if target is None or not target.continuous:
                 raise ParamError(f"{address}: {coerced!r} is not the address of a continuous parameter")
+        check = self._validators.get(address)
+        if check is not None:
+            check(coerced)
         return coerced
 
     def _publish(self, version: int, values: dict[str, Value]) -> Snapshot:

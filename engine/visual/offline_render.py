@@ -82,11 +82,11 @@ def render_visuals(request: VisualRenderRequest,
             raise VisualError(f"--seconds must be above 0, got {request.seconds:g}")
         audio = audio[: int(request.seconds * rate)]
     seconds = audio.shape[0] / rate
+    theme = load_theme(request.theme)  # a name or a TOML path; fails here, before any work
     store = ParamStore(build_param_table(8))
-    store.set("/visual/theme", request.theme)
     store.set_many(parse_sets(store, list(request.sets)))
     values = dict(store.snapshot().values)
-    theme = load_theme(str(values["/visual/theme"]))  # fails here, before any work, on a bad name
+    values["/visual/theme"] = theme.name  # the mapper follows this value: keep it on the loaded theme
     times, rows = analyze(audio, rate)
     latents = _latents(request.model, request.audio, seconds)
     generator = create_generator(request.generator, request.width, request.height, seed=request.seed,

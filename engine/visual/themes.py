@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from engine.analysis.features import FEATURE_NAMES, PITCH_CLASSES
-from engine.errors import PresetError
+from engine.errors import EngineError, ParamError, PresetError
 from engine.visual.frame_input import DEFAULT_PALETTE, Colour
 
 THEMES_DIR = Path(__file__).resolve().parents[2] / "presets" / "themes"
@@ -327,3 +327,16 @@ def find_theme(name_or_path: str, directory: Path = THEMES_DIR) -> Path:
 
 def load_theme(name_or_path: str, directory: Path = THEMES_DIR) -> Theme:
     return read_theme(find_theme(name_or_path, directory))
+
+
+def check_theme_name(value: object) -> None:
+    """The parameter store's check on `/visual/theme`: a theme in presets/themes that loads. Names only:
+    a path from the network must not probe the file system."""
+    name = str(value)
+    if "/" in name or "\\" in name or name.endswith(".toml"):
+        raise ParamError(f"/visual/theme: {name!r} is a path; give a theme name from presets/themes "
+                         f"({', '.join(list_themes())})")
+    try:
+        load_theme(name)
+    except EngineError as exc:
+        raise ParamError(f"/visual/theme: {exc}") from None
