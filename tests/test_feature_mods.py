@@ -11,7 +11,7 @@ from conftest import rms
 from engine.analysis.features import INDEX
 from engine.errors import ParamError
 from engine.params.store import ParamStore
-from engine.params.table import build_param_table
+from engine.params.table import VISUAL_MODULATED, build_param_table
 from engine.render.offline import RenderRequest, prepare, render
 
 
@@ -56,3 +56,17 @@ def test_mod_slots_refuse_bad_sources_and_targets() -> None:
     store.set("/visual/reset", 1)
     store.set("/visual/reset", 1)
     assert store.get("/visual/reset") == 2  # a trigger counts writes, whatever value comes with them
+
+
+def test_lfos_and_mods_reach_the_visual_controls(default_model_path: Path) -> None:
+    sets = ["/lfo/0/target=/visual/zoom", "/lfo/0/depth=1", "/lfo/0/rate=2",
+            "/mod/0/source=level", "/mod/0/target=/visual/warp", "/mod/0/depth=1", "/visual/warp=0"]
+    graph = prepare(RenderRequest(seconds=3.0, model=default_model_path, sets=sets, scene="Intense"))
+    for _ in range(40):
+        graph.next_frame()
+    controls = np.array([c for _, _, c in graph.latents_pending])
+    zoom = controls[:, VISUAL_MODULATED.index("/visual/zoom")]
+    warp = controls[:, VISUAL_MODULATED.index("/visual/warp")]
+    assert zoom.max() - zoom.min() > 0.5  # the LFO sweeps the zoom the visual process will get
+    assert warp[5:].max() > 0.1  # the level lifts the warp from 0
+    assert graph.store.get("/visual/zoom") == 0.5  # the parameter itself is untouched

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from engine.analysis.features import N_FEATURES
+from engine.params.table import VISUAL_MODULATED
 from engine.visual.frame_buffer import FrameBuffer
 from engine.visual.shared_state import SharedState
 
@@ -94,6 +95,21 @@ def test_shared_state_round_trip_and_params_only_when_changed() -> None:
         again = reader.read()
         assert again.params == {"/visual/theme": "ink"} and again.params_version == 1 and again.beats == 4
         assert again.latent.shape == (2,)
+    finally:
+        reader.close()
+        state.close()
+
+
+def test_modulated_controls_override_the_raw_parameters() -> None:
+    state = SharedState.create()
+    reader = SharedState.attach(state.name)
+    try:
+        controls = np.linspace(0.1, 0.8, len(VISUAL_MODULATED))
+        state.publish(0.5, np.zeros(N_FEATURES, np.float32), 0, 0, np.zeros(4), {"/visual/zoom": 0.5,
+                                                                                  "/visual/theme": "ink"}, controls)
+        got = reader.read()
+        assert got.params["/visual/theme"] == "ink"
+        assert got.params["/visual/zoom"] == controls[VISUAL_MODULATED.index("/visual/zoom")]
     finally:
         reader.close()
         state.close()

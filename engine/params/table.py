@@ -94,6 +94,12 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
     return tuple(rows)
 
 
+# Visual controls the visual process takes as the render graph's values (smoothed, with LFOs and
+# feature modulation applied), not as the raw parameter: an LFO on /visual/zoom moves the zoom.
+VISUAL_MODULATED = tuple(f"/visual/{name}" for name in (
+    "noise_scale", "speed", "zoom", "warp", "hue", "brightness", "feedback", "reactivity"))
+
+
 def _visual_rows() -> list[Param]:
     def trigger(address: str, description: str) -> Param:
         return Param(address, Kind.INT, 0, 0, 2**31 - 1, TRIGGER, description=description)

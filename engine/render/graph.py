@@ -22,7 +22,7 @@ from engine.latent.sources import ReferenceLoop
 from engine.models.nn_tilde import NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
-from engine.params.table import N_LFOS
+from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,10 @@ class RenderGraph:
         self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters
-        # (start time, latent) of each rendered frame: the visuals take each when its audio is heard.
-        self.latents_pending: deque[tuple[float, np.ndarray]] = deque(maxlen=PENDING_LATENTS)
+        # (start time, latent, modulated visual controls) of each rendered frame: the visuals take each
+        # when its audio is heard.
+        self.latents_pending: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=PENDING_LATENTS)
+        self._visual_i = np.array([store.continuous_index[a] for a in VISUAL_MODULATED])
         # Controls work in a normalised latent space (prior N(0, 1)) when the model says how its
         # latents are distributed; decode sees mean + std * z.
         stats = model.latent_statistics()
@@ -95,7 +97,7 @@ class RenderGraph:
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
-        self.latents_pending.append((self.time_seconds, self.latent.copy()))
+        self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
         self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             audio = self._decode(self._z)[0].T.numpy().astype(np.float32, copy=True)

@@ -28,8 +28,7 @@ VISUAL_PREFIXES = ("/visual/", "/analysis/")
 
 class FeatureFeed(threading.Thread):
     def __init__(self, graph: Callable[[], RenderGraph], store: ParamStore, audio_clock: Callable[[], float], *,
-                 publish: Callable[[float, np.ndarray, int, int, np.ndarray, dict[str, object] | None], None]
-                 | None = None, send_row: Callable[[np.ndarray], None] | None = None) -> None:
+                 publish: Callable[..., None] | None = None, send_row: Callable[[np.ndarray], None] | None = None) -> None:
         """`audio_clock()`: the timeline seconds now reaching the speaker. `publish`: the visual host's.
         `send_row`: OSC feature subscribers."""
         super().__init__(name="feature-feed", daemon=True)
@@ -48,6 +47,7 @@ class FeatureFeed(threading.Thread):
         self.latest = empty()
         self.latest_time = 0.0
         self.latent = np.zeros(0)
+        self.controls: np.ndarray | None = None  # VISUAL_MODULATED values of the frame now heard
 
     def stop(self) -> None:
         self._halt.set()
@@ -77,7 +77,7 @@ class FeatureFeed(threading.Thread):
             due += 1
         latents = graph.latents_pending
         while latents and latents[0][0] <= now:
-            self.latent = latents.popleft()[1]
+            _, self.latent, self.controls = latents.popleft()
         if due and self._publish is not None:
             snapshot = self._store.snapshot()
             params = None
@@ -86,7 +86,7 @@ class FeatureFeed(threading.Thread):
                 visual = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
                 if visual != self._sent_params:
                     params = self._sent_params = visual
-            self._publish(self.latest_time, self.latest, self.beats, self.onsets, self.latent, params)
+            self._publish(self.latest_time, self.latest, self.beats, self.onsets, self.latent, params, self.controls)
         self.rows += due
         return due
 

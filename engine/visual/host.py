@@ -106,8 +106,8 @@ class VisualHost:
         self.frames.close()
 
     def publish(self, time_seconds: float, features: np.ndarray, beats: int, onsets: int, latent: np.ndarray,
-                params: dict[str, object] | None = None) -> None:
-        self.state.publish(time_seconds, features, beats, onsets, latent, params)
+                params: dict[str, object] | None = None, controls: np.ndarray | None = None) -> None:
+        self.state.publish(time_seconds, features, beats, onsets, latent, params, controls)
 
     def switch_generator(self, name: str, options: dict[str, Any] | None = None) -> None:
         """Restart on another generator: the old one keeps showing until the new one is loaded."""

@@ -2,8 +2,9 @@
 
 Engine -> visual (one writer, a seqlock like the frame buffer): the newest feature row and its
 timeline time, running counts of beats and onsets (counts, not flags, so a reader polling slower
-than the 86 Hz analysis misses none), the audio model's latent, and the visual parameters as JSON
-bytes that are re-written only when a parameter changes (a frame costs no parsing).
+than the 86 Hz analysis misses none), the audio model's latent, the performance controls as the
+render graph modulated them (floats), and the visual parameters as JSON bytes that are re-written
+only when a parameter changes (a frame costs no parsing).
 Visual -> engine (one writer each, single aligned float64 stores): a heartbeat from the monotonic
 clock, which every process on the machine shares, frames rendered, frame time, its pid.
 """
@@ -19,15 +20,17 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from engine.analysis.features import N_FEATURES
+from engine.params.table import VISUAL_MODULATED
 from engine.visual.shm import attach
 
 MAX_LATENT = 256
 PARAMS_BYTES = 16384
 # Engine half.
-_SEQ, _TIME, _ROWS, _BEATS, _ONSETS, _LATENT_N, _PARAMS_VERSION, _PARAMS_LEN = range(8)
-_FEATURES = 8
+_SEQ, _TIME, _ROWS, _BEATS, _ONSETS, _LATENT_N, _PARAMS_VERSION, _PARAMS_LEN, _HAS_CONTROLS = range(9)
+_FEATURES = 9
 _LATENT = _FEATURES + N_FEATURES
-_ENGINE_END = _LATENT + MAX_LATENT
+_CONTROLS = _LATENT + MAX_LATENT  # VISUAL_MODULATED, as the render graph applied them
+_ENGINE_END = _CONTROLS + len(VISUAL_MODULATED)
 # Visual half.
 _HEARTBEAT, _FRAMES, _RENDER_MS, _PID = range(_ENGINE_END, _ENGINE_END + 4)
 _FLOATS = _ENGINE_END + 4
@@ -75,8 +78,9 @@ class SharedState:
 
     # --- engine side -------------------------------------------------------------------------
     def publish(self, time_seconds: float, features: np.ndarray, beats: int, onsets: int, latent: np.ndarray,
-                params: Mapping[str, object] | None = None) -> None:
-        """Write one update; `params` only when they changed (re-encoded as JSON, rarely)."""
+                params: Mapping[str, object] | None = None, controls: np.ndarray | None = None) -> None:
+        """Write one update; `params` only when they changed (re-encoded as JSON, rarely); `controls`: the
+        VISUAL_MODULATED values as the audio graph smoothed and modulated them (they override params)."""
         payload = json.dumps(dict(params)).encode() if params is not None else None
         if payload is not None and len(payload) > PARAMS_BYTES:
             raise ValueError(f"visual parameters take {len(payload)} bytes, more than {PARAMS_BYTES}")
@@ -87,6 +91,9 @@ class SharedState:
         f[_FEATURES:_LATENT] = features
         f[_LATENT_N] = n
         f[_LATENT:_LATENT + n] = latent[:n]
+        if controls is not None:
+            f[_CONTROLS:_ENGINE_END] = controls
+            f[_HAS_CONTROLS] = 1.0
         if payload is not None:
             self._bytes[: len(payload)] = np.frombuffer(payload, dtype=np.uint8)
             f[_PARAMS_LEN] = len(payload)
@@ -119,6 +126,7 @@ class SharedState:
                 continue
             header = f[:_FEATURES].copy()
             features = f[_FEATURES:_LATENT].astype(np.float32)
+            controls = f[_CONTROLS:_ENGINE_END].copy() if header[_HAS_CONTROLS] else None
             latent = f[_LATENT:_LATENT + int(header[_LATENT_N])].astype(np.float32)
             version = int(header[_PARAMS_VERSION])
             raw = self._bytes[: int(header[_PARAMS_LEN])].tobytes() if version != self._params_version else None
@@ -127,8 +135,11 @@ class SharedState:
                 continue
             if raw is not None:
                 self._params, self._params_version = json.loads(raw) if raw else {}, version
+            params = self._params
+            if controls is not None:
+                params = {**params, **dict(zip(VISUAL_MODULATED, controls.tolist(), strict=True))}
             return EngineState(float(header[_TIME]), int(header[_ROWS]), int(header[_BEATS]), int(header[_ONSETS]),
-                               features, latent, version, self._params)
+                               features, latent, version, params)
         return None
 
     def beat(self, frames: int, render_ms: float, pid: int) -> None:
