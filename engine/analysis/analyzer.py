@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from engine.analysis.beat import BeatTracker
-from engine.analysis.features import BANDS_HZ, FRAME_RATE_HZ, INDEX, N_FEATURES
+from engine.analysis.features import BANDS_HZ, CHROMA_SLICE, FRAME_RATE_HZ, INDEX, N_FEATURES
 
 FLOOR_DB = -60.0  # the bottom of the level and band mapping; below it a signal counts as silence
 REFERENCE_RATE = 48000.0
@@ -49,7 +49,6 @@ _I_CENTROID, _I_FLUX = INDEX["centroid"], INDEX["flux"]
 _I_STRENGTH, _I_ONSET = INDEX["onset_strength"], INDEX["onset"]
 _I_BEAT, _I_PHASE = INDEX["beat"], INDEX["beat_phase"]
 _I_BPM, _I_CONF = INDEX["bpm"], INDEX["beat_confidence"]
-_I_CHROMA = slice(INDEX["chroma_0"], INDEX["chroma_11"] + 1)
 
 
 def default_n_fft(samplerate: int) -> int:
@@ -204,7 +203,7 @@ class AudioAnalyzer:
         row[_I_STRENGTH] = strength
         row[_I_ONSET] = self._pick_onset(strength)
 
-        self._chroma(spectrum, power, row[_I_CHROMA])
+        self._chroma(spectrum, power, row[CHROMA_SLICE])
         tracker = self.tracker
         row[_I_BEAT] = tracker.update(strength)
         row[_I_PHASE] = tracker.phase

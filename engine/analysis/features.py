@@ -40,6 +40,3 @@ MOD_SOURCES: tuple[str, ...] = (
 def empty() -> np.ndarray:
     return np.zeros(N_FEATURES, dtype=np.float32)
 
-
-def as_dict(row: np.ndarray) -> dict[str, float]:
-    return {name: float(row[i]) for i, name in enumerate(FEATURE_NAMES)}

@@ -415,9 +415,7 @@ def _newest_reader(frames: FrameBuffer) -> Callable[[], tuple[int, np.ndarray] |
 
     def newest() -> tuple[int, np.ndarray] | None:
         nonlocal shown
-        if frames.latest_index == shown:
-            return None
-        got = frames.read()
+        got = frames.read_newer(shown)
         if got is None:
             return None
         shown = got[0]

@@ -102,9 +102,12 @@ class FrameBuffer:
             self.retries += 1
         return None
 
-    def read_unchecked(self) -> np.ndarray:
-        """The newest slot copied without the seqlock check: only for tests that prove the check matters."""
-        return self.slots[int(self._ints[_LATEST])].copy()
+    def read_newer(self, than: int, out: np.ndarray | None = None) -> tuple[int, float, np.ndarray] | None:
+        """Like `read`, but None (and no copy) unless the newest frame's index differs from `than`."""
+        if self.latest_index == than:
+            return None
+        got = self.read(out)
+        return None if got is None or got[0] == than else got
 
     def close(self) -> None:
         del self.slots, self._ints, self._times

@@ -60,12 +60,11 @@ class LiveRecorder(threading.Thread):
     def _drain(self) -> None:
         while self._audio:
             self.recorder.write_audio(self._audio.popleft())
-        if self.frames.latest_index != self._last_index:
-            got = self.frames.read(self._pixels)
-            if got is not None and got[0] != self._last_index:
-                self._last_index = got[0]
-                if got[1] >= self.start_seconds:
-                    self.recorder.write_frame(got[2], got[1] - self.start_seconds)
+        got = self.frames.read_newer(self._last_index, self._pixels)
+        if got is not None:
+            self._last_index = got[0]
+            if got[1] >= self.start_seconds:
+                self.recorder.write_frame(got[2], got[1] - self.start_seconds)
 
     def stop(self) -> None:
         self._halt.set()

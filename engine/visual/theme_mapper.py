@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
 from engine.errors import VisualError
+from engine.params.table import BEAT_ACTION_TRIGGERS
 from engine.visual.frame_input import Colour, VisualFrame
 from engine.visual.themes import PARAM_BOUNDS, PARAM_DEFAULTS, VISUAL_PARAMS, Theme, load_theme
 
@@ -41,9 +42,9 @@ _HUE = _P["hue"]
 _NOISE = _P["noise_scale"]
 
 
-# Trigger parameters a performer fires (counters: every change is one press) -> the action they fire.
-_TRIGGERS = {"/visual/pulse": "pulse_noise", "/visual/next_prompt": "prompt_cycle",
-             "/visual/transition": "transition_trigger"}
+# Trigger parameters a performer fires (counters: every change is one press) -> the action they fire;
+# /visual/reset (cache_reset) is handled on its own, as a hard cut.
+_TRIGGERS = {address: action for action, address in BEAT_ACTION_TRIGGERS.items() if action != "cache_reset"}
 
 
 def apply_curve(curve: str, x: np.ndarray | float, steps: int = DEFAULT_STEPS) -> np.ndarray:
