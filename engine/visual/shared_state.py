@@ -119,7 +119,9 @@ class SharedState:
     # --- visual side ---------------------------------------------------------------------------
     def read(self, attempts: int = 100) -> EngineState | None:
         f = self._f
-        for _ in range(attempts):
+        for attempt in range(attempts):
+            if attempt >= 10:  # the writer was preempted inside publish: let it finish
+                time.sleep(0.0002)
             seq = f[_SEQ]
             if int(seq) & 1:
                 self.retries += 1
