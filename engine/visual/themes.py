@@ -33,6 +33,7 @@ from pydantic import (
 
 from engine.analysis.features import FEATURE_NAMES, PITCH_CLASSES
 from engine.errors import EngineError, ParamError, PresetError
+from engine.params.table import build_param_table
 from engine.visual.frame_input import DEFAULT_PALETTE, Colour
 
 THEMES_DIR = Path(__file__).resolve().parents[2] / "presets" / "themes"
@@ -40,11 +41,24 @@ DEFAULT_THEME = "nebula"
 
 VisualParam = Literal["noise_scale", "speed", "zoom", "warp", "hue", "brightness", "feedback"]
 VISUAL_PARAMS: tuple[str, ...] = get_args(VisualParam)
-# The engine's range and default of each `/visual/<param>` (engine/params/table.py).
-PARAM_BOUNDS: dict[str, tuple[float, float]] = {name: (0.0, 1.0) for name in VISUAL_PARAMS} | {"brightness": (0.0, 2.0)}
-PARAM_DEFAULTS: dict[str, float] = {
-    "noise_scale": 0.3, "speed": 0.5, "zoom": 0.5, "warp": 0.3, "hue": 0.0, "brightness": 1.0, "feedback": 0.5,
-}
+
+
+def _visual_ranges() -> dict[str, tuple[float, float, float]]:
+    """(minimum, maximum, default) of each `/visual/<param>` in the parameter table (engine/params/table.py)."""
+    rows = {p.address: p for p in build_param_table(1) if p.address.startswith("/visual/")}
+    ranges: dict[str, tuple[float, float, float]] = {}
+    for name in VISUAL_PARAMS:
+        row = rows.get(f"/visual/{name}")
+        if row is None or row.minimum is None or row.maximum is None:
+            raise EngineError(f"/visual/{name}: not a ranged parameter in engine/params/table.py")
+        ranges[name] = (float(row.minimum), float(row.maximum), float(row.default))
+    return ranges
+
+
+# The engine's range and default of each `/visual/<param>`, read from the parameter table.
+_RANGES = _visual_ranges()
+PARAM_BOUNDS: dict[str, tuple[float, float]] = {name: (lo, hi) for name, (lo, hi, _) in _RANGES.items()}
+PARAM_DEFAULTS: dict[str, float] = {name: default for name, (_, _, default) in _RANGES.items()}
 Curve = Literal["linear", "exponential", "logarithmic", "stepped"]
 BeatActionName = Literal["pulse_noise", "cache_reset", "prompt_cycle", "transition_trigger"]
 

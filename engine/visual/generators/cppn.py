@@ -5,12 +5,11 @@ video rates, and maps smooth pixel coordinates to smooth images, so small moves 
 read as motion rather than noise.
 
 Per frame:
-1. The generator latent `z` (the latent cache) moves toward a target built from the audio model latent
-   (through a fixed seeded projection, any length), the audio features, a prompt direction (the prompt
-   text hashed to a unit vector, slerped over `transition_frames` on a change) and a slow drift
-   (`speed`). `feedback` is the weight of the cached `z`, `noise_scale` bounds the step and scales a
-   smooth noise walk, beats and onsets kick `z`; `reset` is a cut: a new home position for `z` and a
-   new drift phase, every cache (z, smoothing, exposure, transitions) dropped.
+1. The generator latent `z` (the latent cache) moves as `latent_walk.LatentWalk` says: toward a target
+   built from the audio model latent, the audio features, a prompt direction (slerped over
+   `transition_frames` on a change) and a slow drift (`speed`); `feedback` is the weight of the cached
+   `z`, `noise_scale` bounds the step, beats and onsets kick `z`; `reset` is a cut: a new home position
+   for `z` and a new drift phase, every cache (z, smoothing, exposure, transitions) dropped.
 2. Pixel coordinates (precomputed once per size) are zoomed, rotated and domain-warped (`warp`, driven
    by the features as well) into (x, y, r).
 3. A fixed random MLP written as 1x1 convolutions (so channels-last applies) with sin, tanh and bump
@@ -36,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
+from engine.analysis.features import INDEX
 from engine.errors import VisualError
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
-from engine.visual.generators.latent_walk import bounded, prompt_direction, slerp
+from engine.visual.generators.latent_walk import LatentWalk, bounded, transition_frames
 
 FIRST = 16  # coordinate features (the first layer): the one layer computed in float32
 HIDDEN = 24  # channels per hidden layer: wide enough for rich patterns, cheap enough for 512x512 on one thread
@@ -48,7 +47,6 @@ ACTIVATIONS = ("sin", "tanh", "bump")  # the CPPN look: periodic, saturating and
 SHADES = 48  # shading levels in the lookup table
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "bf16": "bfloat16"}
-FEATURE_PULL = ("level", "bass", "low_mid", "high_mid", "high", "centroid", "onset_strength", "flux")
 SCALES = (1.0, 0.75, 0.5)  # internal resolutions tried, largest first, when `scale` is left to auto
 # Auto choices per (width, height, threads, dtype, channels_last, scale) request: instances in one
 # process agree, so the same seed gives the same frames (bfloat16 and float32 differ in the last bits).
@@ -101,9 +99,7 @@ class CppnGenerator:
         self.latent_size = int(latent_size)
         self.threads = int(threads or 1)
         torch.set_num_threads(self.threads)  # default one: the other core belongs to the audio
-        self._rng = np.random.default_rng([self.seed, 0xC99])
         self._build_network()
-        self._latent_projections: dict[int, np.ndarray] = {}
         self._reset_state()
         self.timings_ms: dict[str, float] = {}  # median ms per frame of each option timed, by name
         key = (self.width, self.height, self.threads, dtype_name, channels_last, scale, self.latent_size)
@@ -113,7 +109,7 @@ class CppnGenerator:
         self.timings_ms = dict(timings)
         self._configure(self.dtype_name, self.channels_last, self.scale)
         # The timing frames moved the state: start every instance from the same place.
-        self._rng = np.random.default_rng([self.seed, 0xC99])
+        self._walk.restart()
         self._reset_state()
 
     # -- construction -----------------------------------------------------------------------------
@@ -140,21 +136,10 @@ class CppnGenerator:
             layers.append(_Layer(weight, bias, z_gain, z_bias, activation))
             n_in = n_out
         self._layers = layers
-        # Features -> z: the FEATURE_PULL scalars and the chroma profile.
-        self._feature_projection = rng.standard_normal((latent, len(FEATURE_PULL))) * 0.45
-        self._chroma_projection = rng.standard_normal((latent, 12)) * (1.0 / math.sqrt(12))
-        self._drift_rates = rng.uniform(0.35, 1.2, latent) * rng.choice((-1.0, 1.0), latent)
-        self._drift_phases = rng.uniform(0.0, 2.0 * math.pi, latent)
+        self._walk = LatentWalk(latent, seed=self.seed, salt=0xC99, rng=rng)  # features -> z, drift
         self._warp_freqs = rng.uniform(1.2, 2.2, 2), rng.uniform(2.8, 4.5, 2)
         self._warp_rates = rng.uniform(0.8, 1.6, 4) * rng.choice((-1.0, 1.0), 4)
         self._rotation_rate = float(rng.uniform(0.04, 0.1) * rng.choice((-1.0, 1.0)))
-
-    def _latent_projection(self, size: int) -> np.ndarray:
-        """The fixed (latent_size, size) map from an audio latent of `size` values to z units."""
-        if size not in self._latent_projections:
-            rng = np.random.default_rng([self.seed, 0xA0D, size])
-            self._latent_projections[size] = rng.standard_normal((self.latent_size, size)) / math.sqrt(size)
-        return self._latent_projections[size]
 
     def _configure(self, dtype_name: str, channels_last: bool, scale: float) -> None:
         self._dtype = DTYPES[dtype_name]
@@ -204,23 +189,9 @@ class CppnGenerator:
             times.append((time.perf_counter() - start) * 1000.0)
         return statistics.median(times)
 
-    def _reset_state(self, *, hard_cut: bool = False) -> None:
-        latent = self.latent_size
-        # A seeded home position in z; a cut draws a new one, so the new look stays instead of
-        # swooping back to the old one.
-        self._base = self._rng.standard_normal(latent) * 0.8
-        self._z = self._base.copy()
-        self._fresh = True  # the next frame places z on its target: no swoop in from nowhere
-        self._noise = np.zeros(latent)  # smooth noise walk (Ornstein-Uhlenbeck), not per-frame jitter
-        self._phase = float(self._rng.uniform(0.0, 200.0)) if hard_cut else 0.0
+    def _reset_state(self) -> None:
+        """Drop the picture's caches (the walk drops its own on a reset frame)."""
         self._exposure: np.ndarray | None = None  # smoothed (mean, std) of the two fields
-        self._smoothed: np.ndarray | None = None  # smoothed feature row
-        self._audio: np.ndarray | None = None  # smoothed audio pull on z
-        self._kick = 0.0  # beat envelope: zoom punch and flash, decays over a few frames
-        self._prompt_key: tuple[Any, ...] | None = None
-        self._prompt_from = np.zeros(latent)
-        self._prompt_shown = np.zeros(latent)
-        self._prompt_progress = 1.0
         self._palette_key: tuple[Any, ...] | None = None
         self._palette_from = np.zeros((GRADIENT_STEPS, 3))
         self._palette_shown = np.zeros((GRADIENT_STEPS, 3))
@@ -240,130 +211,29 @@ class CppnGenerator:
 
     def render(self, frame: VisualFrame) -> np.ndarray:
         if frame.reset:
-            self._reset_state(hard_cut=True)
-        raw = self._features(frame.features)
-        # Analysis rows jitter hop to hop; continuous reactions read a smoothed copy (beats and onsets
-        # have their own kick), so the picture flows with the music instead of twitching.
-        self._smoothed = raw if self._smoothed is None else 0.75 * self._smoothed + 0.25 * raw
-        self._advance(frame, self._smoothed, raw)
+            self._reset_state()
+        features = self._walk.step(frame)  # moves z; the smoothed feature row
         with torch.inference_mode():
-            fields = self._fields(frame, self._smoothed)
+            fields = self._fields(frame, features)
             return self._colour(frame, fields)
 
     def close(self) -> None:
-        self._latent_projections.clear()
+        self._walk.close()
         self._inputs = torch.zeros(0)
         self._lut = np.zeros((0, 3), dtype=np.uint8)
-
-    @staticmethod
-    def _features(row: np.ndarray) -> np.ndarray:
-        values = np.zeros(N_FEATURES, dtype=np.float64)
-        row = np.nan_to_num(np.asarray(row, dtype=np.float64).ravel()[:N_FEATURES])
-        values[: row.size] = row
-        return values
-
-    @staticmethod
-    def _transition(frame: VisualFrame) -> float:
-        return bounded(frame.transition_frames, 1.0, 100000.0, 24.0)
-
-    def _prompt_target(self, frame: VisualFrame) -> np.ndarray:
-        size = self.latent_size
-        if frame.prompts:
-            weights = np.asarray(frame.prompt_weights if frame.prompt_weights is not None
-                                 else np.ones(len(frame.prompts)), dtype=np.float64).ravel()
-            weights = np.resize(np.nan_to_num(weights), len(frame.prompts))
-            direction = sum((w * prompt_direction(p, size) for w, p in zip(weights, frame.prompts, strict=True)),
-                            np.zeros(size))
-            if frame.prompt:
-                direction = direction + prompt_direction(frame.prompt, size)
-        else:
-            direction = prompt_direction(frame.prompt, size)
-        if frame.negative_prompt:
-            direction = direction - 0.5 * prompt_direction(frame.negative_prompt, size)
-        norm = float(np.linalg.norm(direction))
-        return direction / norm if norm > 1e-8 else prompt_direction("", size)
-
-    def _advance(self, frame: VisualFrame, features: np.ndarray, raw: np.ndarray) -> None:
-        """Move the latent cache one frame: toward the audio/prompt/drift target, bounded, with kicks."""
-        size = self.latent_size
-        root = math.sqrt(size)
-        feedback = bounded(frame.feedback, 0.0, 1.0, 0.5)
-        noise_scale = bounded(frame.noise_scale, 0.0, 1.0, 0.3)
-        speed = bounded(frame.speed, 0.0, 1.0, 0.5)
-        level = features[INDEX["level"]]
-        onset_strength = features[INDEX["onset_strength"]]
-        flux = features[INDEX["flux"]]
-
-        # Prompt: a new prompt set starts a slerp from wherever the shown direction is now.
-        shown_before = self._prompt_shown
-        key = (frame.prompt, frame.negative_prompt, tuple(frame.prompts))
-        target_direction = self._prompt_target(frame)
-        if self._prompt_key is None or frame.reset:
-            self._prompt_shown = target_direction
-            self._prompt_progress = 1.0
-        elif key != self._prompt_key:
-            self._prompt_from = self._prompt_shown
-            self._prompt_progress = 0.0
-        self._prompt_key = key
-        if self._prompt_progress < 1.0:
-            self._prompt_progress = min(1.0, self._prompt_progress + 1.0 / self._transition(frame))
-            eased = self._prompt_progress * self._prompt_progress * (3.0 - 2.0 * self._prompt_progress)
-            self._prompt_shown = slerp(self._prompt_from, target_direction, eased)
-        else:
-            self._prompt_shown = target_direction
-
-        # Drift: louder and above all busier audio (onsets, flux) moves the phase faster.
-        self._phase += 0.004 + 0.03 * speed + 0.015 * level + 0.06 * onset_strength + 0.03 * flux
-        # The audio's pull on z: model latent, features and chroma, each through a fixed projection,
-        # smoothed over a few frames (model latents and analysis rows jitter frame to frame).
-        audio = np.zeros(size)
-        latent = np.nan_to_num(np.asarray(frame.latent, dtype=np.float64).ravel())
-        if latent.size:
-            audio += 0.7 * self._latent_projection(latent.size) @ np.clip(latent, -4.0, 4.0)
-        scalars = raw[[INDEX[name] for name in FEATURE_PULL]] - 0.25
-        chroma = raw[CHROMA_SLICE]
-        peak = chroma.max()
-        chroma = (chroma - chroma.mean()) / peak if peak > 1e-6 else chroma * 0.0
-        audio += self._feature_projection @ scalars + self._chroma_projection @ chroma
-        self._audio = audio if self._audio is None else 0.85 * self._audio + 0.15 * audio
-        prompt_gain = 0.9 * root
-        target = self._base + prompt_gain * self._prompt_shown + self._audio
-        target += 0.8 * np.sin(self._drift_rates * self._phase + self._drift_phases)
-
-        if self._fresh:  # first frame or a cut: show the target itself
-            self._z = target
-            self._fresh = False
-        else:
-            # The prompt's share of the target moves z exactly as slerped (outside the step bound), so
-            # transition_frames alone sets how long a prompt change takes.
-            self._z = self._z + prompt_gain * (self._prompt_shown - shown_before)
-            step = (1.0 - feedback) * (target - self._z)
-            limit = root * (0.02 + 0.12 * noise_scale)
-            norm = float(np.linalg.norm(step))
-            if norm > limit:
-                step *= limit / norm
-            self._noise = 0.85 * self._noise + math.sqrt(1.0 - 0.85 ** 2) * self._rng.standard_normal(size)
-            self._z = self._z + step + 0.06 * noise_scale * self._noise
-            strength = raw[INDEX["onset_strength"]]
-            kick = (0.55 + strength + 0.5 * raw[INDEX["bass"]]) * (1.0 if frame.beat else 0.0)
-            kick += (0.25 + 0.5 * strength) * (1.0 if frame.onset and not frame.beat else 0.0)
-            if kick > 0.0:
-                direction = self._rng.standard_normal(size)
-                self._z = self._z + direction / np.linalg.norm(direction) * root * 0.2 * kick
-                self._kick = min(1.5, self._kick * 0.5 + kick)
-        self._kick *= 0.72
 
     def _weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per-frame conv weights: z sets each channel's gain and bias, folded with the activation affines."""
         out: list[tuple[torch.Tensor, torch.Tensor]] = []
         post_gain = np.ones(3)
         post_offset = np.zeros(3)
+        z = self._walk.z
         for k, layer in enumerate(self._layers):
             dtype = torch.float32 if k == 0 else self._dtype  # see `_fields`: the first layer stays float32
             weight = layer.weight * post_gain[None, :]
             bias = layer.bias + layer.weight @ post_offset
-            gain = np.exp(np.tanh(layer.z_gain @ self._z))
-            bias = gain * bias + layer.z_bias @ self._z
+            gain = np.exp(np.tanh(layer.z_gain @ z))
+            bias = gain * bias + layer.z_bias @ z
             weight = weight * gain[:, None]
             if layer.activation is not None:
                 pre = _PRE_SCALE[layer.activation]
@@ -381,16 +251,17 @@ class CppnGenerator:
         bass = features[INDEX["bass"]]
         level = features[INDEX["level"]]
         # zoom 0..1: 0.5 is neutral, 1 magnifies 2x; a beat punches in for a few frames.
-        scale = 2.0 ** (1.0 - 2.0 * bounded(frame.zoom, 0.0, 1.0, 0.5)) / (1.0 + 0.12 * self._kick)
-        angle = self._rotation_rate * self._phase
+        kick, phase = self._walk.kick, self._walk.phase
+        scale = 2.0 ** (1.0 - 2.0 * bounded(frame.zoom, 0.0, 1.0, 0.5)) / (1.0 + 0.12 * kick)
+        angle = self._rotation_rate * phase
         cos_a, sin_a = scale * math.cos(angle), scale * math.sin(angle)
         gx, gy = self._grid_x, self._grid_y
         x = (gx * cos_a) - (gy * sin_a)  # (H, W) by broadcasting
         y = (gx * sin_a) + (gy * cos_a)
         # Domain warp, two octaves: features widen it, so loud bass bends the picture.
-        amount = bounded(frame.warp, 0.0, 1.0, 0.3) * (0.7 + 0.4 * level + 0.3 * bass) + 0.15 * self._kick
+        amount = bounded(frame.warp, 0.0, 1.0, 0.3) * (0.7 + 0.4 * level + 0.3 * bass) + 0.15 * kick
         (f1a, f1b), (f2a, f2b) = self._warp_freqs
-        p = self._warp_rates * self._phase * 1.5
+        p = self._warp_rates * phase * 1.5
         dx = torch.sin(y * f1a + p[0]).mul_(0.30 * amount)
         dy = torch.sin(x * f1b + p[1]).mul_(0.30 * amount)
         x.add_(dx)
@@ -459,10 +330,10 @@ class CppnGenerator:
             self._palette_progress = 0.0
         self._palette_key = key
         if self._palette_progress < 1.0:
-            self._palette_progress = min(1.0, self._palette_progress + 1.0 / self._transition(frame))
+            self._palette_progress = min(1.0, self._palette_progress + 1.0 / transition_frames(frame))
             t = self._palette_progress
             self._palette_shown = (1.0 - t) * self._palette_from + t * gradient(key)
-        flash = 1.0 + 0.25 * min(self._kick, 1.0)
+        flash = 1.0 + 0.25 * min(self._walk.kick, 1.0)
         brightness = bounded(frame.brightness, 0.0, 2.0, 1.0) * flash
         hue = bounded(frame.hue, -1e6, 1e6, 0.0) % 1.0
         lut_key = (key, self._palette_progress, round(brightness, 4), round(hue, 5))

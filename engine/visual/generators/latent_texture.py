@@ -5,10 +5,10 @@ TAESD-family decoder (TAEF2, TAESD, ...) gives the painterly, material-like deta
 learned, while staying a pure function of the seed and the controls (no diffusion model, no GPU).
 
 Per frame:
-1. The generator latent `z` moves toward a target built from the audio model latent (fixed seeded
-   projection, any length), the audio features, a prompt direction (the text hashed to a unit vector,
-   slerped over `transition_frames`) and a slow drift (`speed`); `feedback` is the weight of the cached
-   `z`, `noise_scale` bounds its step, beats and onsets kick it. Same rules as the `cppn` generator.
+1. The generator latent `z` moves as `latent_walk.LatentWalk` says (the same walk as the `cppn`
+   generator's): toward a target built from the audio model latent, the audio features, a prompt
+   direction (slerped over `transition_frames`) and a slow drift (`speed`); `feedback` is the weight of
+   the cached `z`, `noise_scale` bounds its step, beats and onsets kick it.
 2. A small seeded coordinate network (x, y, r, zoomed, rotated and domain-warped) whose layer gains and
    biases `z` modulates paints a C-channel field at (height/8, width/8), C the decoder's latent channels.
    Each channel is centred and scaled to unit spread by smoothed statistics (no frame-to-frame pumping).
@@ -52,11 +52,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
+from engine.analysis.features import INDEX
 from engine.errors import VisualError
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
-from engine.visual.generators.latent_walk import bounded, prompt_direction, slerp
+from engine.visual.generators.latent_walk import LatentWalk, bounded, transition_frames
 from engine.visual.generators.tiny_vae import (
     LatentStatistics,
     TinyDecoder,
@@ -67,7 +67,6 @@ from engine.visual.generators.tiny_vae import (
 )
 
 HIDDEN = 32  # channels of the coordinate network (it runs at 1/64 of the pixels: width is cheap)
-FEATURE_PULL = ("level", "bass", "low_mid", "high_mid", "high", "centroid", "onset_strength", "flux")
 GRADE = 0.3  # share of the palette colour in the grade: a tint, the decoder's own colours stay visible
 NOISE_MEMORY = 0.9  # per-frame persistence of the cache noise field: it evolves, it does not flicker
 OPTIONS = ("latent_size", "hidden", "scale", "dtype", "channels_last", "latent_gain", "encoder")
@@ -160,8 +159,6 @@ class TextureGenerator:
         ys = (torch.arange(self._lat_h, dtype=torch.float32) + 0.5) / self._lat_h * 2.0 - 1.0
         self._grid_y, self._grid_x = torch.meshgrid(ys, xs, indexing="ij")
         self._build_network()
-        self._latent_projections: dict[int, np.ndarray] = {}
-        self._rng = np.random.default_rng([self.seed, 0x7E5])
         self._noise_gen = torch.Generator().manual_seed(self.seed * 7919 + 0x7E5)
         self._reset_state()
 
@@ -184,37 +181,13 @@ class TextureGenerator:
         sizes = [hidden, hidden, hidden, self.channels]
         self._z_gain = [rng.standard_normal((n, latent)) * (0.3 / math.sqrt(latent)) for n in sizes]
         self._z_bias = [rng.standard_normal((n, latent)) * (0.8 / math.sqrt(latent)) for n in sizes]
-        self._feature_projection = rng.standard_normal((latent, len(FEATURE_PULL))) * 0.45
-        self._chroma_projection = rng.standard_normal((latent, 12)) / math.sqrt(12)
-        self._drift_rates = rng.uniform(0.35, 1.2, latent) * rng.choice((-1.0, 1.0), latent)
-        self._drift_phases = rng.uniform(0.0, 2.0 * math.pi, latent)
+        self._walk = LatentWalk(latent, seed=self.seed, salt=0x7E5, rng=rng)  # features -> z, drift
         self._warp_freqs = rng.uniform(1.2, 3.0, 4)
         self._warp_rates = rng.uniform(0.8, 1.6, 4) * rng.choice((-1.0, 1.0), 4)
         self._rotation_rate = float(rng.uniform(0.04, 0.1) * rng.choice((-1.0, 1.0)))
 
-    def _latent_projection(self, size: int) -> np.ndarray:
-        """The fixed (latent_size, size) map from an audio latent of `size` values to z units."""
-        if size not in self._latent_projections:
-            rng = np.random.default_rng([self.seed, 0xA0D, size])
-            self._latent_projections[size] = rng.standard_normal((self.latent_size, size)) / math.sqrt(size)
-        return self._latent_projections[size]
-
-    def _reset_state(self, *, hard_cut: bool = False) -> None:
-        """Drop every cache; a hard cut also draws a new home position and drift phase (a new look)."""
-        size = self.latent_size
-        self._base = self._rng.standard_normal(size) * 0.8
-        self._z = self._base.copy()
-        self._fresh = True
-        self._z_noise = np.zeros(size)
-        self._phase = float(self._rng.uniform(0.0, 200.0)) if hard_cut else 0.0
-        self._smoothed: np.ndarray | None = None
-        self._audio: np.ndarray | None = None
-        self._kick = 0.0  # beat envelope: zoom punch and flash, decays over a few frames
-        self._beat_kick = 0.0  # this frame's beat/onset strength, for the cache jolt
-        self._prompt_key: tuple[Any, ...] | None = None
-        self._prompt_from = np.zeros(size)
-        self._prompt_shown = np.zeros(size)
-        self._prompt_progress = 1.0
+    def _reset_state(self) -> None:
+        """Drop the picture's caches (the walk drops its own on a reset frame, with a new look)."""
         self._palette_key: tuple[Any, ...] | None = None
         self._palette_from = np.zeros((GRADIENT_STEPS, 3))
         self._palette_shown = np.zeros((GRADIENT_STEPS, 3))
@@ -239,116 +212,31 @@ class TextureGenerator:
     def render(self, frame: VisualFrame) -> np.ndarray:
         """The next frame: (height, width, 3) uint8, C-contiguous."""
         if frame.reset:
-            self._reset_state(hard_cut=True)
-        raw = np.zeros(N_FEATURES)
-        row = np.nan_to_num(np.asarray(frame.features, dtype=np.float64).ravel()[:N_FEATURES])
-        raw[: row.size] = row
-        self._smoothed = raw if self._smoothed is None else 0.75 * self._smoothed + 0.25 * raw
-        self._advance(frame, self._smoothed, raw)
+            self._reset_state()
+        features = self._walk.step(frame)  # moves z; the smoothed feature row
         with torch.inference_mode():
-            latents = self._latents(frame, self._smoothed)
+            latents = self._latents(frame, features)
             rgb = self._net(latents.to(self._dtype, memory_format=self._memory_format)).float()
             return self._grade(frame, rgb.clamp_(0.0, 1.0))
 
     def close(self) -> None:
         """Drop the caches (the generator is not used after this)."""
-        self._latent_projections.clear()
+        self._walk.close()
         self._cache = None
-
-    # -- z: the conditioning vector -----------------------------------------------------------------
-
-    def _transition(self, frame: VisualFrame) -> float:
-        """Frames a prompt or palette change takes (1 = a cut)."""
-        return bounded(frame.transition_frames, 1.0, 100000.0, 24.0)
-
-    def _prompt_target(self, frame: VisualFrame) -> np.ndarray:
-        """The unit direction in z of this frame's prompt(s): weighted prompts, plus prompt, minus negative."""
-        size = self.latent_size
-        direction = np.zeros(size)
-        if frame.prompts:
-            weights = np.asarray(frame.prompt_weights if frame.prompt_weights is not None
-                                 else np.ones(len(frame.prompts)), dtype=np.float64).ravel()
-            weights = np.resize(np.nan_to_num(weights), len(frame.prompts))
-            for weight, prompt in zip(weights, frame.prompts, strict=True):
-                direction = direction + weight * prompt_direction(prompt, size)
-        if frame.prompt or not frame.prompts:
-            direction = direction + prompt_direction(frame.prompt, size)
-        if frame.negative_prompt:
-            direction = direction - 0.5 * prompt_direction(frame.negative_prompt, size)
-        norm = float(np.linalg.norm(direction))
-        return direction / norm if norm > 1e-8 else prompt_direction("", size)
-
-    def _advance(self, frame: VisualFrame, features: np.ndarray, raw: np.ndarray) -> None:
-        """Move `z` one frame toward the audio/prompt/drift target, bounded by noise_scale, with kicks."""
-        size = self.latent_size
-        root = math.sqrt(size)
-        feedback = bounded(frame.feedback, 0.0, 1.0, 0.5)
-        noise_scale = bounded(frame.noise_scale, 0.0, 1.0, 0.3)
-        speed = bounded(frame.speed, 0.0, 1.0, 0.5)
-
-        shown_before = self._prompt_shown
-        key = (frame.prompt, frame.negative_prompt, tuple(frame.prompts))
-        target_direction = self._prompt_target(frame)
-        if self._prompt_key is None:
-            self._prompt_shown, self._prompt_progress = target_direction, 1.0
-        elif key != self._prompt_key:
-            self._prompt_from, self._prompt_progress = self._prompt_shown, 0.0
-        self._prompt_key = key
-        if self._prompt_progress < 1.0:
-            self._prompt_progress = min(1.0, self._prompt_progress + 1.0 / self._transition(frame))
-            t = self._prompt_progress
-            self._prompt_shown = slerp(self._prompt_from, target_direction, t * t * (3.0 - 2.0 * t))
-        else:
-            self._prompt_shown = target_direction
-
-        level, onset_strength, flux = (features[INDEX[n]] for n in ("level", "onset_strength", "flux"))
-        self._phase += 0.004 + 0.03 * speed + 0.015 * level + 0.06 * onset_strength + 0.03 * flux
-        audio = np.zeros(size)
-        latent = np.nan_to_num(np.asarray(frame.latent, dtype=np.float64).ravel())
-        if latent.size:
-            audio += 0.7 * self._latent_projection(latent.size) @ np.clip(latent, -4.0, 4.0)
-        chroma = raw[CHROMA_SLICE]
-        peak = chroma.max()
-        chroma = (chroma - chroma.mean()) / peak if peak > 1e-6 else chroma * 0.0
-        audio += self._feature_projection @ (raw[[INDEX[n] for n in FEATURE_PULL]] - 0.25)
-        audio += self._chroma_projection @ chroma
-        self._audio = audio if self._audio is None else 0.85 * self._audio + 0.15 * audio
-        prompt_gain = 0.9 * root
-        target = self._base + prompt_gain * self._prompt_shown + self._audio
-        target += 0.8 * np.sin(self._drift_rates * self._phase + self._drift_phases)
-
-        if self._fresh:  # first frame or a cut: show the target itself
-            self._z, self._fresh = target, False
-        else:
-            self._z = self._z + prompt_gain * (self._prompt_shown - shown_before)
-            step = (1.0 - feedback) * (target - self._z)
-            limit = root * (0.02 + 0.12 * noise_scale)
-            norm = float(np.linalg.norm(step))
-            if norm > limit:
-                step *= limit / norm
-            self._z_noise = 0.85 * self._z_noise + math.sqrt(1.0 - 0.85 ** 2) * self._rng.standard_normal(size)
-            self._z = self._z + step + 0.06 * noise_scale * self._z_noise
-            kick = (0.55 + raw[INDEX["onset_strength"]] + 0.5 * raw[INDEX["bass"]]) * (1.0 if frame.beat else 0.0)
-            kick += (0.25 + 0.5 * raw[INDEX["onset_strength"]]) * (1.0 if frame.onset and not frame.beat else 0.0)
-            if kick > 0.0:
-                direction = self._rng.standard_normal(size)
-                self._z = self._z + direction / np.linalg.norm(direction) * root * 0.2 * kick
-                self._kick = min(1.5, self._kick * 0.5 + kick)
-                self._beat_kick = kick
-        self._kick *= 0.72
 
     # -- the latent field ---------------------------------------------------------------------------
 
     def _field(self, frame: VisualFrame, features: np.ndarray) -> torch.Tensor:
         """(1, C, h, w): the coordinate network at the latent grid, modulated by z (raw, not yet scaled)."""
-        scale = 2.0 ** (1.0 - 2.0 * bounded(frame.zoom, 0.0, 1.0, 0.5)) / (1.0 + 0.12 * self._kick)
-        angle = self._rotation_rate * self._phase
+        z, kick, phase = self._walk.z, self._walk.kick, self._walk.phase
+        scale = 2.0 ** (1.0 - 2.0 * bounded(frame.zoom, 0.0, 1.0, 0.5)) / (1.0 + 0.12 * kick)
+        angle = self._rotation_rate * phase
         cos_a, sin_a = scale * math.cos(angle), scale * math.sin(angle)
         x = self._grid_x * cos_a - self._grid_y * sin_a
         y = self._grid_x * sin_a + self._grid_y * cos_a
         amount = bounded(frame.warp, 0.0, 1.0, 0.3) * (0.7 + 0.4 * features[INDEX["level"]]
-                                                        + 0.3 * features[INDEX["bass"]]) + 0.15 * self._kick
-        f, p = self._warp_freqs, self._warp_rates * self._phase * 1.5
+                                                        + 0.3 * features[INDEX["bass"]]) + 0.15 * kick
+        f, p = self._warp_freqs, self._warp_rates * phase * 1.5
         x, y = x + 0.3 * amount * torch.sin(y * f[0] + p[0]), y + 0.3 * amount * torch.sin(x * f[1] + p[1])
         x, y = x + 0.12 * amount * torch.sin(y * f[2] + p[2]), y + 0.12 * amount * torch.sin(x * f[3] + p[3])
         ones = torch.ones(1, x.numel())
@@ -356,8 +244,8 @@ class TextureGenerator:
         for k, (weight, activation) in enumerate(zip(self._w, (torch.sin, torch.tanh, torch.sin, None),
                                                      strict=True)):
             # z scales each output channel (gain) and shifts it (bias, the last column; ones carry it).
-            w = weight * np.exp(np.tanh(self._z_gain[k] @ self._z))[:, None]
-            w[:, -1] += self._z_bias[k] @ self._z
+            w = weight * np.exp(np.tanh(self._z_gain[k] @ z))[:, None]
+            w[:, -1] += self._z_bias[k] @ z
             h = torch.from_numpy(w.astype(np.float32)) @ torch.cat([h, ones])
             if activation is not None:
                 h = activation(h)
@@ -383,10 +271,9 @@ class TextureGenerator:
             self._cache = target
         else:
             self._cache = feedback * self._cache + (1.0 - feedback) * target
-            kick = self._beat_kick
+            kick = self._walk.beat_kick
             if kick:  # a beat or onset shakes the cache: a visible jolt that feedback then smooths out
                 self._cache = self._cache + (0.25 * min(kick, 2.0)) * self._smooth_noise()
-                self._beat_kick = 0.0
         innovation = math.sqrt(1.0 - NOISE_MEMORY ** 2)
         self._field_noise = NOISE_MEMORY * self._field_noise + innovation * self._smooth_noise()
         white = self._cache + (0.5 * noise_scale) * self._field_noise
@@ -404,7 +291,7 @@ class TextureGenerator:
             self._palette_from, self._palette_progress = self._palette_shown, 0.0
         self._palette_key = key
         if self._palette_progress < 1.0:
-            self._palette_progress = min(1.0, self._palette_progress + 1.0 / self._transition(frame))
+            self._palette_progress = min(1.0, self._palette_progress + 1.0 / transition_frames(frame))
             t = self._palette_progress
             self._palette_shown = (1.0 - t) * self._palette_from + t * gradient(key)
         return self._palette_shown
@@ -418,7 +305,7 @@ class TextureGenerator:
         luminance = image @ torch.tensor([0.299, 0.587, 0.114])
         index = luminance.mul(GRADIENT_STEPS - 1).add_(0.5).clamp_(0, GRADIENT_STEPS - 1).to(torch.int64)
         graded = image * (1.0 - GRADE) + table[index] * GRADE
-        brightness = bounded(frame.brightness, 0.0, 2.0, 1.0) * (1.0 + 0.25 * min(self._kick, 1.0))
+        brightness = bounded(frame.brightness, 0.0, 2.0, 1.0) * (1.0 + 0.25 * min(self._walk.kick, 1.0))
         matrix = hue_rotation(bounded(frame.hue, -1e6, 1e6, 0.0) % 1.0).T * brightness * 255.0
         out = graded @ torch.from_numpy(matrix.astype(np.float32))
         return np.ascontiguousarray(out.add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).numpy())
