@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from engine.visual.frame_input import DEFAULT_PALETTE
+from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
+from engine.visual.generators.latent_walk import bounded, transition_frames
 
 GRADIENT_STEPS = 256  # palette positions in the lookup table
 
@@ -39,3 +40,28 @@ def hue_rotation(turns: float) -> np.ndarray:
     rotate = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(angle), -math.sin(angle)],
                        [0.0, math.sin(angle), math.cos(angle)]])
     return _YIQ_TO_RGB @ rotate @ _RGB_TO_YIQ
+
+
+class PaletteFade:
+    """A frame's palette as a gradient, crossfaded over the frame's `transition_frames` when it changes."""
+
+    def __init__(self) -> None:
+        self.key: tuple[tuple[float, ...], ...] | None = None  # the palette asked for, as clamped colours
+        self.progress = 1.0  # of the crossfade in progress (1: none)
+        self._from = np.zeros((GRADIENT_STEPS, 3))
+        self.shown = np.zeros((GRADIENT_STEPS, 3))
+
+    def step(self, frame: VisualFrame) -> np.ndarray:
+        """(GRADIENT_STEPS, 3): the gradient to show this frame."""
+        palette = frame.palette if frame.palette is not None and len(frame.palette) else DEFAULT_PALETTE
+        key = tuple(tuple(bounded(v, 0.0, 1.0, 0.0) for v in tuple(c)[:3]) for c in palette)
+        if self.key is None:
+            self.shown, self.progress = gradient(key), 1.0
+        elif key != self.key:
+            self._from, self.progress = self.shown, 0.0
+        self.key = key
+        if self.progress < 1.0:
+            self.progress = min(1.0, self.progress + 1.0 / transition_frames(frame))
+            t = self.progress
+            self.shown = (1.0 - t) * self._from + t * gradient(key)
+        return self.shown

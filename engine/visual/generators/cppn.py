@@ -37,9 +37,9 @@ import torch.nn.functional as F
 
 from engine.analysis.features import INDEX
 from engine.errors import VisualError
-from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
-from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
-from engine.visual.generators.latent_walk import LatentWalk, bounded, transition_frames
+from engine.visual.frame_input import VisualFrame
+from engine.visual.generators.colour import GRADIENT_STEPS, PaletteFade, hue_rotation
+from engine.visual.generators.latent_walk import LatentWalk, bounded
 
 FIRST = 16  # coordinate features (the first layer): the one layer computed in float32
 HIDDEN = 24  # channels per hidden layer: wide enough for rich patterns, cheap enough for 512x512 on one thread
@@ -192,10 +192,7 @@ class CppnGenerator:
     def _reset_state(self) -> None:
         """Drop the picture's caches (the walk drops its own on a reset frame)."""
         self._exposure: np.ndarray | None = None  # smoothed (mean, std) of the two fields
-        self._palette_key: tuple[Any, ...] | None = None
-        self._palette_from = np.zeros((GRADIENT_STEPS, 3))
-        self._palette_shown = np.zeros((GRADIENT_STEPS, 3))
-        self._palette_progress = 1.0
+        self._palette = PaletteFade()
         self._lut_key: tuple[Any, ...] | None = None
         self._lut = np.zeros((0, 3), dtype=np.uint8)
 
@@ -320,25 +317,12 @@ class CppnGenerator:
 
     def _palette_lut(self, frame: VisualFrame) -> np.ndarray:
         """(SHADES * GRADIENT_STEPS, 3) uint8: gradient x shade, hue-rotated and brightened."""
-        palette = frame.palette if frame.palette is not None and len(frame.palette) else DEFAULT_PALETTE
-        key = tuple(tuple(bounded(v, 0.0, 1.0, 0.0) for v in tuple(c)[:3]) for c in palette)
-        if self._palette_key is None:
-            self._palette_shown = gradient(key)
-            self._palette_progress = 1.0
-        elif key != self._palette_key:
-            self._palette_from = self._palette_shown
-            self._palette_progress = 0.0
-        self._palette_key = key
-        if self._palette_progress < 1.0:
-            self._palette_progress = min(1.0, self._palette_progress + 1.0 / transition_frames(frame))
-            t = self._palette_progress
-            self._palette_shown = (1.0 - t) * self._palette_from + t * gradient(key)
+        colours = self._palette.step(frame)
         flash = 1.0 + 0.25 * min(self._walk.kick, 1.0)
         brightness = bounded(frame.brightness, 0.0, 2.0, 1.0) * flash
         hue = bounded(frame.hue, -1e6, 1e6, 0.0) % 1.0
-        lut_key = (key, self._palette_progress, round(brightness, 4), round(hue, 5))
+        lut_key = (self._palette.key, self._palette.progress, round(brightness, 4), round(hue, 5))
         if lut_key != self._lut_key:
-            colours = self._palette_shown
             if hue:
                 colours = np.clip(colours @ hue_rotation(hue).T, 0.0, 1.0)
             shades = np.linspace(0.45, 1.05, SHADES) * brightness

@@ -54,9 +54,9 @@ import torch.nn.functional as F
 
 from engine.analysis.features import INDEX
 from engine.errors import VisualError
-from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
-from engine.visual.generators.colour import GRADIENT_STEPS, gradient, hue_rotation
-from engine.visual.generators.latent_walk import LatentWalk, bounded, transition_frames
+from engine.visual.frame_input import VisualFrame
+from engine.visual.generators.colour import GRADIENT_STEPS, PaletteFade, hue_rotation
+from engine.visual.generators.latent_walk import LatentWalk, bounded
 from engine.visual.generators.tiny_vae import (
     LatentStatistics,
     TinyDecoder,
@@ -188,10 +188,7 @@ class TextureGenerator:
 
     def _reset_state(self) -> None:
         """Drop the picture's caches (the walk drops its own on a reset frame, with a new look)."""
-        self._palette_key: tuple[Any, ...] | None = None
-        self._palette_from = np.zeros((GRADIENT_STEPS, 3))
-        self._palette_shown = np.zeros((GRADIENT_STEPS, 3))
-        self._palette_progress = 1.0
+        self._palette = PaletteFade()
         self._exposure: torch.Tensor | None = None  # smoothed per-channel (mean, std) of the raw field
         self._cache: torch.Tensor | None = None  # the latent cache: last frame's field, before noise
         self._field_noise = torch.zeros(1, self.channels, self._lat_h, self._lat_w)
@@ -281,27 +278,12 @@ class TextureGenerator:
 
     # -- colour -------------------------------------------------------------------------------------
 
-    def _palette(self, frame: VisualFrame) -> np.ndarray:
-        """(GRADIENT_STEPS, 3) palette gradient, crossfaded over transition_frames when it changes."""
-        palette = frame.palette if frame.palette is not None and len(frame.palette) else DEFAULT_PALETTE
-        key = tuple(tuple(bounded(v, 0.0, 1.0, 0.0) for v in tuple(c)[:3]) for c in palette)
-        if self._palette_key is None:
-            self._palette_shown, self._palette_progress = gradient(key), 1.0
-        elif key != self._palette_key:
-            self._palette_from, self._palette_progress = self._palette_shown, 0.0
-        self._palette_key = key
-        if self._palette_progress < 1.0:
-            self._palette_progress = min(1.0, self._palette_progress + 1.0 / transition_frames(frame))
-            t = self._palette_progress
-            self._palette_shown = (1.0 - t) * self._palette_from + t * gradient(key)
-        return self._palette_shown
-
     def _grade(self, frame: VisualFrame, rgb: torch.Tensor) -> np.ndarray:
         """Decoded (1, 3, h, w) 0..1 -> graded uint8 (height, width, 3): palette tint, hue, brightness."""
         if rgb.shape[-2:] != (self.height, self.width):
             rgb = F.interpolate(rgb, size=(self.height, self.width), mode="bilinear", align_corners=False)
         image = rgb[0].permute(1, 2, 0)  # (H, W, 3)
-        table = torch.from_numpy(self._palette(frame).astype(np.float32))
+        table = torch.from_numpy(self._palette.step(frame).astype(np.float32))
         luminance = image @ torch.tensor([0.299, 0.587, 0.114])
         index = luminance.mul(GRADIENT_STEPS - 1).add_(0.5).clamp_(0, GRADIENT_STEPS - 1).to(torch.int64)
         graded = image * (1.0 - GRADE) + table[index] * GRADE

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
-from engine.visual.generators.colour import gradient, hue_rotation
+from engine.visual.frame_input import VisualFrame
+from engine.visual.generators.colour import PaletteFade, hue_rotation
 
 PALETTE_TINT = 0.2  # weight of the palette gradient map in the colour grade
 
@@ -26,11 +26,9 @@ class ColourGrade:
 
     def reset(self) -> None:
         """Forget the palette: the next frame's palette shows at once, without a crossfade."""
-        self._key: tuple[Any, ...] | None = None
-        self._start = torch.zeros(0)
+        self._fade = PaletteFade()
+        self._shown_key: tuple[Any, ...] | None = None  # what `_shown` holds, so it is copied only on change
         self._shown = torch.zeros(0)
-        self._target = torch.zeros(0)
-        self._progress = 1.0
 
     def apply(self, image: torch.Tensor, frame: VisualFrame) -> np.ndarray:
         """(H, W, 3) float 0..1 on the device -> graded (H, W, 3) uint8 on the host."""
@@ -47,18 +45,10 @@ class ColourGrade:
         return np.ascontiguousarray(out.cpu().numpy())
 
     def _palette(self, frame: VisualFrame) -> torch.Tensor:
-        """(256, 3) gradient of the frame's palette, crossfaded over transition_frames on a change."""
-        key = tuple(tuple(float(v) for v in c) for c in (frame.palette or DEFAULT_PALETTE))
-        if self._key is None or key != self._key:
-            target = torch.from_numpy(gradient(key).astype(np.float32)).to(self.device)
-            if self._key is None:
-                self._shown, self._progress = target, 1.0
-            else:
-                self._start, self._progress = self._shown, 0.0
-            self._target = target
-            self._key = key
-        if self._progress < 1.0:
-            step = 1.0 / max(1, int(frame.transition_frames))
-            self._progress = min(1.0, self._progress + step)
-            self._shown = torch.lerp(self._start, self._target, self._progress)
+        """The frame's palette gradient on the device, crossfaded over transition_frames on a change."""
+        colours = self._fade.step(frame)
+        key = (self._fade.key, self._fade.progress)
+        if key != self._shown_key:
+            self._shown = torch.from_numpy(colours.astype(np.float32)).to(self.device)
+            self._shown_key = key
         return self._shown
