@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,20 +78,27 @@ def test_pd_sets_a_value(server: OscServer, hub: ControlHub, tmp_path: Path) -> 
     assert server.stats["errors"] == 0
 
 
-def test_pd_receives_feedback_after_a_scene_recall(server: OscServer, hub: ControlHub, tmp_path: Path) -> None:
-    patch = tmp_path / "feedback.pd"
-    patch.write_text(FEEDBACK_PATCH.format(port=server.port, listen=free_port(), ms=3000))
+def listening_pd(patch: Path, subscribed: Callable[[], bool], then: Callable[[], None]) -> list[str]:
+    """Run a listening patch until it quits; once `subscribed()` holds, call `then()`. Returns what
+    Pd printed from [print fb], one message per line without Pd's prefixes."""
     pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-stderr", "-open", str(patch)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_until(lambda: len(server.subscribers) == 1, timeout=10), "Pd did not subscribe"
-        oscsend(server.port, "/scene/recall", "si", "intense", "0")
+        assert wait_until(subscribed, timeout=10), "Pd did not subscribe"
+        then()
         _, err = pd.communicate(timeout=20)
     finally:
         if pd.poll() is None:
             pd.kill()
             pd.wait()
-    lines = [line.removeprefix("fb:").strip().removeprefix("list ") for line in err.splitlines() if line.startswith("fb:")]
+    return [line.removeprefix("fb:").strip().removeprefix("list ") for line in err.splitlines() if line.startswith("fb:")]
+
+
+def test_pd_receives_feedback_after_a_scene_recall(server: OscServer, hub: ControlHub, tmp_path: Path) -> None:
+    patch = tmp_path / "feedback.pd"
+    patch.write_text(FEEDBACK_PATCH.format(port=server.port, listen=free_port(), ms=3000))
+    lines = listening_pd(patch, lambda: len(server.subscribers) == 1,
+                         lambda: oscsend(server.port, "/scene/recall", "si", "intense", "0"))
     assert "rave energy 1" in lines  # the full dump on subscribe: the default
     energy = float(hub.store.get("/rave/energy"))
     assert energy != 1.0 and f"rave energy {energy:g}" in lines, lines[-20:]
@@ -100,19 +108,10 @@ def test_pd_follows_the_analysis_stream(server: OscServer, tmp_path: Path) -> No
     patch = tmp_path / "analysis.pd"
     patch.write_text(FEEDBACK_PATCH.replace("oscformat engine subscribe", "oscformat analysis subscribe")
                      .format(port=server.port, listen=free_port(), ms=2500))
-    pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-stderr", "-open", str(patch)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_until(lambda: len(server.feature_subscribers) == 1, timeout=10), "Pd did not subscribe"
-        row = np.zeros(N_FEATURES, dtype=np.float32)
-        row[INDEX["level"]], row[INDEX["beat"]], row[INDEX["bpm"]], row[INDEX["beat_confidence"]] = 0.5, 1, 128, 0.75
-        server.features.send(row)  # as the live engine's feed does, 86 times a second
-        _, err = pd.communicate(timeout=20)
-    finally:
-        if pd.poll() is None:
-            pd.kill()
-            pd.wait()
-    lines = [line.removeprefix("fb:").strip().removeprefix("list ") for line in err.splitlines() if line.startswith("fb:")]
+    row = np.zeros(N_FEATURES, dtype=np.float32)
+    row[INDEX["level"]], row[INDEX["beat"]], row[INDEX["bpm"]], row[INDEX["beat_confidence"]] = 0.5, 1, 128, 0.75
+    # As the live engine's feed does, 86 times a second.
+    lines = listening_pd(patch, lambda: len(server.feature_subscribers) == 1, lambda: server.features.send(row))
     assert "analysis beat 128 0.75" in lines, lines
     features = next(line for line in lines if line.startswith("analysis features"))
     values = [float(v) for v in features.split()[2:]]
