@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.analysis.features import INDEX
 from engine.audio.decoder import Decoder
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
@@ -220,7 +221,6 @@ class LiveEngine:
                                                seed=self.config.seed, theme=self.config.visual_theme,
                                                generator_options=self._options_for(self.config.visual_generator)),
                                   spare=self.config.visual_spare, on_error=self._visual_error)
-        self._generator_requested = self.config.visual_generator
         self.visuals.start()
         if self.config.record is not None:
             self.recorder = LiveRecorder(self.config.record, self.visuals.frames, samplerate=self.samplerate,
@@ -276,8 +276,8 @@ class LiveEngine:
         from engine.visual.window import run_window
 
         assert self.visuals is not None
-        run_window(_newest_reader(self.visuals.frames), screen=self.config.visual_screen, fullscreen=self.config.fullscreen,
-                   seconds=seconds, tick=self.tick)
+        run_window(_newest_reader(self.visuals.frames), screen=self.config.visual_screen,
+                   fullscreen=self.config.fullscreen, seconds=seconds, tick=self.tick)
 
     def stop(self) -> None:
         if self.feed is not None:
@@ -396,8 +396,6 @@ class LiveEngine:
         }
 
     def _analysis_report(self) -> dict[str, object]:
-        from engine.analysis.features import INDEX
-
         if self.feed is None:
             return {}
         row = self.feed.latest

@@ -18,8 +18,8 @@ class FeatureModBank:
     def __init__(self, store: ParamStore) -> None:
         idx = store.continuous_index
         self._idx = idx
-        self._lo = np.array([store.param(a).minimum for a in store.continuous_addresses], dtype=np.float64)
-        self._hi = np.array([store.param(a).maximum for a in store.continuous_addresses], dtype=np.float64)
+        self._lo = store.continuous_minimum
+        self._hi = store.continuous_maximum
         self._depth_i = [idx[f"/mod/{n}/depth"] for n in range(N_MODS)]
         self._keys = [(f"/mod/{n}/source", f"/mod/{n}/target") for n in range(N_MODS)]
 

@@ -43,8 +43,8 @@ class LfoBank:
         self._dt = frame_seconds
         self._n = n_lfos
         self._idx = store.continuous_index
-        self._lo = np.array([store.param(a).minimum for a in store.continuous_addresses], dtype=np.float64)
-        self._hi = np.array([store.param(a).maximum for a in store.continuous_addresses], dtype=np.float64)
+        self._lo = store.continuous_minimum
+        self._hi = store.continuous_maximum
         self._half_range = (self._hi - self._lo) / 2.0
         self._states = []
         for child in seed_sequence.spawn(n_lfos):

@@ -42,6 +42,10 @@ class ParamStore:
             self._params[param.address] = param
         self.continuous_addresses: tuple[str, ...] = tuple(a for a, p in self._params.items() if p.continuous)
         self.continuous_index: dict[str, int] = {a: i for i, a in enumerate(self.continuous_addresses)}
+        # Ranges of the continuous values, in `continuous` order: modulators clip to them.
+        self.continuous_minimum = np.array([self._params[a].minimum for a in self.continuous_addresses], dtype=np.float64)
+        self.continuous_maximum = np.array([self._params[a].maximum for a in self.continuous_addresses], dtype=np.float64)
+        self.continuous_minimum.flags.writeable = self.continuous_maximum.flags.writeable = False
         self._validators = dict(validators or {})
         self._write_lock = threading.Lock()
         values = {a: p.default for a, p in self._params.items()}
