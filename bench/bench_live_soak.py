@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from costly_model import build as build_costly  # noqa: E402
 from jack_server import jack_dummy  # noqa: E402
 
-from engine.audio.live import LiveConfig, LiveEngine  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
+from engine.session.config import SessionConfig  # noqa: E402
+from engine.session.session import LiveSession  # noqa: E402
 
 
 class HostileThread(threading.Thread):
@@ -52,7 +53,7 @@ class HostileThread(threading.Thread):
 
 
 def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None) -> dict:
-    engine = LiveEngine(LiveConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
+    engine = LiveSession(SessionConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
                                    lookahead_blocks=lookahead, python_callback=python_callback, device="system"))
     hostile = HostileThread()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])

@@ -39,9 +39,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from jack_server import jack_dummy  # noqa: E402
 
-from engine.audio.live import LiveConfig, LiveEngine  # noqa: E402
 from engine.control.osc_codec import encode_message  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
+from engine.session.config import SessionConfig  # noqa: E402
+from engine.session.session import LiveSession  # noqa: E402
 
 SENDER = """
 import socket, sys, time
@@ -74,7 +75,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def throughput(engine: LiveEngine, count: int, rate: float) -> dict[str, float | int]:
+def throughput(engine: LiveSession, count: int, rate: float) -> dict[str, float | int]:
     assert engine.osc is not None
     stats = engine.osc.stats
     before, underruns = stats["messages"], engine.output.underruns
@@ -100,7 +101,7 @@ def throughput(engine: LiveEngine, count: int, rate: float) -> dict[str, float |
 class Detector:
     """Decoder-thread hook: remembers block peaks, and when armed finds the first loud sample."""
 
-    def __init__(self, engine: LiveEngine) -> None:
+    def __init__(self, engine: LiveSession) -> None:
         self.engine = engine
         self.peaks: list[float] = []
         self.threshold = 0.0
@@ -119,7 +120,7 @@ class Detector:
                 self.event.set()
 
 
-def latency(engine: LiveEngine, trials: int) -> dict[str, object]:
+def latency(engine: LiveSession, trials: int) -> dict[str, object]:
     assert engine.osc is not None
     detector = Detector(engine)
     engine.decoder.on_block = detector
@@ -166,7 +167,7 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     with jack_dummy():
-        engine = LiveEngine(LiveConfig(model=_model(), samplerate=48000, blocksize=256, device="system",
+        engine = LiveSession(SessionConfig(model=_model(), samplerate=48000, blocksize=256, device="system",
                                        osc_port=_free_port()))
         engine.start()
         try:

@@ -26,20 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jack_server import jack_dummy  # noqa: E402
 
-from engine.audio.live import LiveConfig, LiveEngine  # noqa: E402
+from engine.session.config import SessionConfig  # noqa: E402
+from engine.session.session import LiveSession  # noqa: E402
 
 
 class FrameWatcher(threading.Thread):
     """Notes (wall time, frame time) of every new frame, polling every millisecond."""
 
-    def __init__(self, engine: LiveEngine) -> None:
+    def __init__(self, engine: LiveSession) -> None:
         super().__init__(daemon=True)
         self.engine = engine
         self.halt = threading.Event()
         self.seen: list[tuple[float, int, float]] = []  # (wall, index, timeline seconds of its features)
 
     def run(self) -> None:
-        frames = self.engine.visuals.frames  # type: ignore[union-attr]
+        frames = self.engine.visuals.host.frames  # type: ignore[union-attr]
         last = -1
         while not self.halt.wait(0.001):
             index = frames.latest_index
@@ -53,7 +54,7 @@ class FrameWatcher(threading.Thread):
 class OnsetWatcher(threading.Thread):
     """Notes the wall time at which each onset row is published (its audio reaches the speaker)."""
 
-    def __init__(self, engine: LiveEngine) -> None:
+    def __init__(self, engine: LiveSession) -> None:
         super().__init__(daemon=True)
         self.engine = engine
         self.halt = threading.Event()
@@ -91,7 +92,7 @@ def latencies(onsets: list[tuple[float, float]], seen: list[tuple[float, int, fl
 
 
 def run(size: int, seconds: float, fps: float) -> dict:
-    engine = LiveEngine(LiveConfig(scene="Intense", samplerate=48000, blocksize=256, device="system",
+    engine = LiveSession(SessionConfig(scene="Intense", samplerate=48000, blocksize=256, device="system",
                                    osc_port=None, visuals=True, visual_size=(size, size),
                                    sets=[f"/visual/fps={fps:g}"]))
     frames = FrameWatcher(engine)
@@ -99,7 +100,7 @@ def run(size: int, seconds: float, fps: float) -> dict:
     try:
         engine.start()
         assert engine.visuals is not None
-        engine.visuals.wait_ready(60)
+        engine.visuals.host.wait_ready(60)
         frames.start()
         onsets.start()
         engine.run(seconds)

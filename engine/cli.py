@@ -1,4 +1,4 @@
-"""Command line: `render`, `models inspect` (and later `live`, `devices`, `visuals`)."""
+"""Command line: `live`, `render`, `visuals`, `models inspect`, `params`, `devices`."""
 
 from __future__ import annotations
 
@@ -183,39 +183,35 @@ def _device(text: str) -> int | str:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from engine.audio.live import LiveConfig, LiveEngine
+    from engine.session.config import SessionConfig
+    from engine.session.session import LiveSession
 
-    if args.blocksize < 16 or args.blocksize > 8192:
-        raise ParamError(f"--blocksize must be between 16 and 8192 frames, got {args.blocksize}")
-    if args.lookahead_blocks is not None and args.lookahead_blocks < 1:
-        raise ParamError(f"--lookahead-blocks must be at least 1, got {args.lookahead_blocks}")
-    config = LiveConfig(model=args.model, scene=args.scene, sets=args.sets, device=args.device,
-                        samplerate=args.samplerate, blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks,
-                        input=args.input, seconds=args.seconds, seed=args.seed, python_callback=args.python_callback,
-                        allowed_model_dirs=args.allowed_model_dirs, osc_host=args.osc_host,
-                        osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
-                        midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual,
-                        midi_map=args.midi_map, midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out,
-                        visuals=args.visuals or args.window or args.record is not None, window=args.window,
-                        visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
-                        visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
-                        visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
-    engine = LiveEngine(config)
+    config = SessionConfig.checked(
+        model=args.model, scene=args.scene, sets=args.sets, device=args.device, samplerate=args.samplerate,
+        blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks, input=args.input, seconds=args.seconds,
+        seed=args.seed, python_callback=args.python_callback, allowed_model_dirs=args.allowed_model_dirs,
+        osc_host=args.osc_host, osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
+        midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual, midi_map=args.midi_map,
+        midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out, visuals=args.visuals,
+        window=args.window, visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
+        visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
+        visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
+    session = LiveSession(config)
     try:
-        engine.start()
+        session.start()
         if args.window:
-            engine.run_with_window(args.seconds)
+            session.run_with_window(args.seconds)
         else:
-            engine.run(args.seconds, status=sys.stderr.isatty())
+            session.run(args.seconds, status=sys.stderr.isatty())
     except KeyboardInterrupt:
         pass
     finally:
-        engine.stop()
+        session.stop()
         if args.report:
-            engine.write_report(args.report)
-    report = engine.report()
-    err_console.print(f"played {report['seconds']} s: {report['callbacks']} callbacks, {report['underruns']} underruns, "
-                      f"latency {float(report['latency']) * 1000:.1f} ms", highlight=False)
+            session.write_report(args.report)
+    status = session.status()
+    err_console.print(f"played {status.seconds:.3f} s: {status.callbacks} callbacks, {status.underruns} underruns, "
+                      f"latency {status.latency['total_s'] * 1000:.1f} ms", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -23,11 +23,12 @@ from conftest import rms
 from jack_fixtures import SAMPLERATE, JackCapture, JackPlayer, JackServer, engine_ports, longest_zero_run
 from model_factories import make_new_style_model
 
-from engine.audio import live
-from engine.audio.live import LiveConfig, LiveEngine
 from engine.errors import ModelLoadError
 from engine.models.nn_tilde import NNModel
 from engine.render.offline import RenderRequest, render
+from engine.session import model_policy
+from engine.session.config import SessionConfig
+from engine.session.session import LiveSession
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKSIZE = 256
@@ -45,7 +46,7 @@ def live_model(default_model_path: Path, tmp_path_factory: pytest.TempPathFactor
 
 @dataclass
 class Session:
-    engine: LiveEngine
+    engine: LiveSession
     capture: JackCapture
     inputs: list[str]  # the engine's JACK input ports (with input=True)
 
@@ -60,7 +61,7 @@ def playing(server: JackServer, model: Path, capture_seconds: float, **config: o
     capture = JackCapture(server, capture_seconds)
     try:
         before = capture.port_names()
-        engine = LiveEngine(LiveConfig(model=model, device=server.device, samplerate=SAMPLERATE,
+        engine = LiveSession(SessionConfig(model=model, device=server.device, samplerate=SAMPLERATE,
                                        blocksize=BLOCKSIZE, **config))  # type: ignore[arg-type]
         try:
             capture.connect(engine_ports(capture, before, is_output=True))
@@ -75,7 +76,7 @@ def playing(server: JackServer, model: Path, capture_seconds: float, **config: o
         capture.close()
 
 
-def run_until(engine: LiveEngine, condition: Callable[[], bool], timeout: float) -> bool:
+def run_until(engine: LiveSession, condition: Callable[[], bool], timeout: float) -> bool:
     """Keep the engine's main loop (ticks) going until `condition` holds or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
@@ -83,7 +84,7 @@ def run_until(engine: LiveEngine, condition: Callable[[], bool], timeout: float)
     return condition()
 
 
-def expected_callbacks(engine: LiveEngine) -> float:
+def expected_callbacks(engine: LiveSession) -> float:
     return (engine.stopped_at - engine.started_at) * SAMPLERATE / BLOCKSIZE
 
 
@@ -150,7 +151,7 @@ def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: 
         assert engine.decoder.graph.analysis_active
         assert engine.feed.rows > rows_before + 40  # rows kept coming through the swap
     assert first != "second.ts"
-    assert engine.errors == []
+    assert not engine.errors, list(engine.errors)
     assert engine.decoder.graph.model.path == second.resolve()
     assert engine.output.underruns == 0
     assert_continuous(s.capture.recorded[swap_at - SAMPLERATE // 2:end], "capture around the swap")
@@ -243,14 +244,14 @@ def test_slow_decoder_underruns_then_recovers(jack_server: JackServer, live_mode
         assert output.callbacks > callbacks
         end = s.capture.frames
     assert engine.decoder.error is None
-    assert engine.errors == []
+    assert not engine.errors, list(engine.errors)
     assert_continuous(s.capture.recorded[mark:end], "capture after recovery")
 
 
 def test_model_too_slow_for_real_time_is_refused(monkeypatch: pytest.MonkeyPatch, live_model: Path) -> None:
-    monkeypatch.setattr(live, "MAX_REALTIME_FACTOR", 1e-9)
+    monkeypatch.setattr(model_policy, "MAX_REALTIME_FACTOR", 1e-9)
     with pytest.raises(ModelLoadError, match=r"real-time factor \d+\.\d+"):
-        LiveEngine(LiveConfig(model=live_model, samplerate=SAMPLERATE, blocksize=BLOCKSIZE))
+        LiveSession(SessionConfig(model=live_model, samplerate=SAMPLERATE, blocksize=BLOCKSIZE))
 
 
 def test_python_callback_plays_without_underruns(jack_server: JackServer, live_model: Path) -> None:

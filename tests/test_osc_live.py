@@ -9,14 +9,15 @@ from jack_fixtures import SAMPLERATE, JackServer
 from model_factories import make_new_style_model
 from osc_fixtures import Listener, free_port, oscsend, wait_until
 
-from engine.audio.live import LiveConfig, LiveEngine
 from engine.control.osc_codec import encode_message
+from engine.session.config import SessionConfig
+from engine.session.session import LiveSession
 
 
 def test_live_engine_serves_osc(jack_server: JackServer, tmp_path: Path) -> None:
     model = make_new_style_model(tmp_path, latent_size=8, sr=SAMPLERATE)
     port = free_port()
-    engine = LiveEngine(LiveConfig(model=model, device=jack_server.device, samplerate=SAMPLERATE,
+    engine = LiveSession(SessionConfig(model=model, device=jack_server.device, samplerate=SAMPLERATE,
                                    osc_port=port, osc_map="touchosc"))
     listener = Listener()
     engine.start()

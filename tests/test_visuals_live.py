@@ -27,12 +27,12 @@ def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, 
                  visual_size=(64, 64), record=video) as s:
         engine = s.engine
         assert engine.visuals is not None
-        assert run_until(engine, lambda: engine.visuals.frames.latest_index > 10, timeout=60)
+        assert run_until(engine, lambda: engine.visuals.host.frames.latest_index > 10, timeout=60)
         assert engine.feed is not None and engine.feed.rows > 50  # features published on the audio clock
-        published = engine.visuals.state.read()
+        published = engine.visuals.host.state.read()
         assert published is not None and published.features[INDEX["level"]] > 0.0
         assert published.latent.shape == (engine.model.latent_size,)
-        assert run_until(engine, lambda: engine.visuals.spare is not None and engine.visuals.spare.ready.is_set(),
+        assert run_until(engine, lambda: engine.visuals.host.spare is not None and engine.visuals.host.spare.ready.is_set(),
                          timeout=60)
         engine.hub.fire_beat("cache_reset")  # a controller pad's beat action becomes the trigger write
         assert engine.store.get("/visual/reset") == 1
@@ -41,14 +41,14 @@ def test_visuals_follow_live_audio_and_survive_a_crash(jack_server: JackServer, 
         engine.hub.set("/visual/theme", "ink")
         assert engine.store.get("/visual/theme") == "ink"
         underruns_before = engine.output.underruns
-        os.kill(engine.visuals.active.process.pid, signal.SIGKILL)
-        assert run_until(engine, lambda: bool(engine.visuals.restarts)
-                         and engine.visuals.restarts[-1].recovered_seconds is not None, timeout=5)
-        index = engine.visuals.frames.latest_index
+        os.kill(engine.visuals.host.active.process.pid, signal.SIGKILL)
+        assert run_until(engine, lambda: bool(engine.visuals.host.restarts)
+                         and engine.visuals.host.restarts[-1].recovered_seconds is not None, timeout=5)
+        index = engine.visuals.host.frames.latest_index
         engine.run(1.0)
-        assert engine.visuals.frames.latest_index > index
+        assert engine.visuals.host.frames.latest_index > index
         assert engine.output.underruns == underruns_before == 0
-    assert engine.visuals.restarts[0].recovered_seconds < 2.0
+    assert engine.visuals.host.restarts[0].recovered_seconds < 2.0
     report = engine.report()
     assert report["underruns"] == 0
     assert report["analysis"]["rows"] > 100

@@ -61,7 +61,7 @@ class Decoder(threading.Thread):
         self.output = output
         self.blocksize = blocksize
         self.target_frames = lookahead_blocks * blocksize
-        self.headroom_frames = 0  # queued beyond the target while a model loads (see LiveEngine._load_and_swap)
+        self.headroom_frames = 0  # queued beyond the target while a model loads (see engine.session.model_swap)
         self.input_ring = input_ring
         self.on_block = on_block
         self.feed = GraphFeed(graph, ring.channels)

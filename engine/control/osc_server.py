@@ -13,7 +13,8 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
                                            per parameter, then /engine/list/done COUNT
     /engine/get ADDRESS|PATTERN         -> ADDRESS VALUE per match (the setter's form)
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
-                                           MESSAGES ERRORS DROPPED SUBSCRIBERS
+                                           MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
+                                           DEVICE_OK OUTAGES MODEL SCENE
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
@@ -30,8 +31,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from engine.analysis.features import FEATURE_NAMES
 from engine.control.feature_sender import FeatureSender
@@ -73,10 +73,10 @@ def _is_loopback(host: str) -> bool:
 class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
-                 engine: Any = None, feedback_hz: float = 30.0) -> None:
-        """`allow`: when given, only these IPs are heard (others dropped and counted). `engine`: a
-        LiveEngine (or anything with `.output.cpu_load`, `.output.underruns`, `.samplerate`) for
-        `/engine/status`."""
+                 status: Callable[[], Sequence[object]] | None = None, feedback_hz: float = 30.0) -> None:
+        """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
+        `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
+        carries this server's own counters and zeros for the audio."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -86,7 +86,7 @@ class OscServer:
         self.store = hub.store
         self.allow = frozenset(allow)
         self.routes = routes
-        self.engine = engine
+        self._status_args = status
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # bursts (capped by rmem_max)
         try:
@@ -330,10 +330,11 @@ class OscServer:
             self._reply(sender, address, snapshot[address])
 
     def _status(self, message: TimedMessage, sender: Client) -> None:
-        output = getattr(self.engine, "output", None)
-        self._reply(sender, "/engine/status/reply", float(getattr(output, "cpu_load", 0.0)),
-                    int(getattr(output, "underruns", 0)), int(getattr(self.engine, "samplerate", 0) or 0),
-                    self.stats["messages"], self.stats["errors"], self.stats["dropped"], len(self.subscribers))
+        if self._status_args is not None:
+            self._reply(sender, "/engine/status/reply", *self._status_args())
+            return
+        self._reply(sender, "/engine/status/reply", 0.0, 0, 0, self.stats["messages"], self.stats["errors"],
+                    self.stats["dropped"], len(self.subscribers))
 
     def _client_port(self, message: TimedMessage, sender: Client) -> Client:
         if not message.args:

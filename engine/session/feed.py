@@ -1,4 +1,4 @@
-"""The engine-side feed: analysis rows go out when their audio is heard, not when it is rendered.
+"""The session's feed to the visuals: analysis rows go out when their audio is heard, not when it is rendered.
 
 The decoder renders tens of milliseconds ahead of the speaker. Each analysis row carries the
 timeline time at which its audio plays; this thread (every 5 ms) takes the rows whose time the

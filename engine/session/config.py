@@ -1,0 +1,72 @@
+"""What a live session is asked to do, checked once: the command line builds it, tests and
+benchmarks build it directly, and a value out of range is refused here with the flag's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import ParamError
+from engine.models.default import DEFAULT_MODEL
+from engine.visual.frame_size import check_frame_size
+
+
+class SessionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    model: Path = DEFAULT_MODEL
+    scene: str | None = None
+    sets: list[str] = Field(default_factory=list)
+    device: int | str | None = None
+    samplerate: int | None = Field(default=None, ge=8000, le=384000)
+    blocksize: int = Field(default=256, ge=16, le=8192)
+    lookahead_blocks: int | None = Field(default=None, ge=1, le=1024)  # None: from the model's decode time
+    input: bool = False
+    seconds: float | None = Field(default=None, gt=0)
+    seed: int = 0
+    python_callback: bool = False  # the plain sounddevice callback instead of rtmixer's C callback
+    allowed_model_dirs: list[Path] = Field(default_factory=list)
+    osc_host: str = "127.0.0.1"
+    osc_port: int | None = Field(default=9000, ge=0, le=65535)  # None or 0: no OSC server
+    osc_allow: list[str] = Field(default_factory=list)  # non-empty: only these IPs are heard
+    osc_map: str | None = None  # controller map (presets/controllers) with [[osc]] routes
+    midi_in: str | None = None  # MIDI input port name substring
+    midi_out: str | None = None  # MIDI output port (feedback, clock out)
+    midi_virtual: bool = False  # open virtual MIDI ports other programs connect to
+    midi_map: str = "generic16"  # controller map in presets/controllers
+    midi_clock_in: bool = False  # follow external MIDI clock into /tempo/bpm
+    midi_clock_out: bool = False  # send MIDI clock at /tempo/bpm
+    visuals: bool = False  # start the visual process
+    visual_generator: str = "cppn"
+    visual_theme: str = "nebula"
+    visual_size: tuple[int, int] = (512, 512)
+    visual_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per generator name
+    visual_spare: bool = True  # keep a loaded spare visual process for instant takeover
+    window: bool = False
+    visual_screen: int | None = None
+    fullscreen: bool = False
+    record: Path | None = None  # MP4 of the visuals with the engine's audio
+
+    @field_validator("visual_size")
+    @classmethod
+    def _frame_size(cls, size: tuple[int, int]) -> tuple[int, int]:
+        check_frame_size(*size)
+        return size
+
+    @classmethod
+    def checked(cls, **values: Any) -> SessionConfig:
+        """Build a config; a bad value becomes one ParamError naming its command-line flag."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                flag = "--" + "-".join(str(p) for p in error["loc"][:1]).replace("_", "-")
+                problems.append(f"{flag}: {error['msg']}, got {error.get('input')!r}")
+            raise ParamError("; ".join(problems)) from None
+
+    @property
+    def wants_visuals(self) -> bool:
+        return self.visuals or self.window or self.record is not None

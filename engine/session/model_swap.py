@@ -1,0 +1,93 @@
+"""Live model swaps (`/rave/model PATH`): confine the path, load and time the model off the audio
+path, and hand the decoder a new graph that crossfades in on the playing graph's timeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.audio.decoder import Decoder
+from engine.errors import EngineError, ModelLoadError, ParamError
+from engine.models.default import MODELS_DIR
+from engine.models.nn_tilde import NNModel
+from engine.params.store import ParamStore
+from engine.render.graph import RenderGraph
+from engine.session.model_policy import ModelTiming, load_playable
+
+# Audio queued ahead while a model loads for a swap: torch.jit.load holds the GIL throughout (tens of
+# ms for a small model, more for a large one), so the decoder thread cannot run until it returns.
+SWAP_HEADROOM_SECONDS = 0.25
+
+Swapped = Callable[[NNModel, ModelTiming], None]
+
+
+def resolve_model_path(request: str, allowed_dirs: list[Path]) -> Path:
+    """A relative path names a file inside models/; an absolute one must sit under an allowed folder."""
+    path = Path(request)
+    if not path.is_absolute():
+        path = (MODELS_DIR / path).resolve()
+        if MODELS_DIR.resolve() not in path.parents:
+            raise ParamError(f"/rave/model: {request!r} leaves the models folder")
+        return path
+    path = path.resolve()
+    if not any(d.resolve() == path.parent or d.resolve() in path.parents for d in allowed_dirs):
+        raise ParamError(f"/rave/model: {request} is outside the models folder and no --allow-model-dir covers it")
+    return path
+
+
+class ModelSwapper:
+    def __init__(self, decoder: Decoder, store: ParamStore, *, seed: int, samplerate: int, headroom_frames: int,
+                 allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None]) -> None:
+        self.decoder = decoder
+        self.store = store
+        self.seed = seed
+        self.samplerate = samplerate
+        self.headroom_frames = headroom_frames
+        self.allowed_dirs = allowed_dirs
+        self._on_swapped = on_swapped
+        self._on_error = on_error
+        self._request = ""
+        self._loading: threading.Thread | None = None
+
+    def poll(self) -> None:
+        """From the session's housekeeping: start loading when `/rave/model` names a new file."""
+        request = str(self.store.get("/rave/model"))
+        if request and request != self._request and self._loading is None:
+            self._request = request
+            self._loading = threading.Thread(target=self._load_and_swap, args=(request,), name="model-swap",
+                                             daemon=True)
+            self._loading.start()
+
+    @property
+    def loading(self) -> bool:
+        return self._loading is not None
+
+    def _queue_headroom(self, timeout: float = 1.0) -> None:
+        """Have the decoder queue the swap headroom beyond its target, and wait (bounded) until it has."""
+        self.decoder.headroom_frames = self.headroom_frames
+        deadline = time.monotonic() + timeout
+        while (self.decoder.ring.read_available < self.decoder.fill_target - self.decoder.blocksize
+               and time.monotonic() < deadline and self.decoder.is_alive()):
+            time.sleep(0.005)
+
+    def _load_and_swap(self, request: str) -> None:
+        try:
+            path = resolve_model_path(request, self.allowed_dirs)
+            self._queue_headroom()
+            model, timing = load_playable(path)
+            playing = self.decoder.graph
+            if model.latent_size != playing.model.latent_size:
+                raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
+                                     f"model's {playing.model.latent_size}; restart the engine with it")
+            graph = RenderGraph(model, self.store, seed=self.seed, output_rate=self.samplerate,
+                                timeline=playing.timeline, start_seconds=playing.time_seconds,
+                                analysis=playing.analysis)
+            self.decoder.swap(graph)
+            self._on_swapped(model, timing)
+        except EngineError as exc:
+            self._on_error(str(exc))
+        finally:
+            self.decoder.headroom_frames = 0
+            self._loading = None

@@ -1,0 +1,257 @@
+"""The live session: a model, a render graph, the decoder thread and a device output, with the
+control surfaces (OSC, MIDI), the feed to the visuals and the recorder wired around them.
+
+Threads, from most to least urgent: the device callback (C, no GIL) plays the ring; the decoder
+renders ahead into it; OSC and MIDI write parameters through the hub; the feed hands the visuals
+what is being heard; the main thread runs `tick` (model swaps, generator switches, the device
+watch, the status line). Nothing on the control path waits for the audio side, or the reverse.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from engine.analysis.features import INDEX
+from engine.audio.decoder import Decoder
+from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
+from engine.audio.priority import shorten_gil_switch_interval
+from engine.audio.ring import AudioRing
+from engine.control.hub import ControlHub
+from engine.control.midi_input import MidiConfig, MidiControl
+from engine.control.osc_server import OscServer, load_routes
+from engine.errors import EngineError
+from engine.models.nn_tilde import NNModel
+from engine.params.store import ParamStore
+from engine.params.table import build_param_table
+from engine.presets.scenes import load_scene
+from engine.render.graph import RenderGraph
+from engine.render.offline import parse_sets
+from engine.session.config import SessionConfig
+from engine.session.feed import FeatureFeed
+from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
+from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
+from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
+from engine.session.visuals import SessionVisuals
+from engine.visual.themes import check_theme_name
+
+DEVICE_CHANNELS = 2
+TICK_SECONDS = 0.1
+
+
+class LiveSession:
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.model, self.timing = load_playable(config.model)
+        self.store = ParamStore(build_param_table(self.model.latent_size or 0),
+                                validators={"/visual/theme": check_theme_name})
+        initial = dict(load_scene(config.scene, self.store).values) if config.scene else {}
+        initial.update(parse_sets(self.store, config.sets))
+        self.store.set_many(initial)
+        samplerate = config.samplerate or self._device_rate()
+        graph = RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate)
+        self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
+        frame_at_output = math.ceil(graph.frame_samples * samplerate / graph.model_rate)
+        swap_headroom = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize
+        self.ring = AudioRing(DEVICE_CHANNELS, (self.lookahead_blocks + 2) * config.blocksize + frame_at_output
+                              + swap_headroom)
+        self.input_ring = AudioRing(1, 16 * config.blocksize + frame_at_output) if config.input else None
+        output_class = PythonCallbackOutput if config.python_callback else RtmixerOutput
+        self.output: Output = output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize,
+                                           device=config.device, input_ring=self.input_ring,
+                                           restart_frames=self.lookahead_blocks * config.blocksize)
+        self.samplerate = int(self.output.samplerate)
+        self.decoder = Decoder(graph, self.ring, self.output, blocksize=config.blocksize,
+                               lookahead_blocks=self.lookahead_blocks, input_ring=self.input_ring)
+        self.model_name = self.model.path.name
+        self.hub = ControlHub(self.store, timeline=lambda: self.decoder.graph.timeline, audio_time=self.audio_time)
+        if config.scene:
+            self.hub.scene = config.scene
+        self.errors: deque[str] = deque(maxlen=LAST_ERRORS)
+        self.swapper = ModelSwapper(self.decoder, self.store, seed=config.seed, samplerate=self.samplerate,
+                                    headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
+                                    on_swapped=self._swapped, on_error=self._swap_error)
+        self._cpu_samples: deque[float] = deque(maxlen=36000)  # an hour of ticks
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+        self._previous_switch_interval = sys.getswitchinterval()
+        self.osc: OscServer | None = None
+        self.midi: MidiControl | None = None
+        # Live input is captured one lookahead plus one model frame before the graph's clock.
+        graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + graph.frame_seconds
+        self.visuals: SessionVisuals | None = None
+        self.feed: FeatureFeed | None = None
+
+    def _device_rate(self) -> int:
+        import sounddevice as sd
+
+        info = sd.query_devices(self.config.device, "output")
+        return int(info["default_samplerate"])  # type: ignore[index]
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        config = self.config
+        if config.osc_port:  # first: a busy port fails before any audio starts
+            self.osc = OscServer(self.hub, config.osc_host, config.osc_port, allow=config.osc_allow,
+                                 routes=load_routes(config.osc_map, self.hub),
+                                 status=lambda: self.status().osc_reply()).start()
+        if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
+            self.midi = MidiControl(self.hub, MidiConfig(
+                midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
+                map_name=config.midi_map, clock_in=config.midi_clock_in, clock_out=config.midi_clock_out))
+            self.midi.start()
+        if config.wants_visuals:
+            self.visuals = SessionVisuals(self.store, generator=config.visual_generator, theme=config.visual_theme,
+                                          size=config.visual_size, seed=config.seed, options=config.visual_options,
+                                          spare=config.visual_spare, on_error=self._visual_error)
+            self.visuals.start()
+            if config.record is not None:
+                recorder = self.visuals.record(config.record, samplerate=self.samplerate, channels=DEVICE_CHANNELS,
+                                               start_seconds=self.decoder.blocks_written * config.blocksize
+                                               / self.samplerate)
+                self.decoder.on_block = recorder.push_audio
+        self.feed = FeatureFeed(lambda: self.decoder.graph, self.store, lambda: self.audio_time(time.time()),
+                                publish=self.visuals.host.publish if self.visuals is not None else None,
+                                send_row=self.osc.features.send if self.osc is not None else None)
+        self._previous_switch_interval = shorten_gil_switch_interval()
+        # Move everything loaded so far (torch, the model, numpy) out of the collector's reach: a full
+        # collection forced anywhere in the process then scans only newer objects, in microseconds
+        # instead of ~100 ms with the GIL held.
+        gc.collect()
+        gc.freeze()
+        self.decoder.prefill()
+        self.output.start()
+        self.started_at = time.monotonic()
+        self.decoder.start()
+        self.feed.start()
+        if self.visuals is not None and self.visuals.recorder is not None:
+            self.visuals.recorder.start()
+
+    def tick(self) -> None:
+        """Housekeeping from the main thread (about 10 times a second): model requests, CPU samples."""
+        self._cpu_samples.append(self.output.cpu_load)
+        self.swapper.poll()
+        if self.visuals is not None:
+            self.visuals.follow_generator()
+        if self.decoder.error is not None:
+            raise EngineError(f"decoder thread stopped: {self.decoder.error}")
+
+    def run(self, seconds: float | None = None, status: bool = False) -> None:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with StatusLine(enabled=status) as line:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(TICK_SECONDS)
+                self.tick()
+                line.update(self.status())
+
+    def run_with_window(self, seconds: float | None = None) -> None:
+        """Run with the visuals window in the main thread (Qt's event loop calls `tick`)."""
+        assert self.visuals is not None
+        self.visuals.run_window(screen=self.config.visual_screen, fullscreen=self.config.fullscreen,
+                                seconds=seconds, tick=self.tick)
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+            if self.feed.ident is not None:
+                self.feed.join(timeout=2)  # no publish may be in flight when the shared memory closes
+        if self.midi is not None:
+            self.midi.stop()
+        if self.osc is not None:
+            self.osc.stop()
+        self.decoder.stop()
+        if self.decoder.ident is not None:  # stop() after a start() that failed before the thread ran
+            self.decoder.join(timeout=5)
+        self.output.stop()
+        self.stopped_at = time.monotonic()
+        if self.visuals is not None:
+            self.visuals.stop()
+        sys.setswitchinterval(self._previous_switch_interval)
+        gc.unfreeze()
+
+    # --- errors and swaps ----------------------------------------------------------------
+    def _visual_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.hub.report_error("visual", "/visual/generator", message)
+
+    def _swap_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.hub.report_error("session", "/rave/model", message)
+
+    def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
+        self.model, self.timing, self.model_name = model, timing, model.path.name
+
+    # --- clocks and status ---------------------------------------------------------------
+    def audio_time(self, wall_time: float) -> float:
+        """The timeline's seconds at which audio now being written reaches the speaker at `wall_time`."""
+        queued = self.ring.read_available / self.samplerate + self.output.device_latency
+        written = self.decoder.blocks_written * self.config.blocksize / self.samplerate
+        return written - queued + (wall_time - time.time())
+
+    def latency_breakdown(self) -> dict[str, float]:
+        """Output-side latency, everything counted: device, queued blocks, and one model frame."""
+        rate = self.samplerate
+        graph = self.decoder.graph
+        frame = graph.frame_samples * rate / graph.model_rate
+        parts = {
+            "device_s": self.output.device_latency,
+            "block_s": self.config.blocksize / rate,
+            "lookahead_s": self.lookahead_blocks * self.config.blocksize / rate,
+            "model_frame_s": frame / rate,
+        }
+        parts["total_s"] = sum(parts.values())
+        return {k: round(v, 5) for k, v in parts.items()}
+
+    def status(self) -> SessionStatus:
+        """One snapshot of everything a performer or a report wants to know."""
+        elapsed = (self.stopped_at or time.monotonic()) - self.started_at if self.started_at else 0.0
+        cpu = [c for c in self._cpu_samples if c > 0]
+        osc = self.osc
+        return SessionStatus(
+            seconds=elapsed,
+            cpu_load=float(np.mean(cpu)) if cpu else self.output.cpu_load,
+            callbacks=self.output.callbacks,
+            expected_callbacks=int(elapsed * self.samplerate / self.config.blocksize),
+            underruns=self.output.underruns,
+            input_overflows=self.output.input_overflows,
+            samplerate=self.samplerate,
+            blocksize=self.config.blocksize,
+            lookahead_blocks=self.lookahead_blocks,
+            latency=self.latency_breakdown(),
+            decode_ms=self.decoder.decode_stats(),
+            model=self.model_name,
+            model_timing=self.timing,
+            scene=self.hub.scene,
+            callback="python" if self.config.python_callback else "rtmixer",
+            decoder_priority=self.decoder.priority,
+            input_frames_encoded=self.decoder.graph.input_frames_encoded,
+            osc={"messages": osc.stats["messages"] if osc else 0, "errors": osc.stats["errors"] if osc else 0,
+                 "dropped": osc.stats["dropped"] if osc else 0, "subscribers": len(osc.subscribers) if osc else 0},
+            device={"state": "playing", "outages": 0, "outage_seconds": 0.0, "last_error": None},
+            analysis=self._analysis_status(),
+            midi=self.midi.stats() if self.midi is not None else None,
+            visuals=self.visuals.stats() if self.visuals is not None else None,
+            recording=self.visuals.recorder.stats() if self.visuals and self.visuals.recorder else None,
+            errors=list(self.errors),
+        )
+
+    def _analysis_status(self) -> dict[str, object]:
+        if self.feed is None:
+            return {}
+        row = self.feed.latest
+        return {"rows": self.feed.rows, "beats": self.feed.beats, "onsets": self.feed.onsets,
+                "bpm": round(float(row[INDEX["bpm"]]), 2),
+                "beat_confidence": round(float(row[INDEX["beat_confidence"]]), 3)}
+
+    def report(self) -> dict[str, object]:
+        return self.status().report()
+
+    def write_report(self, path: Path) -> None:
+        path.write_text(json.dumps(self.report(), indent=2))
