@@ -28,7 +28,7 @@ from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.default import DEFAULT_MODEL, MODELS_DIR
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
-from engine.params.table import BEAT_ACTION_TRIGGERS, build_param_table
+from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.graph import RenderGraph
 from engine.render.offline import parse_sets
@@ -153,7 +153,6 @@ class LiveEngine:
         self.hub = ControlHub(self.store, timeline=lambda: self.decoder.graph.timeline, audio_time=self.audio_time)
         if config.scene:
             self.hub.scene = config.scene
-        self.hub.add_beat_listener(self._beat_action)
         self.errors: list[str] = []
         self._loading: threading.Thread | None = None
         self._model_request = ""
@@ -206,11 +205,6 @@ class LiveEngine:
         self.feed.start()
         if self.recorder is not None:
             self.recorder.start()
-
-    def _beat_action(self, name: str) -> None:
-        """A controller's `beat:NAME` pad: the visual beat actions become their trigger parameters."""
-        if name in BEAT_ACTION_TRIGGERS:
-            self.store.set(BEAT_ACTION_TRIGGERS[name], 1)
 
     def _start_visuals(self) -> None:
         width, height = self.config.visual_size
