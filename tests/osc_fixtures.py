@@ -84,7 +84,8 @@ def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
 def make_hub(tmp_path: Path, **kwargs: object) -> ControlHub:
     scenes = tmp_path / "scenes"
     shutil.copytree(SCENES_DIR, scenes)
-    return ControlHub(ParamStore(build_param_table(LATENT)), scenes_dir=scenes, **kwargs)  # type: ignore[arg-type]
+    return ControlHub(ParamStore(build_param_table(LATENT)), scenes_dir=scenes, slots_dir=tmp_path / "slots",
+                      **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -47,10 +47,10 @@ def surface(jack_server: JackServer, tmp_path: Path) -> Iterator[tuple[MidiContr
     controllers = tmp_path / "controllers"
     shutil.copytree(CONTROLLERS_DIR, controllers)
     store = ParamStore(build_param_table(8))
-    hub = ControlHub(store)
+    hub = ControlHub(store, slots_dir=tmp_path / "slots")
     device = Controller(f"fake-{tmp_path.name[-12:]}")
     control = MidiControl(hub, MidiConfig(midi_in=device.name, map_name="generic16", clock_in=True,
-                                          controllers_dir=controllers, slots_dir=tmp_path / "slots",
+                                          controllers_dir=controllers,
                                           client=f"eng-{tmp_path.name[-12:]}", api=JACK))
     control.start()
     yield control, device, store
@@ -100,9 +100,9 @@ def test_note_recalls_scene_and_program_recalls_slot(surface: tuple[MidiControl,
     device.send([0xC0, 2])  # program 2: slot:2
     _settled(control, 4)
     assert store.get("/rave/latent/1/bias") == 1.25
-    device.send([0x90, 40, 90])  # beat:kick
+    device.send([0x90, 40, 90])  # beat:pulse_noise
     _settled(control, 5)
-    assert control.hub.beats["kick"] == 1
+    assert control.hub.beats["pulse_noise"] == 1 and store.get("/visual/pulse") == 1
 
 
 def test_soft_takeover_ignores_far_fader(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
@@ -182,12 +182,12 @@ def test_port_closed_and_reopened(surface: tuple[MidiControl, Controller, ParamS
 def test_clock_out_at_set_bpm(jack_server: JackServer, tmp_path: Path) -> None:
     store = ParamStore(build_param_table(4))
     store.set("/tempo/bpm", 150.0)
-    hub = ControlHub(store)
+    hub = ControlHub(store, slots_dir=tmp_path)
     receiver = rtmidi.MidiIn(JACK, "clock-rx")
     receiver.ignore_types(timing=False)
     receiver.open_virtual_port("in")
     control = MidiControl(hub, MidiConfig(midi_out="clock-rx", clock_out=True, feedback=False,
-                                          slots_dir=tmp_path, client="clock-tx", api=JACK))
+                                          client="clock-tx", api=JACK))
     control.start()
     try:
         stamps: list[float] = []
@@ -213,8 +213,8 @@ def test_feedback_sends_mapped_cc(jack_server: JackServer, tmp_path: Path) -> No
     store = ParamStore(build_param_table(4))
     receiver = rtmidi.MidiIn(JACK, "fb-rx")
     receiver.open_virtual_port("in")
-    control = MidiControl(ControlHub(store), MidiConfig(midi_out="fb-rx", slots_dir=tmp_path, client="fb-tx",
-                                                        api=JACK))
+    control = MidiControl(ControlHub(store, slots_dir=tmp_path), MidiConfig(midi_out="fb-rx", client="fb-tx",
+                                                                            api=JACK))
     control.start()
     try:
         store.set("/rave/chaos", 0.5)  # generic16: CC 1

@@ -9,7 +9,6 @@ import pytest
 from engine.control.hub import ControlHub
 from engine.control.midi_decode import MidiDecoder, MidiEvent
 from engine.control.midi_router import MidiRouter
-from engine.control.slots import SlotBank
 from engine.errors import PresetError
 from engine.params.store import ParamStore
 from engine.params.table import build_param_table
@@ -62,9 +61,9 @@ def test_decoder_refuses_garbage_and_counts() -> None:
 def _router(tmp_path: Path, maps: str) -> tuple[MidiRouter, ParamStore]:
     (tmp_path / "m.toml").write_text(f'name = "t"\n{maps}')
     store = ParamStore(build_param_table(4))
-    hub = ControlHub(store, scenes_dir=tmp_path)
+    hub = ControlHub(store, scenes_dir=tmp_path, slots_dir=tmp_path / "slots")
     cmap = load_controller_map("m", tmp_path, store.addresses)
-    return MidiRouter(hub, cmap, MidiDecoder(), slots=SlotBank(store, tmp_path / "slots")), store
+    return MidiRouter(hub, cmap, MidiDecoder()), store
 
 
 def test_soft_takeover_waits_for_the_fader(tmp_path: Path) -> None:
@@ -98,7 +97,7 @@ def test_pads_switch_theme_and_fire_visual_beat_actions(tmp_path: Path) -> None:
     router.handle(MidiEvent("note", 1, 36, 100))
     router.handle(MidiEvent("note", 1, 37, 100))
     assert store.get("/visual/theme") == "ink"
-    assert fired == ["cache_reset"]  # the live engine turns it into a /visual/reset write
+    assert fired == ["cache_reset"] and store.get("/visual/reset") == 1  # the hub pressed its trigger
 
 
 @pytest.mark.parametrize(("body", "problem"), [
@@ -106,6 +105,10 @@ def test_pads_switch_theme_and_fire_visual_beat_actions(tmp_path: Path) -> None:
     ('[[midi]]\nnumber = 1\naddress = "/rave/chaos"\ncurve = "wobbly"\n', "midi.0.curve"),
     ('[[midi]]\nnumber = 1\naddress = "dance:now"\n', "unknown action 'dance'"),
     ('[[midi]]\nnumber = 1\naddress = "slot:x"\n', "must be a number"),
+    ('[[midi]]\nnumber = 1\naddress = "slot_save:128"\n', "slot '128' in 'slot_save:128' must be a number 0..127"),
+    ('[[midi]]\nnumber = 1\naddress = "beat:kick"\n', "unknown beat action 'kick' in 'beat:kick'"),
+    ('[[midi]]\nnumber = 1\naddress = "scene:"\n', "action 'scene:' names nothing after the colon"),
+    ('[[osc]]\nsource = "/1/push1"\naddress = "beat:strobe"\n', "unknown beat action 'strobe' in 'beat:strobe'"),
     ('[[midi]]\nnumber = 1\naddress = "/rave/nope"\n', "unknown address '/rave/nope'"),
     ('[[midi]]\nnumber = 1\naddress = "/rave/chaos"\n[[midi]]\nnumber = 1\naddress = "/rave/style"\n',
      "mapped twice"),

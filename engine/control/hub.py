@@ -1,5 +1,8 @@
 """The control hub: every OSC message, MIDI event, GUI move and scene recall becomes a write here.
 
+Controller actions (`scene:`, `slot:`, `slot_save:`, `beat:`, `theme:`) run here too, from every
+surface, against the one slot bank the hub owns.
+
 Writes are validated by the parameter store (unknown address, NaN, wrong type: refused, nothing
 changes), patterns fan out to every matching address, and timed writes go onto the render
 timeline so they land on the latent frame their time names, not when they arrive. Errors are
@@ -17,10 +20,13 @@ from pathlib import Path
 
 import tomli_w
 
+from engine.control.actions import Action, parse_action
 from engine.control.patterns import is_pattern, match_addresses
+from engine.control.slots import SLOTS_DIR, SlotBank
 from engine.errors import ParamError, PresetError
 from engine.params.param import Value
 from engine.params.store import ParamStore
+from engine.params.table import BEAT_ACTION_TRIGGERS
 from engine.presets.scenes import SCENES_DIR, load_scene
 from engine.render.timeline import Timeline
 
@@ -33,20 +39,22 @@ NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
 
 class ControlHub:
     def __init__(self, store: ParamStore, *, timeline: Callable[[], Timeline | None] = lambda: None,
-                 audio_time: Callable[[float], float] | None = None, scenes_dir: Path = SCENES_DIR) -> None:
+                 audio_time: Callable[[float], float] | None = None, scenes_dir: Path = SCENES_DIR,
+                 slots_dir: Path = SLOTS_DIR) -> None:
         """`timeline()` gives the live graph's timeline (it changes on a model swap); `audio_time(t)`
         maps a wall-clock time (time.time()) to the timeline's seconds."""
         self.store = store
         self._timeline = timeline
         self._audio_time = audio_time
         self.scenes_dir = scenes_dir
+        self.slots = SlotBank(store, slots_dir)  # one bank for MIDI pads, OSC maps and OSC commands
         self.errors: Counter[str] = Counter()
         self.messages = 0
         self._error_listeners: list[ErrorListener] = []
         self._logged: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self.scene = "-"
-        # Beat actions (`beat:NAME` from a controller, MIDI clock beats): counted here; the visuals subscribe.
+        # Beat actions (`beat:NAME` from a controller, MIDI clock beats): counted here; other parts subscribe.
         self.beats: Counter[str] = Counter()
         self._beat_listeners: list[BeatListener] = []
         self._learn_handler: Callable[[str], None] | None = None
@@ -92,13 +100,32 @@ class ControlHub:
         timeline.morph_now(changes, seconds)
         return changes
 
-    # --- beat actions and MIDI learn -------------------------------------------------------
+    # --- actions, beat actions and MIDI learn ---------------------------------------------
+    def run_action(self, action: Action | str, source: str = "api") -> None:
+        """Run a controller action (text is parsed first); EngineError when it cannot run (an unknown
+        scene or theme, an empty slot, a slot file that cannot be written)."""
+        if isinstance(action, str):
+            action = parse_action(action)
+        if action.kind == "scene":
+            self.recall_scene(action.argument)
+        elif action.kind == "slot":
+            self.slots.recall(action.slot)
+        elif action.kind == "slot_save":
+            self.slots.save(action.slot)
+        elif action.kind == "beat":
+            self.fire_beat(action.argument)
+        else:
+            self.set("/visual/theme", action.argument, source)
+
     def add_beat_listener(self, listener: BeatListener) -> None:
         self._beat_listeners.append(listener)
 
     def fire_beat(self, name: str) -> None:
-        """Count a beat action and call every listener (on the caller's thread: keep listeners short)."""
+        """Count a beat action, press its trigger parameter (the visuals read `/visual/pulse` and the
+        like) and call every listener (on the caller's thread: keep listeners short)."""
         self.beats[name] += 1
+        if name in BEAT_ACTION_TRIGGERS:
+            self.store.set(BEAT_ACTION_TRIGGERS[name], 1)
         for listener in self._beat_listeners:
             try:
                 listener(name)

@@ -23,7 +23,6 @@ from engine.control.midi_feedback import MidiFeedback
 from engine.control.midi_learn import MidiLearn
 from engine.control.midi_ports import CLIENT_NAME, MidiPort
 from engine.control.midi_router import MidiRouter
-from engine.control.slots import SLOTS_DIR, SlotBank
 from engine.presets.controller_maps import CONTROLLERS_DIR, load_controller_map
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ class MidiConfig:
     clock_out: bool = False
     feedback: bool = True
     controllers_dir: Path = CONTROLLERS_DIR
-    slots_dir: Path = SLOTS_DIR
     learn_path: Path | None = None  # default: learned.toml beside the map
     client: str = CLIENT_NAME
     api: int | None = None
@@ -68,7 +66,7 @@ class MidiControl:
             self.output = MidiPort("out", config.midi_out or "out", virtual=config.virtual and not config.midi_out,
                                    client=config.client, api=config.api)
         port = self.input.label if self.input else "midi"
-        self.router = MidiRouter(hub, cmap, self.decoder, slots=SlotBank(hub.store, config.slots_dir), port=port)
+        self.router = MidiRouter(hub, cmap, self.decoder, port=port)
         self.learn = MidiLearn(self.router, config.learn_path)
         self.clock_in = ClockIn(hub) if config.clock_in else None
         self.feedback = MidiFeedback(self.router, self.output.send) if self.output and config.feedback else None

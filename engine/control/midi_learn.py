@@ -13,10 +13,11 @@ import logging
 import threading
 from pathlib import Path
 
+from engine.control.actions import is_action_text, parse_action
 from engine.control.midi_decode import MidiEvent
 from engine.control.midi_router import MAPPABLE, MidiRouter
 from engine.errors import ParamError
-from engine.presets.controller_maps import ACTIONS, ControllerMap, Mapping, save_controller_map
+from engine.presets.controller_maps import ControllerMap, Mapping, save_controller_map
 
 log = logging.getLogger(__name__)
 LEARNED_NAME = "learned.toml"
@@ -36,10 +37,11 @@ class MidiLearn:
 
     def arm(self, address: str) -> None:
         """Validate the target now, so a typo is refused at the request, not at the fader move."""
-        kind = address.partition(":")[0]
-        if ":" in address:
-            if kind not in ACTIONS:
-                raise ParamError(f"/midi/learn: unknown action {address!r} (actions: {', '.join(ACTIONS)})")
+        if is_action_text(address):
+            try:
+                parse_action(address)
+            except ParamError as exc:
+                raise ParamError(f"/midi/learn: {exc}") from None
         else:
             self.router.hub.store.param(address)
         with self._lock:

@@ -3,14 +3,9 @@
 Each mapped control writes its parameter through the hub (validated, clamped), scaled by the
 mapping's range and curve. Soft takeover keeps a fader that sits far from the parameter's value
 from making it jump: the fader is ignored until it comes within 3 % of the value (or crosses it),
-and is re-armed when the value changes from elsewhere (OSC, a scene morph). Actions fire on a
-button press (note on, CC rising past half way, any program change):
-
-- `scene:NAME` recalls a scene (with the scene morph time),
-- `slot:N` recalls pattern-memory slot N, `slot_save:N` stores the current latent biases/scales in it,
-- `theme:NAME` switches the visuals' theme (the visual process transitions over `/visual/theme_transition`),
-- `beat:NAME` fires a beat action: `ControlHub.fire_beat(NAME)` counts it in `hub.beats` and calls
-  every `hub.add_beat_listener` callback (the visuals subscribe there).
+and is re-armed when the value changes from elsewhere (OSC, a scene morph). Actions (`scene:NAME`,
+`slot:N`, `slot_save:N`, `beat:NAME`, `theme:NAME`; see engine/control/actions.py) fire on a button
+press (note on, CC rising past half way, any program change) through `ControlHub.run_action`.
 
 Runs on the MIDI input thread only; the map is swapped whole (MIDI learn), never edited in place.
 """
@@ -22,7 +17,6 @@ from collections import Counter
 
 from engine.control.hub import ControlHub
 from engine.control.midi_decode import MidiDecoder, MidiEvent
-from engine.control.slots import SlotBank
 from engine.errors import EngineError, ParamError
 from engine.params.param import Kind, Value
 from engine.presets.controller_maps import TAKEOVER_WINDOW, ControllerMap, Mapping, MidiKey
@@ -32,11 +26,9 @@ GLIDE_GRACE_S = 0.05  # a glide's last frame may land this long after its nomina
 
 
 class MidiRouter:
-    def __init__(self, hub: ControlHub, cmap: ControllerMap, decoder: MidiDecoder, *,
-                 slots: SlotBank | None = None, port: str = "midi") -> None:
+    def __init__(self, hub: ControlHub, cmap: ControllerMap, decoder: MidiDecoder, *, port: str = "midi") -> None:
         self.hub = hub
         self.decoder = decoder
-        self.slots = slots
         self.port = port
         self.counts: Counter[str] = Counter()  # applied, actions, unmapped, takeover_ignored, errors
         self.learn: object | None = None  # a MidiLearn; typed loosely to keep the import one-way
@@ -71,10 +63,11 @@ class MidiRouter:
         previous = self._prev.get(key)
         self._prev[key] = position
         try:
-            if mapping.is_action:
+            if mapping.action is not None:
                 pressed = position >= 0.5 and (event.kind == "program" or previous is None or previous < 0.5)
                 if pressed:
-                    self._action(mapping.address)
+                    self.counts["actions"] += 1
+                    self.hub.run_action(mapping.action, source="midi")
                 return
             self._apply(key, mapping, position, previous, now)
         except EngineError as exc:
@@ -124,22 +117,3 @@ class MidiRouter:
         if abs(position - target) <= TAKEOVER_WINDOW or crossed:
             self._caught[key] = True
         return self._caught.get(key, False)
-
-    def _action(self, action: str) -> None:
-        kind, _, argument = action.partition(":")
-        self.counts["actions"] += 1
-        if kind == "scene":
-            self.hub.recall_scene(argument)
-        elif kind == "beat":
-            self.hub.fire_beat(argument)
-        elif kind == "theme":
-            self.hub.set("/visual/theme", argument, source="midi")
-        elif kind in ("slot", "slot_save"):
-            if self.slots is None:
-                raise ParamError(f"{action}: no slot bank")
-            if kind == "slot":
-                self.slots.recall(int(argument))
-            else:
-                self.slots.save(int(argument))
-        else:
-            raise ParamError(f"unknown action {action!r}")

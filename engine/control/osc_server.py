@@ -19,6 +19,11 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
+    /slot/save N, /slot/recall N        pattern-memory slot N (0..127) -> /done /slot/save N,
+                                           or /fail /slot/save MESSAGE (likewise /slot/recall)
+    /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
+                                           beat:NAME, theme:NAME) -> /done /engine/action TEXT,
+                                           or /fail /engine/action MESSAGE
     /sync ID                            -> /synced ID (every earlier message has been applied)
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
@@ -34,11 +39,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from engine.analysis.features import FEATURE_NAMES
+from engine.control.actions import parse_action
 from engine.control.feature_sender import FeatureSender
 from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
+from engine.control.slots import MAX_SLOT
 from engine.errors import EngineError, ParamError
 from engine.params.param import MAX_STRING_LENGTH, Kind, Param, Value
 
@@ -116,7 +123,8 @@ class OscServer:
             "/engine/subscribe": self._subscribe, "/engine/unsubscribe": self._unsubscribe,
             "/scene/recall": self._recall, "/scene/save": self._save, "/sync": self._sync,
             "/analysis/subscribe": self._analysis_subscribe, "/analysis/unsubscribe": self._analysis_unsubscribe,
-            "/analysis/names": self._analysis_names,
+            "/analysis/names": self._analysis_names, "/slot/save": self._slot, "/slot/recall": self._slot,
+            "/engine/action": self._run_action,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -269,8 +277,12 @@ class OscServer:
             if not isinstance(arg, int | float) or not math.isfinite(arg):
                 raise OscInputError("wrong type", f"{source} wants a control position 0..1, got {_show(arg)}")
             x = float(arg)
-            if mapping.is_action:
-                self._action(mapping.address, x)
+            if mapping.action is not None:
+                if x >= 0.5:  # buttons and toggles fire on press only
+                    try:
+                        self.hub.run_action(mapping.action, source="osc")
+                    except EngineError as exc:
+                        raise OscInputError("action failed", f"{source} -> {mapping.action}: {exc}") from None
                 continue
             param = self.store.param(mapping.address)
             current = position_of(mapping, param, self.store.get(mapping.address))
@@ -282,17 +294,6 @@ class OscServer:
             written = position_of(mapping, param, value)
             if written is not None:
                 self.routes.wrote(source, written)
-
-    def _action(self, action: str, x: float) -> None:
-        kind, _, name = action.partition(":")
-        if x < 0.5:
-            return  # buttons and toggles fire on press only
-        if kind == "theme":
-            self.hub.set("/visual/theme", name, source="osc")
-            return
-        if kind != "scene":
-            raise OscInputError("unsupported action", f"{action} (OSC maps support scene:NAME and theme:NAME)")
-        self.hub.recall_scene(name)
 
     # --- queries and commands ------------------------------------------------------------
     def _list(self, message: TimedMessage, sender: Client) -> None:
@@ -400,6 +401,34 @@ class OscServer:
             self._reply(sender, "/fail", "/scene/save", str(exc))
             raise OscInputError("scene save failed", str(exc)) from None
         self._reply(sender, "/done", "/scene/save", args[0])
+
+    def _slot(self, message: TimedMessage, sender: Client) -> None:
+        kind = "slot_save" if message.address == "/slot/save" else "slot"
+        args = message.args
+        slot = args[0] if len(args) == 1 else None
+        if isinstance(slot, float) and slot.is_integer():
+            slot = int(slot)  # Pd sends floats
+        try:
+            if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot <= MAX_SLOT:
+                raise EngineError(f"usage: {message.address} N (a slot 0..{MAX_SLOT}), got "
+                                  f"{' '.join(_show(a) for a in args) or 'nothing'}")
+            self.hub.run_action(parse_action(f"{kind}:{slot}"), source="osc")
+        except EngineError as exc:
+            self._reply(sender, "/fail", message.address, str(exc))
+            raise OscInputError(f"{message.address} failed", str(exc)) from None
+        self._reply(sender, "/done", message.address, slot)
+
+    def _run_action(self, message: TimedMessage, sender: Client) -> None:
+        args = message.args
+        try:
+            if len(args) != 1 or not isinstance(args[0], str) or len(args[0]) > MAX_STRING_LENGTH:
+                raise EngineError("usage: /engine/action KIND:ARGUMENT (scene:NAME, slot:N, slot_save:N, "
+                                  "beat:NAME, theme:NAME)")
+            self.hub.run_action(parse_action(args[0]), source="osc")
+        except EngineError as exc:
+            self._reply(sender, "/fail", "/engine/action", str(exc))
+            raise OscInputError("action failed", str(exc)) from None
+        self._reply(sender, "/done", "/engine/action", args[0])
 
     def _sync(self, message: TimedMessage, sender: Client) -> None:
         self._reply(sender, "/synced", *message.args[:1])

@@ -38,8 +38,11 @@ class SlotBank:
         path = self._path(slot)
         values = self.store.snapshot().values
         self._slots[slot] = {a: values[a] for a in self.addresses}
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(tomli_w.dumps({"slot": slot, "params": self._slots[slot]}))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(tomli_w.dumps({"slot": slot, "params": self._slots[slot]}))
+        except OSError as exc:  # kept in memory all the same: recall still works until a restart
+            raise PresetError(f"slot {slot}: cannot write {path}: {exc.strerror or exc}") from None
         return path
 
     def get(self, slot: int) -> dict[str, Value]:

@@ -21,30 +21,28 @@ source = "/1/fader1"       # an address a controller sends (TouchOSC), values 0.
 address = "/rave/energy"
 ```
 
-A mapping's `address` can also be an action: `scene:NAME` (recall a scene), `slot:N` (recall
-pattern-memory slot N), `slot_save:N` (store the current latent biases/scales in slot N),
-`beat:ACTION` (fire a beat action), `theme:NAME` (switch the visuals' theme, with
-`/visual/theme_transition`). Actions fire on a press: note on, CC past half way, program change.
+A mapping's `address` can also be an action (engine/control/actions.py): `scene:NAME`, `slot:N`,
+`slot_save:N`, `beat:ACTION`, `theme:NAME`. Actions fire on a press: note on, CC past half way,
+program change, an OSC button at 0.5 or more.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.errors import PresetError
+from engine.control.actions import Action, is_action_text, parse_action
+from engine.errors import ParamError, PresetError
 from engine.presets.toml_file import read_toml
 
 CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 CURVE_K = 4.0  # bend of the exponential/logarithmic curves
 TAKEOVER_WINDOW = 0.03  # a fader "catches" the value within 3 % of travel
-ACTIONS = ("scene", "slot", "slot_save", "beat", "theme")
-MAX_SLOT = 127
 _LATENT = re.compile(r"^/rave/latent/\d+/")
 
 Curve = Literal["linear", "exponential", "logarithmic", "stepped"]
@@ -65,17 +63,14 @@ class _Mapping(BaseModel):
     def _action_known(self) -> _Mapping:
         if self.min is not None and self.max is not None and self.min == self.max:
             raise ValueError(f"min and max are both {self.min}: the control would do nothing")
-        if ":" not in self.address:
+        if not is_action_text(self.address):
             if not self.address.startswith("/"):
                 raise ValueError(f"address {self.address!r} must start with / (or be an action such as scene:NAME)")
             return self
-        kind, _, argument = self.address.partition(":")
-        if kind not in ACTIONS:
-            raise ValueError(f"unknown action {kind!r} in {self.address!r} (actions: {', '.join(ACTIONS)})")
-        if not argument:
-            raise ValueError(f"action {self.address!r} names nothing after the colon")
-        if kind in ("slot", "slot_save") and not (argument.isdigit() and int(argument) <= MAX_SLOT):
-            raise ValueError(f"slot {argument!r} in {self.address!r} must be a number 0..{MAX_SLOT}")
+        try:
+            parse_action(self.address)
+        except ParamError as exc:
+            raise ValueError(str(exc)) from None  # pydantic adds the file and the key
         return self
 
 
@@ -118,10 +113,15 @@ class Mapping:
     invert: bool = False
     smoothing_ms: float = 0.0
     soft_takeover: bool = False
+    action: Action | None = field(default=None, init=False, compare=False, repr=False)  # from `address`
+
+    def __post_init__(self) -> None:
+        # Parsed once here, so a press runs a checked Action; ParamError for a bad one.
+        object.__setattr__(self, "action", parse_action(self.address) if is_action_text(self.address) else None)
 
     @property
     def is_action(self) -> bool:
-        return ":" in self.address
+        return self.action is not None
 
     def shape(self, x: float) -> float:
         """Normalised control position -> normalised parameter position, both 0..1."""
