@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--scene", help="scene to start in")
     live.add_argument("--set", dest="sets", action="append", default=[], metavar="ADDRESS=VALUE")
     live.add_argument("--device", type=_device, help="output device name or index (see `devices`)")
+    live.add_argument("--fallback-device", metavar="NAME",
+                      help="device to play on while --device is gone (unplugged, its server down)")
     live.add_argument("--samplerate", type=int, help="device sample rate (default: the device's)")
     live.add_argument("--blocksize", type=int, default=256, help="frames per audio callback (default 256)")
     live.add_argument("--lookahead-blocks", type=int, help="blocks rendered ahead (default: from the model's speed)")
@@ -187,7 +189,8 @@ def _live(args: argparse.Namespace) -> int:
     from engine.session.session import LiveSession
 
     config = SessionConfig.checked(
-        model=args.model, scene=args.scene, sets=args.sets, device=args.device, samplerate=args.samplerate,
+        model=args.model, scene=args.scene, sets=args.sets, device=args.device,
+        fallback_device=args.fallback_device, samplerate=args.samplerate,
         blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks, input=args.input, seconds=args.seconds,
         seed=args.seed, python_callback=args.python_callback, allowed_model_dirs=args.allowed_model_dirs,
         osc_host=args.osc_host, osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,

@@ -1,19 +1,22 @@
 """Device output: PortAudio streams that play from the lock-free ring.
 
-Two callbacks, one contract. `RtmixerOutput` (the default) plays the ring from rtmixer's C
-callback, which needs no GIL: Python's garbage collector or a busy thread cannot delay it.
-`PythonCallbackOutput` is the plain sounddevice fallback (and the benchmark's baseline).
+Two callbacks, one contract (`Output`). `RtmixerOutput` (the default) plays the ring from
+rtmixer's C callback, which needs no GIL: Python's garbage collector or a busy thread cannot delay
+it. `PythonCallbackOutput` is the plain sounddevice fallback (and the benchmark's baseline).
 
 The callback contract, as sounddevice states it: it runs on the audio thread; it must never
 block, take a lock, allocate, touch the file system, log or call torch; it always fills the
-whole output buffer; when the ring runs dry it plays silence for the missing frames and counts
-an underrun: never stale or garbage samples.
+whole output buffer; when the ring runs dry it plays silence for the missing frames: never stale
+or garbage samples. Both outputs count the same things the same way: `callbacks` is blocks the
+device took, `underruns` is blocks that reached the device without (all their) fresh audio, and
+`input_overflows` is input blocks that found the input ring full.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import rtmixer
@@ -28,17 +31,27 @@ class Output(Protocol):
     samplerate: float
     blocksize: int
     channels: int
-    underruns: int
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def poll(self) -> None: ...
+    def abort(self) -> None:
+        """Stop at once without waiting for the device (which may be gone) and close."""
+    def abandon(self) -> None:
+        """Forget a stream whose abort never returned; it is never called again."""
+    def poll(self) -> None:
+        """Housekeeping from the decoder thread; never blocks."""
     @property
     def callbacks(self) -> int: ...
+    @property
+    def underruns(self) -> int: ...
+    @property
+    def input_overflows(self) -> int: ...
     @property
     def cpu_load(self) -> float: ...
     @property
     def device_latency(self) -> float: ...
+    @property
+    def active(self) -> bool: ...
 
 
 def _split(value: object) -> tuple[float, float]:
@@ -47,10 +60,35 @@ def _split(value: object) -> tuple[float, float]:
     return float(value), float(value)  # type: ignore[arg-type]
 
 
-class _StreamMeters:
-    """CPU load and output latency, read the same way from any PortAudio stream."""
+def missing_blocks(dry_at: float, resumed_at: float, samplerate: float, blocksize: int) -> int:
+    """Blocks that went out without all their fresh audio between the ring running dry (stream time
+    `dry_at`, mid-block) and playback resuming (`resumed_at`, a block start): at least the one that
+    ran dry."""
+    gap = (resumed_at - dry_at) * samplerate / blocksize
+    return max(1, math.ceil(gap - 1e-3))
 
-    stream: sd._StreamBase
+
+class _StreamOutput:
+    """What both outputs share: the rings, the counters, and meters read from the PortAudio stream."""
+
+    stream: Any  # sd.OutputStream | sd.Stream | rtmixer.Mixer | rtmixer.MixerAndRecorder
+
+    def __init__(self, ring: AudioRing, blocksize: int, input_ring: AudioRing | None) -> None:
+        self.ring = ring
+        self.input_ring = input_ring
+        self.blocksize = blocksize
+        self.channels = ring.channels
+        self._underruns = 0
+        self._input_overflows = 0
+        self._latency: float | None = None
+
+    @property
+    def underruns(self) -> int:
+        return self._underruns
+
+    @property
+    def input_overflows(self) -> int:
+        return self._input_overflows
 
     @property
     def cpu_load(self) -> float:
@@ -58,35 +96,47 @@ class _StreamMeters:
 
     @property
     def device_latency(self) -> float:
-        return _split(self.stream.latency)[1]
+        """Read once: asking a stream that was closed under a reader would touch freed memory."""
+        if self._latency is None:
+            self._latency = _split(self.stream.latency)[1]
+        return self._latency
+
+    @property
+    def active(self) -> bool:
+        return bool(self.stream.active)
+
+    def abort(self) -> None:
+        self.stream.abort()
+        self.stream.close()
+
+    def abandon(self) -> None:
+        """Forget a stream that cannot be closed (its host API hangs): nothing may call it again."""
+        self.stream._ptr = sd._ffi.NULL  # PortAudio refuses a null stream instead of touching freed memory
 
 
-class RtmixerOutput(_StreamMeters):
+class RtmixerOutput(_StreamOutput):
     """rtmixer's C callback reads the ring; when the ring runs dry rtmixer ends the play action.
 
-    `poll()` (called by the decoder thread) notices that, counts one underrun and restarts playback
-    once the ring holds `restart_frames` again; meanwhile the C callback outputs silence.
+    `poll()` (called by the decoder thread) notices that and restarts playback once the ring holds
+    `restart_frames` again; meanwhile the C callback outputs silence. The blocks in between are
+    counted from the actions' stream times.
     """
 
     def __init__(self, ring: AudioRing, *, samplerate: int, blocksize: int, device: int | str | None = None,
                  input_ring: AudioRing | None = None, restart_frames: int = 0) -> None:
-        self.ring = ring
-        self.input_ring = input_ring
-        self.blocksize = blocksize
-        self.channels = ring.channels
+        super().__init__(ring, blocksize, input_ring)
         self.restart_frames = restart_frames
-        self.underruns = 0
-        self.input_overflows = 0
         self._blocks = 0
         kwargs = dict(device=device, samplerate=samplerate, blocksize=blocksize, latency="low")
         if input_ring is None:
-            self.stream: rtmixer.Mixer = rtmixer.Mixer(channels=ring.channels, **kwargs)
+            self.stream = rtmixer.Mixer(channels=ring.channels, **kwargs)
         else:
             self.stream = rtmixer.MixerAndRecorder(channels=(input_ring.channels, ring.channels), **kwargs)
         self.samplerate = float(self.stream.samplerate)
-        self._play: object | None = None
-        self._record: object | None = None
-        self._stats: object | None = None
+        self._play: Any = None
+        self._dry_at: float | None = None  # stream time the ring ran dry, until playback resumes
+        self._record: Any = None
+        self._stats: Any = None
         self._stats_due = 0.0
 
     @property
@@ -95,23 +145,31 @@ class RtmixerOutput(_StreamMeters):
 
     def start(self) -> None:
         self.stream.start()
+        _ = self.device_latency
         self._play = self.stream.play_ringbuffer(self.ring.ring)
         if self.input_ring is not None:
             self._record = self.stream.record_ringbuffer(self.input_ring.ring)
 
     def poll(self) -> None:
         actions = self.stream.actions
-        if self._play is not None and self._play not in actions:
-            self.underruns += 1
-            self._play = None
-        if self._play is None and self.ring.read_available >= self.restart_frames:
-            self._play = self.stream.play_ringbuffer(self.ring.ring)
+        play = self._play
+        if play is not None and play not in actions:
+            if self._dry_at is None:  # it ran dry (not a restart that never began)
+                self._dry_at = float(play.actual_time) + int(play.done_frames) / self.samplerate
+            self._play = play = None
+        if play is None and self.ring.read_available >= self.restart_frames:
+            self._play = play = self.stream.play_ringbuffer(self.ring.ring)
+        if self._dry_at is not None and play is not None and int(play.done_frames) > 0:  # it resumed
+            resumed = float(play.actual_time)
+            self._underruns += (missing_blocks(self._dry_at, resumed, self.samplerate, self.blocksize)
+                                if resumed > 0 and self._dry_at > 0 else 1)  # a host API without stream times
+            self._dry_at = None
         if self.input_ring is not None and self._record not in actions:
-            self.input_overflows += 1  # the decoder did not drain the input ring in time
+            self._input_overflows += 1  # the decoder did not drain the input ring in time
             self._record = self.stream.record_ringbuffer(self.input_ring.ring)
         now = time.monotonic()
         if self._stats is not None and self._stats not in actions:
-            self._blocks += int(self._stats.stats.blocks)  # type: ignore[attr-defined]
+            self._blocks += int(self._stats.stats.blocks)
             self._stats = None
         if self._stats is None and now >= self._stats_due:
             self._stats = self.stream.fetch_and_reset_stats()
@@ -120,44 +178,39 @@ class RtmixerOutput(_StreamMeters):
     def stop(self) -> None:
         self.stream.stop()
         if self._stats is not None and self._stats not in self.stream.actions:
-            self._blocks += int(self._stats.stats.blocks)  # type: ignore[attr-defined]
+            self._blocks += int(self._stats.stats.blocks)
         self._blocks += int(self.stream.stats.blocks)  # counted since the last fetch
+        if self._dry_at is not None:
+            self._underruns += 1  # it ran dry and never resumed
+            self._dry_at = None
         self.stream.close()
 
 
-class PythonCallbackOutput(_StreamMeters):
+class PythonCallbackOutput(_StreamOutput):
     """A sounddevice stream whose Python callback copies from the ring: needs the GIL every block."""
 
     def __init__(self, ring: AudioRing, *, samplerate: int, blocksize: int, device: int | str | None = None,
                  input_ring: AudioRing | None = None, restart_frames: int = 0) -> None:
-        self.ring = ring
-        self.input_ring = input_ring
-        self.blocksize = blocksize
-        self.channels = ring.channels
-        self.underruns = 0
-        self.input_overflows = 0
+        super().__init__(ring, blocksize, input_ring)
         self._callbacks = 0
         kwargs = dict(device=device, samplerate=samplerate, blocksize=blocksize, latency="low", dtype="float32")
         if input_ring is None:
-            self.stream: sd.OutputStream | sd.Stream = sd.OutputStream(
-                channels=ring.channels, callback=self._output_callback, **kwargs)
+            self.stream = sd.OutputStream(channels=ring.channels, callback=self._output_callback, **kwargs)
         else:
             self.stream = sd.Stream(channels=(input_ring.channels, ring.channels), callback=self._duplex_callback,
                                     **kwargs)
         self.samplerate = float(self.stream.samplerate)
 
     def _output_callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
-        got = self.ring.read_into(outdata)
-        if got < frames:
-            outdata[got:] = 0.0
-            self.underruns += 1
+        if not play_block(self.ring, outdata):
+            self._underruns += 1
         self._callbacks += 1
 
     def _duplex_callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: object,
                          status: object) -> None:
         assert self.input_ring is not None
-        if self.input_ring.ring.write(indata, min(frames, self.input_ring.write_available)) < frames:
-            self.input_overflows += 1
+        if not record_block(self.input_ring, indata):
+            self._input_overflows += 1
         self._output_callback(outdata, frames, time_info, status)
 
     @property
@@ -166,6 +219,7 @@ class PythonCallbackOutput(_StreamMeters):
 
     def start(self) -> None:
         self.stream.start()
+        _ = self.device_latency
 
     def poll(self) -> None:
         pass
@@ -173,3 +227,18 @@ class PythonCallbackOutput(_StreamMeters):
     def stop(self) -> None:
         self.stream.stop()
         self.stream.close()
+
+
+def play_block(ring: AudioRing, outdata: np.ndarray) -> bool:
+    """Fill a device buffer from the ring, silence for what is missing; True when it was all fresh."""
+    got = ring.read_into(outdata)
+    if got < outdata.shape[0]:
+        outdata[got:] = 0.0
+        return False
+    return True
+
+
+def record_block(ring: AudioRing, indata: np.ndarray) -> bool:
+    """Queue an input buffer; False when the ring had no room for all of it."""
+    frames = indata.shape[0]
+    return ring.ring.write(indata, min(frames, ring.write_available)) == frames

@@ -20,6 +20,7 @@ class SessionConfig(BaseModel):
     scene: str | None = None
     sets: list[str] = Field(default_factory=list)
     device: int | str | None = None
+    fallback_device: str | None = None  # played when `device` is gone and this one is there
     samplerate: int | None = Field(default=None, ge=8000, le=384000)
     blocksize: int = Field(default=256, ge=16, le=8192)
     lookahead_blocks: int | None = Field(default=None, ge=1, le=1024)  # None: from the model's decode time

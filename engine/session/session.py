@@ -23,6 +23,7 @@ from engine.analysis.features import INDEX
 from engine.audio.decoder import Decoder
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
+from engine.audio.reconnecting_output import ReconnectingOutput
 from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
@@ -64,9 +65,13 @@ class LiveSession:
                               + swap_headroom)
         self.input_ring = AudioRing(1, 16 * config.blocksize + frame_at_output) if config.input else None
         output_class = PythonCallbackOutput if config.python_callback else RtmixerOutput
-        self.output: Output = output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize,
-                                           device=config.device, input_ring=self.input_ring,
-                                           restart_frames=self.lookahead_blocks * config.blocksize)
+
+        def open_output(device: int | str | None) -> Output:
+            return output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize, device=device,
+                                input_ring=self.input_ring, restart_frames=self.lookahead_blocks * config.blocksize)
+
+        self.output = ReconnectingOutput(open_output, config.device, fallback=config.fallback_device,
+                                         on_state=self._device_state)
         self.samplerate = int(self.output.samplerate)
         self.decoder = Decoder(graph, self.ring, self.output, blocksize=config.blocksize,
                                lookahead_blocks=self.lookahead_blocks, input_ring=self.input_ring)
@@ -185,6 +190,11 @@ class LiveSession:
         self.errors.append(message)
         self.hub.report_error("session", "/rave/model", message)
 
+    def _device_state(self, state: str, message: str) -> None:
+        """From the device watch: the device went away, or came back."""
+        self.errors.append(message)
+        self.hub.report_error("audio", "/engine/device", message)
+
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
 
@@ -234,7 +244,7 @@ class LiveSession:
             input_frames_encoded=self.decoder.graph.input_frames_encoded,
             osc={"messages": osc.stats["messages"] if osc else 0, "errors": osc.stats["errors"] if osc else 0,
                  "dropped": osc.stats["dropped"] if osc else 0, "subscribers": len(osc.subscribers) if osc else 0},
-            device={"state": "playing", "outages": 0, "outage_seconds": 0.0, "last_error": None},
+            device=self.output.status(),
             analysis=self._analysis_status(),
             midi=self.midi.stats() if self.midi is not None else None,
             visuals=self.visuals.stats() if self.visuals is not None else None,
