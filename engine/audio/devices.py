@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sounddevice as sd
-from rich.console import Console
 from rich.table import Table
+
+from engine.console import cli_console
 
 
 def print_devices() -> int:
@@ -16,7 +17,7 @@ def print_devices() -> int:
         table.add_row(str(index), device["name"], apis[device["hostapi"]]["name"],  # type: ignore[index]
                       str(device["max_input_channels"]), str(device["max_output_channels"]),
                       f"{device['default_samplerate']:g}")
-    console = Console()
+    console = cli_console()
     console.print("host APIs: " + ", ".join(api["name"] for api in apis))  # type: ignore[index]
     console.print(table)
     return 0
