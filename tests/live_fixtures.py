@@ -46,8 +46,9 @@ def playing(server: JackServer, model: Path, capture_seconds: float, **config: o
     """A started engine on the JACK device whose output a second client records from the first frame on.
 
     The capture is connected before the stream starts, so it holds everything the engine played;
-    on exit it stops recording first, then the engine stops.
+    on exit it stops recording first, then the engine stops. No OSC server unless `osc_port` is given.
     """
+    config = {"osc_port": None, **config}  # not the default 9000, which another program may hold
     capture = JackCapture(server, capture_seconds)
     try:
         before = capture.port_names()

@@ -216,7 +216,7 @@ def _cli(args: list[str], server: JackServer, timeout: float = 60) -> subprocess
 def test_cli_live_writes_report(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
     report_path = tmp_path / "r.json"
     done = _cli(["live", "--seconds", "2", "--samplerate", "48000", "--device", str(jack_server.device),
-                 "--model", str(live_model), "--report", str(report_path)], jack_server)
+                 "--model", str(live_model), "--report", str(report_path), "--osc-port", "0"], jack_server)
     assert done.returncode == 0, done.stderr
     report = json.loads(report_path.read_text())
     for key in ("callbacks", "underruns", "blocksize", "samplerate", "lookahead_blocks", "decode_ms", "cpu_load",
