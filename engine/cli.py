@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
+from engine.console import cli_console
 from engine.errors import EngineError, ParamError
 from engine.models.default import DEFAULT_MODEL
 
-err_console = Console(stderr=True)
+err_console = cli_console(stderr=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

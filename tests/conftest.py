@@ -78,5 +78,8 @@ def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:
 # The real audio server for the live tests (tests/jack_fixtures.py): JACK's dummy driver, session-wide.
 from jack_fixtures import jack_server  # noqa: E402, F401
 
+# The model the live engine plays in the tests that listen to it on JACK (tests/live_fixtures.py).
+from live_fixtures import live_model  # noqa: E402, F401
+
 # The OSC hub, server and listener fixtures (tests/osc_fixtures.py).
 from osc_fixtures import hub, listener, server  # noqa: E402, F401

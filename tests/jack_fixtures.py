@@ -16,14 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 SAMPLERATE = 48000
 PERIOD = 256
@@ -70,11 +70,8 @@ def _wait_for_server(process: subprocess.Popen[bytes], name: str | None) -> bool
     waiter = subprocess.Popen(["jack_wait", "-w", "-t", str(START_TIMEOUT_S), *_server_args(name)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while waiter.poll() is None:
-            if process.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return waiter.returncode == 0
+        wait_until(lambda: waiter.poll() is not None or process.poll() is not None, START_TIMEOUT_S + 1, 0.05)
+        return waiter.returncode == 0 and process.poll() is None
     finally:
         _stop(waiter)
 
@@ -252,13 +249,3 @@ class JackPlayer(_Client):
 
     def __enter__(self) -> JackPlayer:
         return self
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
-    """Poll a zero-argument callable until it is true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pythonosc.osc_message import OscMessage
+from waiting import wait_until
 
 from engine.control.hub import ControlHub
 from engine.control.osc_server import OscServer
@@ -45,12 +45,13 @@ class Listener:
 
     def wait_for(self, condition: Callable[[list[tuple[str, list[object]]]], bool], timeout: float = 3.0
                  ) -> list[tuple[str, list[object]]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.drain()
-            if condition(self.received):
-                return self.received
-        raise AssertionError(f"timed out; received {self.received[-10:]}")
+        def arrived() -> bool:
+            self.drain()  # waits up to the socket's timeout for the next message
+            return condition(self.received)
+
+        if not wait_until(arrived, timeout, interval=0):
+            raise AssertionError(f"timed out; received {self.received[-10:]}")
+        return self.received
 
     def messages(self, address: str) -> list[list[object]]:
         return [args for a, args in self.received if a == address]
@@ -70,15 +71,6 @@ def oscsend(port: int, address: str, types: str = "", *values: str) -> None:
     if shutil.which("oscsend") is None:
         pytest.skip("oscsend is not installed (Debian: apt-get install liblo-tools)")
     subprocess.run(["oscsend", "localhost", str(port), address, types, *values], check=True, timeout=10)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def make_hub(tmp_path: Path, **kwargs: object) -> ControlHub:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import rms
-from jack_fixtures import SAMPLERATE, JackCapture, JackServer, engine_ports, wait_until
+from jack_fixtures import SAMPLERATE, JackCapture, JackServer, engine_ports
 from osc_fixtures import Listener, free_port
+from waiting import wait_until
 
 from engine.control.osc_codec import encode_message
 

@@ -12,15 +12,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import rms
-from jack_fixtures import SAMPLERATE, JackCapture, JackPlayer, JackServer, engine_ports, longest_zero_run
+from jack_fixtures import SAMPLERATE, JackPlayer, JackServer
+from live_fixtures import BLOCKSIZE, assert_continuous, playing, run_until
 from model_factories import make_new_style_model
 
 from engine.errors import ModelLoadError
@@ -31,71 +28,10 @@ from engine.session.config import SessionConfig
 from engine.session.session import LiveSession
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCKSIZE = 256
-MAX_ZERO_RUN = 64  # longer runs of exact zeros are dropouts, not signal
-SILENT_RMS = 1e-3
-
-
-@pytest.fixture(scope="session")
-def live_model(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default model; a 48 kHz factory model while models/default.ts is not trained yet."""
-    if default_model_path.exists():
-        return default_model_path
-    return make_new_style_model(tmp_path_factory.mktemp("live_model"), latent_size=8, sr=SAMPLERATE)
-
-
-@dataclass
-class Session:
-    engine: LiveSession
-    capture: JackCapture
-    inputs: list[str]  # the engine's JACK input ports (with input=True)
-
-
-@contextmanager
-def playing(server: JackServer, model: Path, capture_seconds: float, **config: object) -> Iterator[Session]:
-    """A started engine on the JACK device whose output a second client records from the first frame on.
-
-    The capture is connected before the stream starts, so it holds everything the engine played;
-    on exit it stops recording first, then the engine stops.
-    """
-    capture = JackCapture(server, capture_seconds)
-    try:
-        before = capture.port_names()
-        engine = LiveSession(SessionConfig(model=model, device=server.device, samplerate=SAMPLERATE,
-                                       blocksize=BLOCKSIZE, **config))  # type: ignore[arg-type]
-        try:
-            capture.connect(engine_ports(capture, before, is_output=True))
-            inputs = engine_ports(capture, before, is_output=False)
-            capture.start()
-            engine.start()
-            yield Session(engine, capture, inputs)
-        finally:
-            capture.stop()
-            engine.stop()
-    finally:
-        capture.close()
-
-
-def run_until(engine: LiveSession, condition: Callable[[], bool], timeout: float) -> bool:
-    """Keep the engine's main loop (ticks) going until `condition` holds or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        engine.run(0.1)
-    return condition()
 
 
 def expected_callbacks(engine: LiveSession) -> float:
     return (engine.stopped_at - engine.started_at) * SAMPLERATE / BLOCKSIZE
-
-
-def assert_continuous(audio: np.ndarray, what: str) -> None:
-    """Non-silent, and no dropout: no run of exact zeros longer than MAX_ZERO_RUN in any channel."""
-    assert audio.shape[0] > 0, f"{what}: nothing captured"
-    for channel in range(audio.shape[1]):
-        level = rms(audio[:, channel])
-        run = longest_zero_run(audio[:, channel])
-        assert level > SILENT_RMS, f"{what}: channel {channel} is silent (RMS {level:.2e})"
-        assert run <= MAX_ZERO_RUN, f"{what}: channel {channel} has a run of {run} zero samples"
 
 
 def align(captured: np.ndarray, reference: np.ndarray, min_overlap: int) -> int:
@@ -105,6 +41,7 @@ def align(captured: np.ndarray, reference: np.ndarray, min_overlap: int) -> int:
     return int(np.argmax(corr[: captured.size - min_overlap + 1]))
 
 
+@pytest.mark.realtime
 def test_live_plays_in_time_without_underruns(jack_server: JackServer, live_model: Path) -> None:
     with playing(jack_server, live_model, capture_seconds=4.0) as s:
         s.engine.run(3.0)
@@ -118,6 +55,7 @@ def test_live_plays_in_time_without_underruns(jack_server: JackServer, live_mode
     assert_continuous(audio[SAMPLERATE:], "capture after the first second")
 
 
+@pytest.mark.realtime
 def test_live_output_equals_offline_render(jack_server: JackServer, live_model: Path) -> None:
     seconds = 2.5
     with playing(jack_server, live_model, capture_seconds=seconds + 1.0, seed=7) as s:
@@ -132,6 +70,7 @@ def test_live_output_equals_offline_render(jack_server: JackServer, live_model: 
     assert diff.max() < 1e-3, f"lag {lag}: max difference {diff.max():.3g} at sample {int(diff.argmax())}"
 
 
+@pytest.mark.realtime
 def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
     second = tmp_path / "second.ts"
     shutil.copyfile(live_model, second)
@@ -157,6 +96,7 @@ def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: 
     assert_continuous(s.capture.recorded[swap_at - SAMPLERATE // 2:end], "capture around the swap")
 
 
+@pytest.mark.realtime
 def test_refused_model_swaps_are_reported_and_play_on(jack_server: JackServer, live_model: Path,
                                                       tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
                                                       ) -> None:
@@ -194,6 +134,7 @@ def _test_signal(seconds: float) -> np.ndarray:
     return (chirp + noise).astype(np.float32)
 
 
+@pytest.mark.realtime
 def test_live_input_is_encoded_into_the_latent(jack_server: JackServer, live_model: Path) -> None:
     signal = _test_signal(3.0)
     with playing(jack_server, live_model, capture_seconds=4.0, input=True, sets=["/rave/source/a=input"]) as s, \
@@ -224,6 +165,7 @@ def test_live_input_is_encoded_into_the_latent(jack_server: JackServer, live_mod
     assert s.engine.output.underruns == 0
 
 
+@pytest.mark.realtime
 def test_slow_decoder_underruns_then_recovers(jack_server: JackServer, live_model: Path) -> None:
     with playing(jack_server, live_model, capture_seconds=6.0) as s:
         engine, output = s.engine, s.engine.output
@@ -254,6 +196,7 @@ def test_model_too_slow_for_real_time_is_refused(monkeypatch: pytest.MonkeyPatch
         LiveSession(SessionConfig(model=live_model, samplerate=SAMPLERATE, blocksize=BLOCKSIZE))
 
 
+@pytest.mark.realtime
 def test_python_callback_plays_without_underruns(jack_server: JackServer, live_model: Path) -> None:
     with playing(jack_server, live_model, capture_seconds=3.0, python_callback=True) as s:
         s.engine.run(2.0)
@@ -270,10 +213,11 @@ def _cli(args: list[str], server: JackServer, timeout: float = 60) -> subprocess
                           text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.realtime
 def test_cli_live_writes_report(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
     report_path = tmp_path / "r.json"
     done = _cli(["live", "--seconds", "2", "--samplerate", "48000", "--device", str(jack_server.device),
-                 "--model", str(live_model), "--report", str(report_path)], jack_server)
+                 "--model", str(live_model), "--report", str(report_path), "--osc-port", "0"], jack_server)
     assert done.returncode == 0, done.stderr
     report = json.loads(report_path.read_text())
     for key in ("callbacks", "underruns", "blocksize", "samplerate", "lookahead_blocks", "decode_ms", "cpu_load",

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jack_fixtures import JackServer, wait_until
+from jack_fixtures import JackServer
+from waiting import wait_until
 
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
@@ -58,89 +59,83 @@ def surface(jack_server: JackServer, tmp_path: Path) -> Iterator[tuple[MidiContr
     device.close()
 
 
-def _settled(control: MidiControl, received: int, timeout: float = 2.0) -> None:
-    assert wait_until(lambda: control.counts["received"] >= received, timeout), control.stats()
-    time.sleep(0.01)
+def _until(control: MidiControl, condition: Callable[[], object]) -> None:
+    """Wait for what the last message sent should do: the MIDI thread handles messages in order, so
+    once it shows, every message before it has been handled too."""
+    assert wait_until(condition, 2.0), control.stats()
 
 
 def test_cc_sets_param_with_range_and_curve(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     device.send([0xB0, 0, 127], [0xB0, 0, 64])  # energy: soft takeover catches on the crossing, exponential
-    _settled(control, 2)
     mapping = load_controller_map("generic16").midi[("cc", 1, 0)]
-    assert store.get("/rave/energy") == pytest.approx(mapping.to_value(64 / 127, 0.3, 2.0))
+    _until(control, lambda: store.get("/rave/energy") == pytest.approx(mapping.to_value(64 / 127, 0.3, 2.0)))
     assert store.get("/rave/energy") < 0.3 + 1.7 * 64 / 127  # the curve bent it
 
 
 def test_14bit_cc_gives_fine_resolution(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     device.send([0xB0, 31, 64], [0xB0, 63, 100])
-    _settled(control, 2)
     fine = 60 + 120 * ((64 << 7) | 100) / 16383
-    assert store.get("/tempo/bpm") == pytest.approx(fine)
+    _until(control, lambda: store.get("/tempo/bpm") == pytest.approx(fine))
     assert min(abs(fine - (60 + 120 * v / 127)) for v in range(128)) > 0.2  # no 7-bit CC could say it
 
 
 def test_nrpn_sets_param(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     device.send([0xB0, 99, 0], [0xB0, 98, 1], [0xB0, 6, 100], [0xB0, 38, 5])
-    _settled(control, 4)
-    assert store.get("/rave/style") == pytest.approx(((100 << 7) | 5) / 16383)
+    _until(control, lambda: store.get("/rave/style") == pytest.approx(((100 << 7) | 5) / 16383))
 
 
 def test_note_recalls_scene_and_program_recalls_slot(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     device.send([0x90, 36, 100], [0x80, 36, 0])  # note 36: scene calm
-    _settled(control, 2)
-    assert control.hub.scene.lower() == "calm"
+    _until(control, lambda: control.hub.scene.lower() == "calm")
     store.set("/rave/latent/1/bias", 1.25)
     device.send([0x90, 50, 100])  # note 50: slot_save:2
-    _settled(control, 3)
+    _until(control, lambda: (control.hub.slots.directory / "slot_2.toml").is_file())
     store.set("/rave/latent/1/bias", -2.0)
     device.send([0xC0, 2])  # program 2: slot:2
-    _settled(control, 4)
-    assert store.get("/rave/latent/1/bias") == 1.25
+    _until(control, lambda: store.get("/rave/latent/1/bias") == 1.25)
     device.send([0x90, 40, 90])  # beat:pulse_noise
-    _settled(control, 5)
-    assert control.hub.beats["pulse_noise"] == 1 and store.get("/visual/pulse") == 1
+    _until(control, lambda: control.hub.beats["pulse_noise"] == 1 and store.get("/visual/pulse") == 1)
 
 
 def test_soft_takeover_ignores_far_fader(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     store.set("/rave/style", 0.5)
     device.send([0xB0, 3, 127], [0xB0, 3, 120])
-    _settled(control, 2)
-    assert store.get("/rave/style") == 0.5 and control.router.counts["takeover_ignored"] == 2
+    _until(control, lambda: control.router.counts["takeover_ignored"] == 2)
+    assert store.get("/rave/style") == 0.5
     device.send([0xB0, 3, 60])  # crossed 0.5
-    _settled(control, 3)
-    assert store.get("/rave/style") == pytest.approx(60 / 127)
+    _until(control, lambda: store.get("/rave/style") == pytest.approx(60 / 127))
 
 
 def test_learn_maps_cc_and_saves(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     control.hub.learn("/rave/texture")
-    device.send([0xB2, 77, 100])  # channel 3, CC 77: unmapped until now
-    _settled(control, 1)
-    device.send([0xB2, 77, 50])
-    _settled(control, 2)
-    assert store.get("/rave/texture") == pytest.approx(50 / 127)
+    device.send([0xB2, 77, 100], [0xB2, 77, 50])  # channel 3, CC 77: unmapped until the first one
+    _until(control, lambda: store.get("/rave/texture") == pytest.approx(50 / 127))
     saved = load_controller_map("learned", control.config.controllers_dir)
     assert saved.midi[("cc", 3, 77)] == Mapping("/rave/texture", None, None)
     assert ("cc", 1, 0) in saved.midi  # the rest of the map came along
 
 
+@pytest.mark.realtime
 def test_clock_in_follows_140_bpm(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
     control, device, store = surface
     device.send([0xFA])
     start = time.perf_counter()
-    for n in range(int(3.0 * 140 / 60 * 24)):  # 3 s of ticks on an absolute schedule
+    ticks = int(3.0 * 140 / 60 * 24)
+    for n in range(ticks):  # 3 s of ticks on an absolute schedule
         delay = start + n * 60 / 140 / 24 - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         device.send([0xF8])
-    time.sleep(0.3)
+    assert control.clock_in is not None
+    _until(control, lambda: control.clock_in.ticks == ticks)
     assert store.get("/tempo/bpm") == pytest.approx(140, abs=1.0), control.stats()
-    assert control.clock_in is not None and control.clock_in.running
+    assert control.clock_in.running
     assert control.hub.beats["clock_beat"] == 7  # 168 ticks: a beat every 24
 
 
@@ -153,16 +148,19 @@ def test_sysex_and_garbage_change_nothing(surface: tuple[MidiControl, Controller
                 [0xB0, 100, 0], [0xB0, 6, 127], [0xB0, 90, 64], [0xE0, 0, 64])
     with contextlib.suppress(Exception):  # rtmidi may refuse to send it at all; the rest still arrives
         device.send([0xB0, 0x85, 0x01])  # a data byte with the top bit set: out of range
-    _settled(control, 8)
-    assert dict(store.snapshot().values) == before
+    device.send([0xB0, 1, 0], [0xB0, 1, 10])  # still alive, and once this lands the garbage was handled
+    _until(control, lambda: store.get("/rave/chaos") == pytest.approx(10 / 127))
+    after = dict(store.snapshot().values)
+    after.pop("/rave/chaos"), before.pop("/rave/chaos")
+    assert after == before
     assert control.decoder.counts["sysex"] == 2 and control.router.counts["unmapped"] >= 1
-    device.send([0xB0, 1, 0], [0xB0, 1, 10])  # still alive
-    _settled(control, control.counts["received"] + 2)
-    assert store.get("/rave/chaos") == pytest.approx(10 / 127)
     assert control._thread is not None and control._thread.is_alive()
 
 
-def test_port_closed_and_reopened(surface: tuple[MidiControl, Controller, ParamStore]) -> None:
+def test_port_closed_and_reopened(surface: tuple[MidiControl, Controller, ParamStore], jack_server: JackServer
+                                  ) -> None:
+    import jack
+
     control, device, store = surface
     errors: list[str] = []
     control.hub.add_error_listener(lambda source, address, message: errors.append(f"{address}: {message}"))
@@ -172,13 +170,16 @@ def test_port_closed_and_reopened(surface: tuple[MidiControl, Controller, ParamS
     replug = Controller(device.name)
     try:
         assert wait_until(lambda: control.counts["port_back"] == 1, 3.0), control.stats()
-        time.sleep(0.05)
+        assert control.input is not None
+        with contextlib.closing(jack.Client("probe", no_start_server=True, servername=jack_server.name)) as probe:
+            assert wait_until(lambda: probe.get_all_connections(control.input.opened), 3.0), "not reconnected in JACK"
         replug.send([0xB0, 1, 0], [0xB0, 1, 90])
         assert wait_until(lambda: store.get("/rave/chaos") == pytest.approx(90 / 127), 2.0), control.stats()
     finally:
         device.out = replug.out  # the fixture closes this one
 
 
+@pytest.mark.realtime
 def test_clock_out_at_set_bpm(jack_server: JackServer, tmp_path: Path) -> None:
     store = ParamStore(build_param_table(4))
     store.set("/tempo/bpm", 150.0)
@@ -190,21 +191,21 @@ def test_clock_out_at_set_bpm(jack_server: JackServer, tmp_path: Path) -> None:
                                           client="clock-tx", api=JACK))
     control.start()
     try:
-        stamps: list[float] = []
+        stamps: list[float] = []  # each tick's arrival on the receiving port's clock
         clock = 0.0
-        deadline = time.monotonic() + 2.5
-        while time.monotonic() < deadline:
-            item = receiver.get_message()
-            if item is None:
-                time.sleep(0.002)
-                continue
-            clock += item[1]
-            if item[0] == [0xF8]:
-                stamps.append(clock)
+
+        def heard_150_ticks() -> bool:  # 2.5 s of them at 150 BPM
+            nonlocal clock
+            while (item := receiver.get_message()) is not None:
+                clock += item[1]
+                if item[0] == [0xF8]:
+                    stamps.append(clock)
+            return len(stamps) >= 150
+
+        assert wait_until(heard_150_ticks, 10.0, interval=0.002), f"{len(stamps)} ticks"
     finally:
         control.stop()
         receiver.delete()
-    assert len(stamps) > 100
     bpm = 60 / (24 * (stamps[-1] - stamps[0]) / (len(stamps) - 1))
     assert bpm == pytest.approx(150, rel=0.01)
 

@@ -19,8 +19,8 @@ DEMO_DIR = REPO.parent / "shared/fixtures/nn_tilde_demo"
 
 
 def inspect(*args: str) -> subprocess.CompletedProcess[str]:
-    # Wide COLUMNS: rich wraps at 80 columns when not on a terminal, and tmp paths are long.
-    env = {**os.environ, "COLUMNS": "400"}
+    # The narrowest terminal: what the command prints must not depend on its width.
+    env = {**os.environ, "COLUMNS": "20"}
     return subprocess.run(
         [sys.executable, "run_engine.py", "models", "inspect", *args],
         cwd=REPO,
@@ -62,8 +62,10 @@ def test_json_output_is_one_object(tmp_path: Path):
 
 
 def test_table_output_for_built_model(tmp_path: Path):
-    result = inspect(str(make_new_style_model(tmp_path, sr=48000)))
+    path = make_new_style_model(tmp_path, sr=48000)
+    result = inspect(str(path))
     assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"{path}  (nn_tilde)"  # the path whole, on one line
     assert "48000 Hz" in result.stdout and "latent size: 8" in result.stdout
     assert "streaming:   yes" in result.stdout and "always fails" in result.stdout
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from osc_fixtures import Listener, wait_until
+from osc_fixtures import Listener
+from waiting import wait_until
 
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import encode_message
@@ -58,4 +59,4 @@ def test_feedback_moves_the_controls(mapped: OscServer, hub: ControlHub, listene
     assert ("/1/fader1", [1.0]) in received
     xy = next(args for a, args in received if a == "/1/xy1")
     assert xy[0] == 0.5 and abs(xy[1] - 0.3) < 1e-6
-    assert wait_until(lambda: mapped.feedback.stats["messages_sent"] > 0)
+    assert wait_until(lambda: mapped.feedback.stats["messages_sent"] > 0, 3.0)

@@ -24,7 +24,7 @@ def test_live_engine_serves_osc(jack_server: JackServer, tmp_path: Path) -> None
     try:
         assert engine.osc is not None and engine.osc.port == port and engine.osc.routes is not None
         oscsend(port, "/master/gain_db", "f", "-6")
-        assert wait_until(lambda: engine.store.get("/master/gain_db") == -6.0)
+        assert wait_until(lambda: engine.store.get("/master/gain_db") == -6.0, 3.0)
         listener.send(port, encode_message("/engine/status"))
         status = listener.wait_for(lambda r: any(a == "/engine/status/reply" for a, _ in r))
         reply = next(args for a, args in status if a == "/engine/status/reply")

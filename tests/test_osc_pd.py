@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osc_fixtures import free_port, oscsend, wait_until
+from osc_fixtures import free_port, oscsend
+from waiting import wait_until
 
 from engine.analysis.features import INDEX, N_FEATURES
 from engine.control.hub import ControlHub
@@ -74,7 +75,7 @@ def test_pd_sets_a_value(server: OscServer, hub: ControlHub, tmp_path: Path) -> 
     patch.write_text(SEND_PATCH.format(port=server.port))
     subprocess.run(["pd", "-nogui", "-nosound", "-batch", "-open", str(patch)], check=True, timeout=20,
                    capture_output=True)
-    assert wait_until(lambda: hub.store.get("/rave/energy") == 1.5)
+    assert wait_until(lambda: hub.store.get("/rave/energy") == 1.5, 3.0)
     assert server.stats["errors"] == 0
 
 
@@ -84,7 +85,7 @@ def listening_pd(patch: Path, subscribed: Callable[[], bool], then: Callable[[],
     pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-stderr", "-open", str(patch)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_until(subscribed, timeout=10), "Pd did not subscribe"
+        assert wait_until(subscribed, 10.0), "Pd did not subscribe"
         then()
         _, err = pd.communicate(timeout=20)
     finally:

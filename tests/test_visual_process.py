@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from engine.analysis.features import INDEX, N_FEATURES
 from engine.visual.host import VisualHost
@@ -53,24 +54,19 @@ def host() -> Iterator[VisualHost]:
         host.stop()
 
 
-def frames_advance(host: VisualHost, seconds: float = 0.5) -> bool:
+def frames_advance(host: VisualHost, timeout: float = 5.0) -> bool:
     before = host.frames.latest_index
-    time.sleep(seconds)
-    return host.frames.latest_index > before
+    return wait_until(lambda: host.frames.latest_index > before, timeout)
 
 
 def wait_for_spare(host: VisualHost, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (host.spare and host.spare.ready.is_set()):
-        assert time.monotonic() < deadline, "the spare never finished loading"
-        time.sleep(0.05)
+    assert wait_until(lambda: host.spare and host.spare.ready.is_set(), timeout, 0.05), \
+        "the spare never finished loading"
 
 
 def wait_recovered(host: VisualHost, count: int, timeout: float = 10.0) -> float:
-    deadline = time.monotonic() + timeout
-    while len(host.restarts) < count or host.restarts[-1].recovered_seconds is None:
-        assert time.monotonic() < deadline, f"no recovery: {host.restarts}"
-        time.sleep(0.02)
+    assert wait_until(lambda: len(host.restarts) >= count and host.restarts[-1].recovered_seconds is not None,
+                      timeout), f"no recovery: {host.restarts}"
     recovered = host.restarts[-1].recovered_seconds
     assert recovered is not None
     return recovered
@@ -86,6 +82,7 @@ def test_frames_flow_from_the_spawned_process(host: VisualHost) -> None:
     assert seconds > 0.0  # the frame carries the timeline time of the features it shows
 
 
+@pytest.mark.realtime
 def test_a_crashed_process_is_replaced_within_two_seconds(host: VisualHost) -> None:
     wait_for_spare(host)
     victim = host.active.process.pid
@@ -99,6 +96,7 @@ def test_a_crashed_process_is_replaced_within_two_seconds(host: VisualHost) -> N
     assert frames_advance(host)
 
 
+@pytest.mark.realtime
 def test_a_hung_process_is_replaced_within_two_seconds(host: VisualHost) -> None:
     wait_for_spare(host)
     victim = host.active.process.pid
@@ -130,10 +128,7 @@ def test_a_generator_that_cannot_start_is_reported_and_the_old_one_stays(host: V
     reported: list[str] = []
     host.on_error = reported.append
     host.switch_generator("diffusion", {})  # no weights given: it cannot load
-    deadline = time.monotonic() + 60
-    while host.switching and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not host.switching
+    assert wait_until(lambda: not host.switching, 60.0, 0.05)
     assert host.config.generator == "cppn"
     assert reported and "diffusion" in reported[0] and "--visual-model" in reported[0]
     assert frames_advance(host)  # the cppn process never stopped
@@ -143,10 +138,7 @@ def test_a_generator_that_never_starts_is_given_up_on() -> None:
     reported: list[str] = []
     host = VisualHost(VisualConfig(generator="diffusion", width=32, height=32), on_error=reported.append).start()
     try:
-        deadline = time.monotonic() + 120
-        while not host.gave_up and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert host.gave_up
+        assert wait_until(lambda: host.gave_up, 120.0, 0.1)
         assert any("could not start" in m for m in reported)
         assert any("visuals stopped" in m for m in reported)
     finally:

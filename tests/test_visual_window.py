@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: no display needed
 
@@ -15,6 +15,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
 from PySide6 import QtCore, QtTest  # noqa: E402
+from waiting import wait_until  # noqa: E402
 
 from engine.errors import VisualError  # noqa: E402
 from engine.visual.window import VisualWindow, application, run_window  # noqa: E402
@@ -38,11 +39,15 @@ class ChangingSource:
         return index, self.frames[index % len(self.frames)]
 
 
-def _spin(seconds: float) -> None:
+def spin_until(condition: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Run Qt's event loop (the window's poll timer, its repaints) until `condition` holds."""
     app = application()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def pumped() -> object:
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 10)
+        return condition()
+
+    return wait_until(pumped, timeout, interval=0)
 
 
 @pytest.fixture
@@ -63,8 +68,7 @@ def window(source: ChangingSource) -> Iterator[VisualWindow]:
 
 def test_new_frames_are_shown_and_the_newest_is_on_screen(window: VisualWindow, source: ChangingSource) -> None:
     assert window.frames_shown == 0 and window.last_index is None
-    _spin(0.4)
-    assert window.frames_shown >= 5
+    assert spin_until(lambda: window.frames_shown >= 5), window.frames_shown
     assert source.calls >= 3 * window.frames_shown  # polled often, drawn only when new
     image = window.grab().toImage()
     colour = image.pixelColor(image.width() // 2, image.height() // 2)
@@ -76,9 +80,15 @@ def test_new_frames_are_shown_and_the_newest_is_on_screen(window: VisualWindow, 
 def test_an_unchanged_index_is_not_redrawn() -> None:
     application()
     frame = np.zeros((32, 32, 3), dtype=np.uint8)
-    win = VisualWindow(lambda: (7, frame), poll_hz=200)
+    polls: list[int] = []
+
+    def source() -> tuple[int, np.ndarray]:
+        polls.append(7)
+        return 7, frame
+
+    win = VisualWindow(source, poll_hz=200)
     try:
-        _spin(0.15)
+        assert spin_until(lambda: len(polls) >= 20), len(polls)
         assert win.frames_shown == 1
     finally:
         win.close()
@@ -102,6 +112,7 @@ def test_a_screen_that_is_not_there_is_refused() -> None:
     win.close()
 
 
+@pytest.mark.realtime
 def test_run_window_stops_after_seconds() -> None:
     source = ChangingSource()
     started = time.monotonic()
@@ -119,7 +130,7 @@ def test_picture_is_upright_and_letterboxed() -> None:
     win.resize(400, 400)
     win.show()
     try:
-        _spin(0.15)
+        assert spin_until(lambda: win.frames_shown == 1)
         image = win.grab().toImage()
         w, h = image.width(), image.height()
 

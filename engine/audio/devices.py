@@ -9,8 +9,9 @@ import tempfile
 from pathlib import Path
 
 import sounddevice as sd
-from rich.console import Console
 from rich.table import Table
+
+from engine.console import cli_console
 
 JACK_NO_START_SERVER = 0x01  # jack_options_t: never spawn a server while probing
 _RETIRED_PORTAUDIO: list[object] = []  # PortAudio instances left behind by a dead device, never unloaded
@@ -25,7 +26,7 @@ def print_devices() -> int:
         table.add_row(str(index), device["name"], apis[device["hostapi"]]["name"],  # type: ignore[index]
                       str(device["max_input_channels"]), str(device["max_output_channels"]),
                       f"{device['default_samplerate']:g}")
-    console = Console()
+    console = cli_console()
     console.print("host APIs: " + ", ".join(api["name"] for api in apis))  # type: ignore[index]
     console.print(table)
     return 0

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.table import Table
 
+from engine.console import cli_console
 from engine.models.nn_tilde import NNModel
 
 _MAX_VALUE_CHARS = 60
@@ -57,7 +58,7 @@ def inspect_command(path: str, as_json: bool) -> int:
         sys.stdout.write(json.dumps(model.info()) + "\n")
         return 0
     model = NNModel.load(path)
-    _print_report(model, Console())
+    _print_report(model, cli_console())
     return 0
 
 
