@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from engine.bounded_log import install_bounded_logging
 from engine.errors import EngineError, ParamError
 from engine.models.default import DEFAULT_MODEL
 
@@ -230,6 +231,16 @@ def _params(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Log lines go through a bounded queue: a stderr pipe nobody reads must never stall the control
+    # threads (OSC, MIDI) that log bad input.
+    log_writer = install_bounded_logging()
+    try:
+        return _command(args)
+    finally:
+        log_writer.stop(timeout=1.0)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "models" and args.models_command == "inspect":
             from engine.models.inspect import inspect_command
