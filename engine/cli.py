@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from engine.bounded_log import install_bounded_logging
 from engine.console import cli_console
 from engine.errors import EngineError, ParamError
 from engine.models.default import DEFAULT_MODEL
@@ -212,9 +214,22 @@ def _live(args: argparse.Namespace) -> int:
         if args.report:
             session.write_report(args.report)
     status = session.status()
-    err_console.print(f"played {status.seconds:.3f} s: {status.callbacks} callbacks, {status.underruns} underruns, "
-                      f"latency {status.latency['total_s'] * 1000:.1f} ms", highlight=False, soft_wrap=True)
+    _say_last(f"played {status.seconds:.3f} s: {status.callbacks} callbacks, {status.underruns} underruns, "
+              f"latency {status.latency['total_s'] * 1000:.1f} ms, {status.device['outages']} device outages")
     return 0
+
+
+def _say_last(line: str) -> None:
+    """The closing line of a live set, written without waiting: a stderr pipe that nobody reads and
+    that is already full must not keep the engine from exiting."""
+    try:
+        os.set_blocking(2, False)
+        try:
+            os.write(2, (line + "\n").encode())
+        finally:
+            os.set_blocking(2, True)
+    except OSError:  # full (BlockingIOError), closed, or not a file descriptor: the report has it all
+        pass
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -228,6 +243,16 @@ def _params(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Log lines go through a bounded queue: a stderr pipe nobody reads must never stall the control
+    # threads (OSC, MIDI) that log bad input.
+    log_writer = install_bounded_logging()
+    try:
+        return _command(args)
+    finally:
+        log_writer.stop(timeout=1.0)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "models" and args.models_command == "inspect":
             from engine.models.inspect import inspect_command

@@ -7,6 +7,9 @@ input finds it by name, and the test checks the parameter store.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import random
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +19,7 @@ import pytest
 from jack_fixtures import JackServer
 from waiting import wait_until
 
+from engine.bounded_log import install_bounded_logging
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.params.store import ParamStore
@@ -24,6 +28,7 @@ from engine.presets.controller_maps import CONTROLLERS_DIR, Mapping, load_contro
 
 rtmidi = pytest.importorskip("rtmidi")
 JACK = rtmidi.API_UNIX_JACK
+JUNK_MESSAGES = 6000
 
 
 class Controller:
@@ -155,6 +160,63 @@ def test_sysex_and_garbage_change_nothing(surface: tuple[MidiControl, Controller
     assert after == before
     assert control.decoder.counts["sysex"] == 2 and control.router.counts["unmapped"] >= 1
     assert control._thread is not None and control._thread.is_alive()
+
+
+def _junk(rng: random.Random) -> list[list[int]]:
+    """Running-status garbage, stray data bytes, cut and undefined messages, and a SysEx flood."""
+    junk: list[list[int]] = []
+    for i in range(JUNK_MESSAGES):
+        pick = i % 6
+        if pick == 0:  # running status with no status ever sent: data bytes alone
+            junk.append([rng.randrange(128) for _ in range(rng.randint(1, 3))])
+        elif pick == 1:  # a status byte cut short of its data
+            junk.append([rng.choice((0x80, 0x90, 0xA0, 0xB0, 0xE0)) | rng.randrange(16), *[64] * rng.randint(0, 1)])
+        elif pick == 2:  # undefined system status bytes
+            junk.append([rng.choice((0xF4, 0xF5, 0xF9, 0xFD))] + [rng.randrange(128)] * rng.randint(0, 2))
+        elif pick == 3:  # a data byte with its top bit set
+            junk.append([0xB0 | rng.randrange(16), rng.randrange(128, 256), rng.randrange(128)])
+        elif pick == 4:  # SysEx, well formed and long: counted and dropped
+            junk.append([0xF0, *(rng.randrange(128) for _ in range(rng.randint(100, 1000))), 0xF7])
+        else:  # SysEx with status bytes inside
+            junk.append([0xF0, *(rng.randrange(256) for _ in range(rng.randint(1, 200))), 0xF7])
+    return junk
+
+
+@pytest.mark.realtime
+def test_junk_flood_never_blocks_and_a_cc_lands_after(surface: tuple[MidiControl, Controller, ParamStore],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    control, device, store = surface
+    read_fd, write_fd = os.pipe()  # the log goes to a pipe nobody reads, as with a detached engine
+    writer = install_bounded_logging(os.fdopen(write_fd, "w", closefd=False), capacity=100)
+    try:
+        caplog.set_level(logging.WARNING, "engine.control")
+        before = dict(store.snapshot().values)
+        started = time.monotonic()
+        for message in _junk(random.Random(5)):
+            device.send(message)
+        device.send([0xB0, 1, 0], [0xB0, 1, 90])  # chaos: soft takeover catches at 0, then 90
+        sent = time.monotonic()
+        assert wait_until(lambda: store.get("/rave/chaos") == pytest.approx(90 / 127), 2.0), control.stats()
+        landed = time.monotonic() - sent
+        assert landed < 1.0, f"the CC waited {landed:.2f} s behind the junk"
+        assert {a: v for a, v in store.snapshot().values.items() if a != "/rave/chaos"} == \
+               {a: v for a, v in before.items() if a != "/rave/chaos"}
+        junk_seen = control.decoder.counts["invalid"] + control.decoder.counts["sysex"]
+        assert junk_seen >= JUNK_MESSAGES // 2, control.stats()  # most of it arrived (rtmidi's queue may drop)
+        assert control.counts["errors"] == control.decoder.counts["invalid"]
+        assert control.hub.errors["bad message"] == control.decoder.counts["invalid"]
+        control.hub.flush_error_log(final=True)
+        lines = [r.getMessage() for r in caplog.records if r.name == "engine.control.hub"]
+        assert len(lines) <= 5 + 3 * (time.monotonic() - started) + 2  # burst, rate, summaries
+        assert lines[-1].startswith("midi: ") and " more bad messages in " in lines[-1]
+        assert max(len(line) for line in lines) < 400
+        assert control._thread is not None and control._thread.is_alive()
+        print(f"midi junk: {junk_seen} of {JUNK_MESSAGES} messages decoded as junk, the CC landed "
+              f"{landed * 1000:.0f} ms after, {len(lines)} log lines")
+    finally:
+        writer.stop(timeout=0.5)
+        os.close(read_fd)  # the writer, if stuck, gets EPIPE and ends
+        os.close(write_fd)
 
 
 def test_port_closed_and_reopened(surface: tuple[MidiControl, Controller, ParamStore], jack_server: JackServer

@@ -6,7 +6,8 @@ with the control's position, so TouchOSC faders follow scene morphs and MIDI). P
 immutable snapshot costs the writers nothing, and the rate limit bounds the traffic however
 fast the decoder's timeline writes. Errors reported to the hub go out as
 `/engine/error SOURCE ADDRESS MESSAGE`, at most `max_errors_per_second` (a flood of bad
-packets must not become a flood of replies).
+packets must not become a flood of replies); what that leaves out is summarised once a second
+as `/engine/error engine - "N more errors in 1 s (KIND COUNT, ...)"`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 
 from engine.control.osc_codec import encode_message
 from engine.control.osc_routes import OscRoutes
+from engine.control.rate_limit import RateLimiter
 from engine.params.param import Value
 from engine.params.store import ParamStore
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Client = tuple[str, int]
 MAX_SUBSCRIBERS = 32
+ERROR_BUDGET = "subscribers"  # one budget for the error stream: every subscriber gets the same one
 
 
 class Subscribers:
@@ -63,7 +65,7 @@ class Subscribers:
 
 class Feedback(threading.Thread):
     def __init__(self, store: ParamStore, sock: socket.socket, subscribers: Subscribers, *,
-                 routes: OscRoutes | None = None, rate_hz: float = 30.0, max_errors_per_second: int = 50) -> None:
+                 routes: OscRoutes | None = None, rate_hz: float = 30.0, max_errors_per_second: int = 20) -> None:
         super().__init__(name="osc-feedback", daemon=True)
         if rate_hz <= 0:
             raise ValueError(f"feedback rate_hz must be above 0, got {rate_hz}")
@@ -77,7 +79,7 @@ class Feedback(threading.Thread):
         self._version = snapshot.version
         self._last: dict[str, Value] = dict(snapshot.values)
         self._halt = threading.Event()
-        self._error_window = (0.0, 0)  # (second it started, errors sent in it)
+        self._errors = RateLimiter(rate=max_errors_per_second, burst=max_errors_per_second, interval=1.0, max_keys=1)
         self.stats = {"polls": 0, "messages_sent": 0, "errors_sent": 0, "errors_suppressed": 0, "send_failures": 0}
 
     def stop(self) -> None:
@@ -87,6 +89,7 @@ class Feedback(threading.Thread):
         while not self._halt.wait(self.interval):
             try:
                 self.poll()
+                self.send_error_summaries()
             except Exception:  # one bad send must not end feedback for the whole session
                 log.exception("OSC feedback poll failed")
 
@@ -118,16 +121,22 @@ class Feedback(threading.Thread):
                 self._send(encode_message(source, *positions), client)
 
     def on_error(self, source: str, address: str, message: str) -> None:
-        """Hub error listener (any thread): `/engine/error SOURCE ADDRESS MESSAGE` to subscribers."""
-        now = time.monotonic()
-        start, sent = self._error_window
-        if now - start >= 1.0:
-            start, sent = now, 0
-        if sent >= self.max_errors_per_second:
+        """Hub error listener (any thread): `/engine/error SOURCE ADDRESS MESSAGE` to subscribers
+        (the hub has clipped the client's text), within the error budget."""
+        if not self._errors.allow(ERROR_BUDGET, message.split(":")[0][:40]):
             self.stats["errors_suppressed"] += 1
             return
-        self._error_window = (start, sent + 1)
-        packet = encode_message("/engine/error", source, address, message[:240])
+        self._send_error(source, address, message)
+
+    def send_error_summaries(self, *, final: bool = False) -> int:
+        """Tell subscribers how many errors the budget left out (the feedback thread calls it)."""
+        summaries = self._errors.due(final=final)
+        for summary in summaries:
+            self._send_error("engine", "-", summary.describe("errors"))
+        return len(summaries)
+
+    def _send_error(self, source: str, address: str, message: str) -> None:
+        packet = encode_message("/engine/error", source, address, message)
         for client in list(self.subscribers):
             self._send(packet, client)
             self.stats["errors_sent"] += 1

@@ -6,7 +6,8 @@ surface, against the one slot bank the hub owns.
 Writes are validated by the parameter store (unknown address, NaN, wrong type: refused, nothing
 changes), patterns fan out to every matching address, and timed writes go onto the render
 timeline so they land on the latent frame their time names, not when they arrive. Errors are
-counted per kind and handed to listeners (OSC `/engine/error`), and logged once per kind.
+counted per kind and handed to listeners (OSC `/engine/error`); the log gets a few lines a second
+per sender and then one summary per interval (rate_limit.py), so a flood cannot flood the log.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tomli_w
 
 from engine.control.actions import Action, parse_action
 from engine.control.patterns import is_pattern, match_addresses
+from engine.control.rate_limit import CLIENT_TEXT_LIMIT, OTHER_KIND, LogLimiter, clip
 from engine.control.slots import SLOTS_DIR, SlotBank
 from engine.errors import ParamError, PresetError
 from engine.params.param import Value
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
 BeatListener = Callable[[str], None]  # (action name)
 NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
+MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
+MAX_KIND_LENGTH = 40
 
 
 class ControlHub:
@@ -51,7 +55,7 @@ class ControlHub:
         self.errors: Counter[str] = Counter()
         self.messages = 0
         self._error_listeners: list[ErrorListener] = []
-        self._logged: set[tuple[str, str, str]] = set()
+        self.error_log = LogLimiter(log, "bad messages")
         self._lock = threading.Lock()
         self.scene = "-"
         # Beat actions (`beat:NAME` from a controller, MIDI clock beats): counted here; other parts subscribe.
@@ -169,16 +173,24 @@ class ControlHub:
         self._error_listeners.append(listener)
 
     def report_error(self, source: str, address: str, message: str) -> None:
-        """Count, log once per (source, address, kind), and tell listeners every time."""
-        kind = message.split(":")[0][:60]
+        """Count by kind (the message up to its first colon), log within the sender's budget, and
+        tell listeners every time. Client text is clipped here, whoever reports it."""
+        address = clip(address)
+        message = clip(message, 2 * CLIENT_TEXT_LIMIT)
+        kind = message.split(":")[0][:MAX_KIND_LENGTH]
         with self._lock:
+            if kind not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
+                kind = OTHER_KIND
             self.errors[kind] += 1
-            first = (source, address, kind) not in self._logged
-            self._logged.add((source, address, kind))
-        if first:
-            log.warning("%s %s: %s", source, address, message)
+        self.error_log.log(source, kind, logging.WARNING, "%s %s: %s", source, address, message)
         for listener in self._error_listeners:
             try:
                 listener(source, address, message)
             except Exception:  # a listener failing must not take the control path down
-                log.exception("error listener failed")
+                self.error_log.log("error listener", "failed", logging.ERROR,
+                                   "error listener failed", exc_info=True)
+
+    def flush_error_log(self, *, final: bool = False) -> None:
+        """Write the error summaries that are due (all of them when `final`); the control threads
+        call it when idle, so the last interval of a flood is summarised too."""
+        self.error_log.flush(final=final)

@@ -4,7 +4,8 @@ One thread polls the input every 2 ms (rtmidi queues between polls, with the por
 timestamps), decodes, routes through the controller map, feeds clock in, sends feedback at its
 rate and checks twice a second that the ports are still there. Clock out has its own thread,
 because its ticks need their own schedule. Nothing here can stop the engine: every bad message
-or lost port is counted, logged once and reported through `hub.report_error`.
+or lost port is counted and reported through `hub.report_error` (whose log is rate-limited, so a
+flood of junk costs a few lines and a summary).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class MidiControl:
                 if now >= next_check:
                     next_check = now + CHECK_SECONDS
                     self._check_ports()
+                    self.hub.flush_error_log()
             except Exception as exc:  # a bug in one message's path must not end the surface
                 self.counts["errors"] += 1
                 self.hub.report_error("midi", "thread", f"{type(exc).__name__}: {exc}")

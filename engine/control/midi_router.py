@@ -72,7 +72,7 @@ class MidiRouter:
             self._apply(key, mapping, position, previous, now)
         except EngineError as exc:
             self.counts["errors"] += 1
-            self.hub.report_error("midi", self.port, f"{event.kind} ch{event.channel} #{event.number} "
+            self.hub.report_error("midi", self.port, f"refused: {event.kind} ch{event.channel} #{event.number} "
                                                      f"value {event.value} -> {mapping.address}: {exc}")
 
     def _apply(self, key: MidiKey, mapping: Mapping, position: float, previous: float | None, now: float) -> None:

@@ -4,8 +4,9 @@ Contract: this thread parses datagrams itself (never python-osc's dispatcher, wh
 time tags) and writes through the hub; it never waits on the audio side. A bundle whose time
 tag is in the future goes onto the render timeline with `hub.set_at`, so it lands on the
 latent frame its time names. Bad input (malformed packet, wrong type, NaN, unknown address,
-oversized string, argument count) is counted, reported once per kind through the hub (which
-tells subscribers `/engine/error`) and never changes other values or stops the server.
+oversized string, argument count) is counted and reported through the hub (which logs a few lines
+a second per sender, then summaries, and tells subscribers `/engine/error`); it never changes other
+values or stops the server, and nothing a client sends grows memory without bound.
 
 Addresses (replies go to the sender's address and port; see README "OSC"):
     /<param address> VALUE              set (OSC 1.0 patterns set every match; exactly one value)
@@ -45,6 +46,7 @@ from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
+from engine.control.rate_limit import LogLimiter, clip
 from engine.control.slots import MAX_SLOT
 from engine.errors import EngineError, ParamError
 from engine.params.param import MAX_STRING_LENGTH, Kind, Param, Value
@@ -58,10 +60,10 @@ POLL_SECONDS = 0.1  # socket timeout: how soon stop() is noticed
 
 
 class OscInputError(EngineError):
-    """Bad input from a client; `kind` groups it for counting and log-once."""
+    """Bad input from a client; `kind` (from a fixed vocabulary) groups it for counting and logging."""
 
     def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
+        super().__init__(f"{kind}: {clip(detail)}")  # details quote client text: addresses, patterns, names
         self.kind = kind
 
 
@@ -115,7 +117,8 @@ class OscServer:
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
-        self._dropped_logged: set[str] = set()
+        self._drop_log = LogLimiter(log, "packets dropped (not in --osc-allow)", rate=1 / 60, burst=1, interval=60)
+        self._failure_log = LogLimiter(log, "unexpected failures", rate=1.0, burst=3, interval=10)
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="osc-server", daemon=True)
         self._commands: dict[str, Callable[[TimedMessage, Client], None]] = {
@@ -137,6 +140,7 @@ class OscServer:
     def stop(self) -> None:
         self._halt.set()
         self.feedback.stop()
+        self._flush_logs(final=True)
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.feedback.is_alive():
@@ -149,8 +153,18 @@ class OscServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _flush_logs(self, *, final: bool = False) -> None:
+        for limiter in (self._drop_log, self._failure_log):
+            limiter.flush(final=final)
+        self.hub.flush_error_log(final=final)
+
     def _serve(self) -> None:
+        next_flush = 0.0
         while not self._halt.is_set():
+            now = time.monotonic()
+            if now >= next_flush:  # summaries of a flood that has stopped (or gone quiet) get written
+                next_flush = now + POLL_SECONDS
+                self._flush_logs()
             try:
                 data, sender = self.sock.recvfrom(MAX_DATAGRAM)
             except TimeoutError:
@@ -162,9 +176,10 @@ class OscServer:
             self.last_packet_at = time.time()
             try:
                 self.handle_packet(data, sender[:2])
-            except Exception:  # the last line of defence: log and keep serving
+            except Exception as exc:  # the last line of defence: log (within a budget) and keep serving
                 self.stats["errors"] += 1
-                log.exception("OSC: unexpected failure on a packet from %s:%d", *sender[:2])
+                self._failure_log.log(f"osc {sender[0]}", type(exc).__name__, logging.ERROR,
+                                      "OSC: unexpected failure on a packet from %s:%d", *sender[:2], exc_info=True)
 
     # --- packets -------------------------------------------------------------------------
     def handle_packet(self, data: bytes, sender: Client) -> None:
@@ -172,9 +187,8 @@ class OscServer:
         ip = sender[0]
         if self.allow and ip not in self.allow:
             self.stats["dropped"] += 1
-            if ip not in self._dropped_logged:
-                self._dropped_logged.add(ip)
-                log.warning("OSC: dropping packets from %s (not in --osc-allow)", ip)
+            self._drop_log.log(f"osc {ip}", "not allowed", logging.WARNING,
+                               "OSC: dropping packets from %s (not in --osc-allow)", ip)
             return
         self.stats["packets"] += 1
         try:
