@@ -32,6 +32,7 @@ from engine.params.table import BEAT_ACTION_TRIGGERS, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.graph import RenderGraph
 from engine.render.offline import parse_sets
+from engine.render.seeding import seed_decoder_noise
 from engine.visual.feed import FeatureFeed
 from engine.visual.frame_buffer import FrameBuffer
 from engine.visual.host import VisualHost
@@ -199,6 +200,7 @@ class LiveEngine:
         # instead of ~100 ms with the GIL held.
         gc.collect()
         gc.freeze()
+        seed_decoder_noise(self.config.seed)
         self.decoder.prefill()
         self.output.start()
         self.started_at = time.monotonic()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,10 +13,10 @@ from engine.params.table import LFO_DIVISIONS
 
 @dataclass
 class _LfoState:
+    rng: np.random.Generator  # from the graph's SeedSequence: never an unseeded default
     phase: float = 0.0  # cycles, wraps at 1
     held: float = 0.0  # sample-and-hold value / smooth-random start
     target: float = 0.0  # smooth-random end
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
 
 def lfo_value(shape: str, phase: float, state: _LfoState) -> float:

@@ -38,7 +38,10 @@ class RenderGraph:
                  analysis: AnalysisTap | None = None) -> None:
         """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
         timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
-        analysis to the playing one until `analysis_active` is set, at the end of the crossfade."""
+        analysis to the playing one until `analysis_active` is set, at the end of the crossfade.
+
+        `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
+        alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py."""
         model.require("decode")
         if model.latent_size is None:
             raise ValueError(f"{model.path}: latent size unknown")
@@ -82,7 +85,6 @@ class RenderGraph:
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
-        torch.manual_seed(seed)  # stochastic decoders (RAVE v2 noise padding, noise branches)
         model.reset()
 
     @property
