@@ -191,6 +191,7 @@ class LiveEngine:
             self.midi.start()
         if self.config.visuals or self.config.record is not None:
             self._start_visuals()
+        self.graph.analysis.wanted = True  # the feed publishes and reports the rows
         self.feed = FeatureFeed(lambda: self.decoder.graph, self.store, lambda: self.audio_time(time.time()),
                                 publish=self.visuals.publish if self.visuals is not None else None,
                                 send_row=self.osc.features.send if self.osc is not None else None)
