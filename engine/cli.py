@@ -9,8 +9,9 @@ from pathlib import Path
 
 from engine.bounded_log import install_bounded_logging
 from engine.console import cli_console
-from engine.errors import EngineError, ParamError
+from engine.errors import EngineError, FrameSizeError, ParamError
 from engine.models.default import DEFAULT_MODEL
+from engine.visual.frame_size import check_frame_size
 
 err_console = cli_console(stderr=True)
 
@@ -120,9 +121,10 @@ def _size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 512x512") from None
-    if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 8 or h % 8:
-        raise argparse.ArgumentTypeError(f"{text}: width and height must be multiples of 8 in 16..4096")
-    return w, h
+    try:
+        return check_frame_size(w, h)
+    except FrameSizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _generator_options(args: argparse.Namespace) -> dict[str, dict[str, object]]:

@@ -23,3 +23,8 @@ class AudioFileError(EngineError):
 
 class VisualError(EngineError):
     """A theme, generator or pipeline the visual path cannot use (missing weights, bad settings)."""
+
+
+class FrameSizeError(ParamError, VisualError):
+    """A video frame size outside engine/visual/frame_size.py's rule: a bad setting to the command line
+    and the parameter layer, and to the visual path."""

@@ -74,7 +74,9 @@ def test_live_output_equals_offline_render(jack_server: JackServer, live_model: 
 def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
     second = tmp_path / "second.ts"
     shutil.copyfile(live_model, second)
-    with playing(jack_server, live_model, capture_seconds=5.0, allowed_model_dirs=[tmp_path]) as s:
+    # A modulation slot listening to a feature keeps the analysis running (nothing else reads it here).
+    with playing(jack_server, live_model, capture_seconds=5.0, allowed_model_dirs=[tmp_path],
+                 sets=["/mod/0/source=level"]) as s:
         engine = s.engine
         first = engine.model_name
         s.engine.run(1.0)

@@ -142,7 +142,7 @@ def test_bad_input_raises_visual_error(tmp_path: Path) -> None:
                           (tmp_path / "x.avi", "writes MP4")):
         with pytest.raises(VisualError, match=message):
             VideoRecorder(path, 64, 64, FPS)
-    for kwargs, message in ((dict(width=63), "width must be even"), (dict(height=0), "height must be"),
+    for kwargs, message in ((dict(width=63), "width must be a multiple of 8"), (dict(height=0), "height must be"),
                             (dict(fps=0.0), "fps must be"), (dict(crf=99), "crf must be"),
                             (dict(channels=3), "channels must be"), (dict(preset="warp"), "preset must be")):
         args: dict = dict(path=tmp_path / "y.mp4", width=64, height=64, fps=FPS) | kwargs

@@ -5,6 +5,11 @@ It runs where the audio is made (the decoder thread, or offline render), so feat
 audio parameters are the same offline and live. The rows queue up in `pending` with their time
 stamps; the live engine publishes each when the audio clock reaches it, which keeps the visuals in
 step with the speaker although the audio is rendered ahead.
+
+The analysis costs more per frame than the rest of the graph together, so it runs only while
+something consumes it: a modulation slot (the graph checks), or a reader outside the graph (the
+visuals, OSC subscribers, a report), which says so with `wanted`. Turned on again later, it starts
+afresh at the timeline time of the audio it is given, so its stamps stay on the timeline.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ ONSET_GAP_ROWS = 4  # about 50 ms: closer onsets from the two sources are one so
 
 
 class AnalysisTap:
-    def __init__(self, samplerate: int, start_seconds: float = 0.0) -> None:
+    def __init__(self, samplerate: int) -> None:
         self.samplerate = samplerate
-        self.start_seconds = start_seconds
+        # Set (from any thread) while something outside the graph reads the rows.
+        self.wanted = False
+        self.running = False
+        self.start_seconds = 0.0  # timeline time of the output analyzer's first sample
         self._output = AudioAnalyzer(samplerate)
         self._input: AudioAnalyzer | None = None
         self._input_row = empty()
@@ -38,8 +46,12 @@ class AnalysisTap:
         self.latest = empty()  # the newest row, whatever the source: the modulation bank reads it
         self.pending: deque[tuple[float, np.ndarray]] = deque(maxlen=PENDING_ROWS)
 
-    def push_output(self, audio: np.ndarray, source: str) -> None:
-        """Audio the graph just rendered, at the output rate (frames, channels)."""
+    def push_output(self, audio: np.ndarray, source: str, seconds: float) -> None:
+        """Audio the graph just rendered, at the output rate (frames, channels), starting at `seconds` on
+        the timeline. Only the first push after a pause reads `seconds`: from there on the analyzer
+        counts samples, as the resampler's blocks vary in size."""
+        if not self.running:
+            self._start(seconds)
         rows = self._output.process(audio)
         if source == "input":
             return  # the output analyzer keeps running, so its clock stays the timeline's clock
@@ -52,7 +64,7 @@ class AnalysisTap:
 
     def push_input(self, block: np.ndarray, source: str, now_seconds: float) -> None:
         """Live input at the output rate; heard now, so stamped with the graph's current time."""
-        if source == "output":
+        if source == "output" or not self.running:
             return
         if self._input is None:
             self._input = AudioAnalyzer(self.samplerate)
@@ -61,6 +73,22 @@ class AnalysisTap:
             self._input_events = np.maximum(self._input_events, row[_FLAGS])  # held until merged once
             if source == "input":
                 self._emit(now_seconds - self.input_offset_seconds, row)
+
+    def pause(self) -> None:
+        """Nothing consumes the rows: stop analysing until the next `push_output`."""
+        if self.running:
+            self.running = False
+            self.latest = empty()  # a modulation turned on later starts from silence, not a stale row
+
+    def _start(self, seconds: float) -> None:
+        # Afresh: a beat tracker or onset history from before the pause would be wrong about the present.
+        self._output.reset()
+        self._input = None
+        self._input_row = empty()
+        self._input_events[:] = 0.0
+        self._rows_since_onset = ONSET_GAP_ROWS + 1
+        self.start_seconds = seconds
+        self.running = True
 
     def _emit(self, seconds: float, row: np.ndarray) -> None:
         self.latest = row

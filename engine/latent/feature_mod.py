@@ -23,6 +23,12 @@ class FeatureModBank:
         self._depth_i = [idx[f"/mod/{n}/depth"] for n in range(N_MODS)]
         self._keys = [(f"/mod/{n}/source", f"/mod/{n}/target") for n in range(N_MODS)]
 
+    def listening(self, snapshot: Snapshot) -> bool:
+        """Whether any slot has a source: the analysis must run for it (also at depth 0, so a rising
+        depth finds the beat tracker already settled)."""
+        values = snapshot.values
+        return any(values[source_key] != "off" for source_key, _ in self._keys)
+
     def apply(self, snapshot: Snapshot, controls: np.ndarray, features: np.ndarray) -> np.ndarray:
         values = snapshot.values
         out: np.ndarray | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,10 +13,10 @@ from engine.params.table import LFO_DIVISIONS
 
 @dataclass
 class _LfoState:
+    rng: np.random.Generator  # from the graph's SeedSequence: never an unseeded default
     phase: float = 0.0  # cycles, wraps at 1
     held: float = 0.0  # sample-and-hold value / smooth-random start
     target: float = 0.0  # smooth-random end
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
 
 def lfo_value(shape: str, phase: float, state: _LfoState) -> float:
@@ -61,20 +61,21 @@ class LfoBank:
     def apply(self, snapshot: Snapshot, smoothed: np.ndarray) -> np.ndarray:
         """Return `smoothed` plus every LFO's modulation, clamped to each target's range; advances one frame."""
         out = smoothed.copy()
+        now = smoothed.tolist()  # Python floats: far cheaper than numpy scalars in this per-frame loop
         values = snapshot.values
         for n, state in enumerate(self._states):
             sync_key, shape_key, target_key = self._keys[n]
             sync = values[sync_key]
             if sync == "off":
-                rate = smoothed[self._rate_i[n]]
+                rate = now[self._rate_i[n]]
             else:
-                rate = smoothed[self._bpm_i] / 60.0 * LFO_DIVISIONS[str(sync)]
-            phase = (state.phase + smoothed[self._phase_i[n]]) % 1.0
+                rate = now[self._bpm_i] / 60.0 * LFO_DIVISIONS[str(sync)]
+            phase = (state.phase + now[self._phase_i[n]]) % 1.0
             shape = str(values[shape_key])
             value = lfo_value(shape, phase, state)
             self.values[n] = value
             target = values[target_key]
-            depth = smoothed[self._depth_i[n]]
+            depth = now[self._depth_i[n]]
             if target and depth > 0.0:
                 i = self._idx[str(target)]
                 out[i] += depth * value * self._half_range[i]
@@ -85,5 +86,6 @@ class LfoBank:
                 state.target = state.rng.uniform(-1.0, 1.0)
                 if shape == "sample_hold":
                     state.held = state.rng.uniform(-1.0, 1.0)
-        np.clip(out, self._lo, self._hi, out=out)
+        np.maximum(out, self._lo, out=out)  # np.clip's Python wrapper costs more than the two ufuncs
+        np.minimum(out, self._hi, out=out)
         return out

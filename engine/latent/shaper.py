@@ -32,7 +32,8 @@ class LatentShaper:
             PriorWalk.FAST_SECONDS / PriorWalk.SLOW_SECONDS)
         self._chaos_rng = np.random.default_rng(chaos_seed)
         idx = store.continuous_index
-        self._i = {name: idx[f"/rave/{name}"] for name in ("energy", "chaos", "texture", "style", "walk_speed")}
+        self._energy_i, self._chaos_i, self._texture_i, self._style_i, self._walk_speed_i = (
+            idx[f"/rave/{name}"] for name in ("energy", "chaos", "texture", "style", "walk_speed"))
         self._bpm_i = idx["/tempo/bpm"]
         self._ref_bpm_i = idx["/tempo/reference_bpm"]
         self._bias = np.array([idx[f"/rave/latent/{d}/bias"] for d in range(latent_size)])
@@ -40,18 +41,20 @@ class LatentShaper:
 
     def frame(self, source_a: str, source_b: str, controls: np.ndarray) -> np.ndarray:
         """One latent frame (latent_size,) from the discrete source choices and the control vector."""
-        walk = self.walk.step(controls[self._i["walk_speed"]])
-        rate = controls[self._bpm_i] / controls[self._ref_bpm_i]
-        # Advance every reference each frame so switching sources keeps musical time.
-        current = {name: ref.step(rate) for name, ref in self.references.items()}
+        # Scalars as Python floats: cheaper than numpy scalars, the same arithmetic.
+        walk = self.walk.step(float(controls[self._walk_speed_i]))
+        current: dict[str, np.ndarray] = {}
+        if self.references:  # advance every reference each frame so switching sources keeps musical time
+            rate = float(controls[self._bpm_i]) / float(controls[self._ref_bpm_i])
+            current = {name: ref.step(rate) for name, ref in self.references.items()}
         a = self._pick(source_a, walk, current)
         b = self._pick(source_b, walk, current)
-        style = controls[self._i["style"]]
+        style = float(controls[self._style_i])
         z = (1.0 - style) * a + style * b
-        z = z + controls[self._i["texture"]] * self._texture.step(self._texture_speed)
+        z += float(controls[self._texture_i]) * self._texture.step(self._texture_speed)
         chaos_noise = self._chaos_rng.standard_normal(self.latent_size)
-        z = z + controls[self._i["chaos"]] * CHAOS_STD * chaos_noise
-        return controls[self._scale] * (controls[self._i["energy"]] * z) + controls[self._bias]
+        z += float(controls[self._chaos_i]) * CHAOS_STD * chaos_noise
+        return controls[self._scale] * (float(controls[self._energy_i]) * z) + controls[self._bias]
 
     def _pick(self, source: str, walk: np.ndarray, current: Mapping[str, np.ndarray]) -> np.ndarray:
         z = self.input_latent if source == "input" else current.get(source)

@@ -7,6 +7,7 @@ seed and a control timeline they produce the same samples.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Mapping
 
@@ -38,7 +39,10 @@ class RenderGraph:
                  analysis: AnalysisTap | None = None) -> None:
         """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
         timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
-        analysis to the playing one until `analysis_active` is set, at the end of the crossfade."""
+        analysis to the playing one until `analysis_active` is set, at the end of the crossfade.
+
+        `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
+        alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py."""
         model.require("decode")
         if model.latent_size is None:
             raise ValueError(f"{model.path}: latent size unknown")
@@ -55,7 +59,7 @@ class RenderGraph:
         self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
         self.timeline = timeline or Timeline(store)
         self.mods = FeatureModBank(store)
-        self.analysis = analysis or AnalysisTap(self.output_rate, start_seconds)
+        self.analysis = analysis or AnalysisTap(self.output_rate)
         self.analysis_active = analysis is None
         self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
                            if self.output_rate != self.model_rate else None)
@@ -63,9 +67,11 @@ class RenderGraph:
         self._gain_i = idx["/master/gain_db"]
         self._energy_i = idx["/rave/energy"]
         self._z = torch.zeros(1, model.latent_size, 1)
+        self._z_values = self._z.numpy().reshape(-1)  # a view: numpy writes the latent into the tensor
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
+        self._gains = np.empty_like(self._ramp)
         self._gain: float | None = None
         self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
@@ -82,7 +88,6 @@ class RenderGraph:
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
-        torch.manual_seed(seed)  # stochastic decoders (RAVE v2 noise padding, noise branches)
         model.reset()
 
     @property
@@ -98,19 +103,22 @@ class RenderGraph:
         values = snapshot.values
         self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
         self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
-        self._z[0, :, 0] = torch.from_numpy(self._latent_mean + self._latent_std * self.latent)
+        self._z_values[:] = self._latent_mean + self._latent_std * self.latent
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
-            audio = self._decode(self._z)[0].T.numpy().astype(np.float32, copy=True)
+            decoded = self._decode(self._z).numpy()[0].T
         # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
         # loud a latent decodes differs from model to model, and a performer's "more energy" never
         # means "quieter".
-        gain = 10.0 ** (controls[self._gain_i] / 20.0) * np.sqrt(controls[self._energy_i])
-        audio = self._apply_gain(audio, float(gain))
-        self.frame_index += 1
+        gain = 10.0 ** (float(controls[self._gain_i]) / 20.0) * math.sqrt(float(controls[self._energy_i]))
+        audio = self._apply_gain(decoded, gain)
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         if self.analysis_active:
-            self.analysis.push_output(audio, str(values["/analysis/source"]))
+            if self.analysis.wanted or self.mods.listening(snapshot):
+                self.analysis.push_output(audio, str(values["/analysis/source"]), self.time_seconds)
+            else:
+                self.analysis.pause()
+        self.frame_index += 1
         return audio
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
@@ -139,13 +147,20 @@ class RenderGraph:
             self._input = self._input[frame:]
             self.input_frames_encoded += 1
 
-    def _apply_gain(self, audio: np.ndarray, gain: float) -> np.ndarray:
+    def _apply_gain(self, decoded: np.ndarray, gain: float) -> np.ndarray:
+        """A new float32 array: `decoded` is the model's own memory, which it may reuse, so it is never
+        written; the product is the only copy made."""
         # Ramp from the previous frame's gain across the frame: a gain step never clicks.
         start = gain if self._gain is None else self._gain
         self._gain = gain
-        audio *= start + (gain - start) * self._ramp[: audio.shape[0]]
-        over = np.abs(audio) > 1.0
-        if over.any():
-            self.clipped_samples += int(over.sum())
+        if gain == start:
+            audio = np.multiply(decoded, gain, dtype=np.float32)
+        else:
+            gains = self._gains[: decoded.shape[0]]
+            np.multiply(self._ramp[: decoded.shape[0]], gain - start, out=gains)
+            gains += start
+            audio = np.multiply(decoded, gains, dtype=np.float32)
+        if audio.max() > 1.0 or audio.min() < -1.0:  # two reductions: no per-frame temporaries
+            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
             np.clip(audio, -1.0, 1.0, out=audio)
         return audio

@@ -21,6 +21,7 @@ from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
 from engine.render.graph import RenderGraph
+from engine.render.seeding import seed_decoder_noise
 
 PROGRESS_AFTER_SECONDS = 10.0  # audio seconds beyond which a progress bar is worth showing
 
@@ -89,6 +90,7 @@ def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph
     graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=request.samplerate)
     if automation:
         automation.schedule(graph.timeline)
+    seed_decoder_noise(request.seed)  # last: loading and checking the model above drew from it
     return graph
 
 

@@ -35,6 +35,7 @@ from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.graph import RenderGraph
 from engine.render.offline import parse_sets
+from engine.render.seeding import seed_decoder_noise
 from engine.session.config import SessionConfig
 from engine.session.feed import FeatureFeed
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
@@ -131,6 +132,8 @@ class LiveSession:
         # instead of ~100 ms with the GIL held.
         gc.collect()
         gc.freeze()
+        self._follow_analysis_demand()
+        seed_decoder_noise(config.seed)  # once, before the decoder thread: nothing else seeds torch
         self.decoder.prefill()
         self.output.start()
         self.started_at = time.monotonic()
@@ -142,11 +145,18 @@ class LiveSession:
     def tick(self) -> None:
         """Housekeeping from the main thread (about 10 times a second): model requests, CPU samples."""
         self._cpu_samples.append(self.output.cpu_load)
+        self._follow_analysis_demand()
         self.swapper.poll()
         if self.visuals is not None:
             self.visuals.follow_generator()
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
+
+    def _follow_analysis_demand(self) -> None:
+        """The analysis runs on the render thread only while something reads it: the visuals, OSC
+        feature subscribers, or (the graph sees to it) a modulation slot."""
+        subscribers = self.osc is not None and len(self.osc.feature_subscribers) > 0
+        self.decoder.graph.analysis.wanted = self.visuals is not None or subscribers
 
     def run(self, seconds: float | None = None, status: bool = False) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds

@@ -24,6 +24,7 @@ from engine.models.default import DEFAULT_MODEL
 from engine.params.store import ParamStore
 from engine.params.table import build_param_table
 from engine.render.offline import parse_sets
+from engine.visual.frame_size import check_frame_size
 from engine.visual.generators.base import create_generator
 from engine.visual.theme_mapper import ThemeMapper
 from engine.visual.themes import load_theme
@@ -76,6 +77,7 @@ def render_visuals(request: VisualRenderRequest,
                    on_frame: Callable[[int, np.ndarray], None] | None = None) -> VisualRenderResult:
     if request.fps <= 0 or request.fps > 240:
         raise VisualError(f"--fps must be between 1 and 240, got {request.fps:g}")
+    check_frame_size(request.width, request.height)  # here, before the analysis and the model's work
     audio, rate = read_audio(request.audio)
     if request.seconds is not None:
         if request.seconds <= 0:

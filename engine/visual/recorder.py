@@ -24,6 +24,7 @@ import av
 import numpy as np
 
 from engine.errors import VisualError
+from engine.visual.frame_size import check_frame_size
 
 VIDEO_TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 24/25/30/50/60 fps, sub-ms for any other
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -46,8 +47,7 @@ class VideoRecorder:
         """`channels` 0 records video only. `keyframe_seconds` bounds seeking cost; `fragment_seconds`
         bounds how much a crash can lose (plus the few frames inside the encoder)."""
         self.path = Path(path)
-        _check_int("width", width, 16, 8192, even=True)
-        _check_int("height", height, 16, 8192, even=True)
+        check_frame_size(width, height)
         if not isinstance(fps, int | float) or not math.isfinite(fps) or not 0 < fps <= 1000:
             raise VisualError(f"fps must be a number above 0 and at most 1000, got {fps!r}")
         _check_int("samplerate", samplerate, 8000, 192000)
@@ -264,8 +264,6 @@ def _aac_priming(samplerate: int, channels: int) -> int:
     return max(0, -min(int(packet.pts) for packet in packets)) if packets else 0
 
 
-def _check_int(name: str, value: object, low: int, high: int, *, even: bool = False) -> None:
+def _check_int(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
         raise VisualError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-    if even and value % 2:
-        raise VisualError(f"{name} must be even for H.264 4:2:0 video, got {value}")

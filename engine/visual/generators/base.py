@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.errors import VisualError
 from engine.visual.frame_input import VisualFrame
+from engine.visual.frame_size import check_frame_size
 
 # name -> "module:Class"; imported on demand so `cppn` never imports diffusers.
 GENERATORS: dict[str, str] = {
@@ -35,8 +36,7 @@ def create_generator(name: str, width: int, height: int, *, seed: int = 0,
                      options: Mapping[str, Any] | None = None) -> Generator:
     if name not in GENERATORS:
         raise VisualError(f"generator {name!r} is unknown; choose one of {', '.join(GENERATORS)}")
-    if width < 16 or height < 16 or width % 8 or height % 8:
-        raise VisualError(f"frame size {width}x{height}: width and height must be multiples of 8, at least 16")
+    check_frame_size(width, height)
     module_name, class_name = GENERATORS[name].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(width, height, seed=seed, **dict(options or {}))

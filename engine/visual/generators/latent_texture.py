@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from engine.analysis.features import INDEX
 from engine.errors import VisualError
 from engine.visual.frame_input import VisualFrame
+from engine.visual.frame_size import check_frame_size
 from engine.visual.generators.colour import GRADIENT_STEPS, PaletteFade, hue_rotation
 from engine.visual.generators.latent_walk import LatentWalk, bounded
 from engine.visual.generators.tiny_vae import (
@@ -111,8 +112,7 @@ class TextureGenerator:
         if not decoder:
             raise VisualError("the texture generator needs a tiny VAE decoder: pass --visual-vae FILE "
                               "(a TAESD-family decoder .pth, e.g. taef2_decoder.pth or taesd_decoder.pth)")
-        if width < 16 or height < 16:
-            raise VisualError(f"texture frame size {width}x{height}: width and height must be at least 16")
+        check_frame_size(width, height)
         try:
             latent_size = int(cppn_options.get("latent_size") or 16)
             hidden = int(cppn_options.get("hidden") or HIDDEN)

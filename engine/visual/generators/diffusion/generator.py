@@ -16,6 +16,7 @@ import torch
 
 from engine.errors import VisualError
 from engine.visual.frame_input import VisualFrame
+from engine.visual.frame_size import check_frame_size
 from engine.visual.generators.diffusion.device import pick_device, pick_dtype
 from engine.visual.generators.diffusion.grade import ColourGrade
 from engine.visual.generators.diffusion.guidance import conditioning, guided, lcm_guidance
@@ -38,9 +39,7 @@ class DiffusionGenerator:
                  guidance_scale: float = 0.0, stream_batch: bool = True, similarity_threshold: float = 0.98,
                  max_skip_frames: int = 10, compile: bool = False, channels_last: bool = True,
                  components: Mapping[str, Any] | None = None) -> None:
-        if width < 16 or height < 16 or width % 8 or height % 8:
-            raise VisualError(f"diffusion frame size {width}x{height}: width and height must be multiples "
-                              "of 8, at least 16")
+        check_frame_size(width, height)
         steps = [int(i) for i in t_index_list]
         if not steps or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise VisualError(f"diffusion t_index_list {list(t_index_list)}: expected increasing "
