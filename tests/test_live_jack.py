@@ -247,3 +247,26 @@ def test_cli_rejects_bad_blocksize(jack_server: JackServer) -> None:
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "--blocksize" in lines[0], done.stderr
+
+
+@pytest.mark.realtime
+@pytest.mark.parametrize("python_callback", [False, True], ids=["rtmixer", "python"])
+def test_an_underrun_is_a_block_without_fresh_audio_in_both_outputs(jack_server: JackServer, live_model: Path,
+                                                                     python_callback: bool) -> None:
+    """Both outputs count the blocks that reached the device without (all their) fresh audio: what a
+    second JACK client hears as blocks ending in silence."""
+    with playing(jack_server, live_model, capture_seconds=5.0, python_callback=python_callback) as s:
+        engine = s.engine
+        engine.run(0.6)
+        engine.decoder.slowdown_seconds = 0.08  # each ~43 ms frame now takes > 80 ms
+        engine.run(1.2)
+        engine.decoder.slowdown_seconds = 0.0
+        engine.run(0.8)
+    underruns = engine.output.underruns
+    audio = s.capture.recorded
+    blocks = audio[: audio.shape[0] // BLOCKSIZE * BLOCKSIZE].reshape(-1, BLOCKSIZE, audio.shape[1])
+    sounding = np.flatnonzero(np.abs(blocks).max(axis=(1, 2)) > 0)
+    played = blocks[sounding[0]: sounding[-1] + 1]  # from the first block the engine played to its last
+    heard = int(np.all(played[:, -1, :] == 0.0, axis=1).sum())  # blocks that end in exact silence
+    assert underruns > 0, "a decoder slower than real time caused no underrun"
+    assert abs(heard - underruns) <= 2, f"counted {underruns} underruns, a listener heard {heard}"

@@ -14,7 +14,6 @@ device took, `underruns` is blocks that reached the device without (all their) f
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Protocol
 
@@ -61,11 +60,11 @@ def _split(value: object) -> tuple[float, float]:
 
 
 def missing_blocks(dry_at: float, resumed_at: float, samplerate: float, blocksize: int) -> int:
-    """Blocks that went out without all their fresh audio between the ring running dry (stream time
-    `dry_at`, mid-block) and playback resuming (`resumed_at`, a block start): at least the one that
-    ran dry."""
-    gap = (resumed_at - dry_at) * samplerate / blocksize
-    return max(1, math.ceil(gap - 1e-3))
+    """Blocks that went out without fresh audio between the ring running dry (stream time `dry_at`)
+    and playback resuming (`resumed_at`, a block start): at least the one that ran dry. Rounded, not
+    ceiled: the decoder writes whole blocks, so both ends fall on block boundaries, and a host API's
+    stream times jitter by a fraction of a block (JACK's are estimated from its clock filter)."""
+    return max(1, round((resumed_at - dry_at) * samplerate / blocksize))
 
 
 class _StreamOutput:
