@@ -8,7 +8,7 @@ CPython). Writers serialise among themselves with a lock so no write is lost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -110,3 +110,14 @@ class ParamStore:
         vector = np.array([values[a] for a in self.continuous_addresses], dtype=np.float64)
         vector.flags.writeable = False
         return Snapshot(version, MappingProxyType(values), vector)
+
+
+def parse_sets(store: ParamStore, sets: Sequence[str]) -> dict[str, Value]:
+    """`ADDRESS=VALUE` pairs from the command line, parsed per parameter type."""
+    values: dict[str, Value] = {}
+    for item in sets:
+        address, sep, text = item.partition("=")
+        if not sep:
+            raise ParamError(f"--set {item!r}: expected ADDRESS=VALUE, e.g. /rave/energy=1.5")
+        values[address.strip()] = store.parse(address.strip(), text.strip())
+    return values

@@ -16,7 +16,7 @@ from engine.latent.reference import encode_reference
 from engine.models.default import DEFAULT_MODEL
 from engine.models.nn_tilde import NNModel
 from engine.params.param import Value
-from engine.params.store import ParamStore
+from engine.params.store import ParamStore, parse_sets
 from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
@@ -48,17 +48,6 @@ class RenderResult:
     wall_seconds: float
     clipped_samples: int
     stats: dict[str, float] = field(default_factory=dict)
-
-
-def parse_sets(store: ParamStore, sets: Sequence[str]) -> dict[str, Value]:
-    """`ADDRESS=VALUE` pairs from the command line, parsed per parameter type."""
-    values: dict[str, Value] = {}
-    for item in sets:
-        address, sep, text = item.partition("=")
-        if not sep:
-            raise ParamError(f"--set {item!r}: expected ADDRESS=VALUE, e.g. /rave/energy=1.5")
-        values[address.strip()] = store.parse(address.strip(), text.strip())
-    return values
 
 
 def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph:

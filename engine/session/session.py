@@ -30,11 +30,10 @@ from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
 from engine.errors import EngineError
 from engine.models.nn_tilde import NNModel
-from engine.params.store import ParamStore
+from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.graph import RenderGraph
-from engine.render.offline import parse_sets
 from engine.render.seeding import seed_decoder_noise
 from engine.session.config import SessionConfig
 from engine.session.feed import FeatureFeed

@@ -21,9 +21,8 @@ from engine.analysis.offline import analyze
 from engine.errors import VisualError
 from engine.io.audio_files import read_audio
 from engine.models.default import DEFAULT_MODEL
-from engine.params.store import ParamStore
+from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
-from engine.render.offline import parse_sets
 from engine.visual.frame_size import check_frame_size
 from engine.visual.generators.base import create_generator
 from engine.visual.theme_mapper import ThemeMapper
