@@ -193,13 +193,13 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=6.0)
     parser.add_argument("--flood-seconds", type=float, default=8.0, help="each of the two floods")
     parser.add_argument("--paced-rate", type=float, default=5000.0, help="bad packets a second in the paced flood")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
+    parser.add_argument("--json-out", type=Path, metavar="FILE", help="also write the result as JSON")
     args = parser.parse_args()
     with jack_dummy():
         result = run(args.baseline_seconds, args.flood_seconds, args.paced_rate)
     print(_text(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

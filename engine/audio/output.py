@@ -27,30 +27,48 @@ STATS_INTERVAL_S = 0.25
 
 
 class Output(Protocol):
+    """What the render thread and the session need from a device output, whichever callback plays."""
+
     samplerate: float
     blocksize: int
     channels: int
 
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+
+    def stop(self) -> None:
+        """Orderly: waits for the device to take its last block, then closes."""
+
     def abort(self) -> None:
-        """Stop at once without waiting for the device (which may be gone) and close."""
+        """At once, without waiting for the device (which may be gone), then closes."""
+
     def abandon(self) -> None:
-        """Forget a stream whose abort never returned; it is never called again."""
+        """Forget a stream whose host API cannot close it: nothing may call it again."""
+
     def poll(self) -> None:
-        """Housekeeping from the decoder thread; never blocks."""
+        """Housekeeping from the render thread; never blocks."""
+
     @property
-    def callbacks(self) -> int: ...
+    def callbacks(self) -> int:
+        """Blocks the device has taken."""
+
     @property
-    def underruns(self) -> int: ...
+    def underruns(self) -> int:
+        """Blocks that reached the device without (all their) fresh audio."""
+
     @property
-    def input_overflows(self) -> int: ...
+    def input_overflows(self) -> int:
+        """Input blocks that found the input ring full."""
+
     @property
     def cpu_load(self) -> float: ...
+
     @property
-    def device_latency(self) -> float: ...
+    def device_latency(self) -> float:
+        """Seconds from a block leaving the callback to the speaker, as the host API reports it."""
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the stream runs: False once its host API stopped it (a dead server)."""
 
 
 def _split(value: object) -> tuple[float, float]:

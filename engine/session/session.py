@@ -17,8 +17,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-import numpy as np
-
 from engine.analysis.features import INDEX
 from engine.audio.decoder import Decoder
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
@@ -83,7 +81,7 @@ class LiveSession:
         self.swapper = ModelSwapper(self.decoder, self.store, seed=config.seed, samplerate=self.samplerate,
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     on_swapped=self._swapped, on_error=self._swap_error)
-        self._cpu_samples: deque[float] = deque(maxlen=36000)  # an hour of ticks
+        self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
         self.started_at = 0.0
         self.stopped_at = 0.0
         self._previous_switch_interval = sys.getswitchinterval()
@@ -143,7 +141,9 @@ class LiveSession:
 
     def tick(self) -> None:
         """Housekeeping from the main thread (about 10 times a second): model requests, CPU samples."""
-        self._cpu_samples.append(self.output.cpu_load)
+        load = self.output.cpu_load
+        if load > 0:  # 0 while the device is away or not started: not a measurement
+            self._cpu_sum, self._cpu_ticks = self._cpu_sum + load, self._cpu_ticks + 1
         self._follow_analysis_demand()
         self.swapper.poll()
         if self.visuals is not None:
@@ -231,11 +231,11 @@ class LiveSession:
     def status(self) -> SessionStatus:
         """One snapshot of everything a performer or a report wants to know."""
         elapsed = (self.stopped_at or time.monotonic()) - self.started_at if self.started_at else 0.0
-        cpu = [c for c in self._cpu_samples if c > 0]
         osc = self.osc
         return SessionStatus(
             seconds=elapsed,
-            cpu_load=float(np.mean(cpu)) if cpu else self.output.cpu_load,
+            cpu_load=self.output.cpu_load,
+            cpu_load_mean=self._cpu_sum / self._cpu_ticks if self._cpu_ticks else 0.0,
             callbacks=self.output.callbacks,
             expected_callbacks=int(elapsed * self.samplerate / self.config.blocksize),
             underruns=self.output.underruns,

@@ -21,7 +21,8 @@ LAST_ERRORS = 20  # the report and the status keep this many of the newest error
 @dataclass(frozen=True)
 class SessionStatus:
     seconds: float
-    cpu_load: float
+    cpu_load: float  # now
+    cpu_load_mean: float  # over the set so far
     callbacks: int
     expected_callbacks: int
     underruns: int
@@ -64,7 +65,7 @@ class SessionStatus:
             "model_decode_ms_at_load": {"median": round(timing.decode_ms_median, 3),
                                         "max": round(timing.decode_ms_max, 3),
                                         "realtime_factor": round(timing.realtime_factor, 4)},
-            "cpu_load": round(self.cpu_load, 4),
+            "cpu_load": round(self.cpu_load_mean, 4),
             "latency": self.latency["total_s"],
             "latency_breakdown": self.latency,
             "nn_tilde_default_latency_s": round(2 * 4096 / self.samplerate, 5),
