@@ -11,7 +11,9 @@ from engine.bounded_log import install_bounded_logging
 from engine.console import cli_console
 from engine.errors import EngineError, FrameSizeError, ParamError
 from engine.models.default import DEFAULT_MODEL
-from engine.visual.frame_size import check_frame_size
+from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME, GENERATOR_NAMES
+from engine.session.config import SessionConfig
+from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
 
 err_console = cli_console(stderr=True)
 
@@ -47,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--fallback-device", metavar="NAME",
                       help="device to play on while --device is gone (unplugged, its server down)")
     live.add_argument("--samplerate", type=int, help="device sample rate (default: the device's)")
-    live.add_argument("--blocksize", type=int, default=256, help="frames per audio callback (default 256)")
+    live.add_argument("--blocksize", type=int, default=_session_default("blocksize"),
+                      help="frames per audio callback (default %(default)s)")
     live.add_argument("--lookahead-blocks", type=int, help="blocks rendered ahead (default: from the model's speed)")
     live.add_argument("--input", action="store_true", help="open the input too: /rave/source/a=input encodes it")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
@@ -57,16 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="use a plain Python sounddevice callback instead of rtmixer's C callback")
     live.add_argument("--allow-model-dir", dest="allowed_model_dirs", action="append", default=[], type=Path,
                       help="a folder outside models/ from which /rave/model may load files")
-    live.add_argument("--osc-host", default="127.0.0.1",
-                      help="OSC listen address (default 127.0.0.1; 0.0.0.0 for the network, with --osc-allow)")
-    live.add_argument("--osc-port", type=int, default=9000, help="OSC UDP port (default 9000; 0 disables OSC)")
+    live.add_argument("--osc-host", default=_session_default("osc_host"),
+                      help="OSC listen address (default %(default)s; 0.0.0.0 for the network, with --osc-allow)")
+    live.add_argument("--osc-port", type=int, default=_session_default("osc_port"),
+                      help="OSC UDP port (default %(default)s; 0 disables OSC)")
     live.add_argument("--osc-allow", action="append", default=[], metavar="IP",
                       help="only hear OSC from this IP (repeatable); others are dropped and counted")
     live.add_argument("--osc-map", metavar="NAME", help="controller map with [[osc]] routes, e.g. touchosc")
     live.add_argument("--midi-in", metavar="NAME", help="MIDI input port (name substring; JACK MIDI without ALSA)")
     live.add_argument("--midi-out", metavar="NAME", help="MIDI output port for fader/LED feedback and clock out")
     live.add_argument("--midi-virtual", action="store_true", help="open virtual MIDI ports rave-engine-in/-out")
-    live.add_argument("--midi-map", default="generic16", metavar="NAME",
+    live.add_argument("--midi-map", default=_session_default("midi_map"), metavar="NAME",
                       help="controller map in presets/controllers (generic16, nanokontrol2, midimix, learned)")
     live.add_argument("--midi-clock-in", action="store_true", help="follow incoming MIDI clock into /tempo/bpm")
     live.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock at /tempo/bpm")
@@ -105,15 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _visual_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--theme", default="nebula", help="theme in presets/themes (or a TOML path)")
-    parser.add_argument("--generator", choices=("cppn", "diffusion", "texture"), default="cppn",
+    parser.add_argument("--theme", default=DEFAULT_THEME, help="theme in presets/themes (or a TOML path)")
+    parser.add_argument("--generator", choices=GENERATOR_NAMES, default=DEFAULT_GENERATOR,
                         help="cppn: weight-free, any CPU (default); diffusion: local diffusers weights; "
                              "texture: a CPPN latent field through a TAESD-family tiny decoder (--visual-vae FILE)")
-    parser.add_argument("--size", type=_size, default=(512, 512), metavar="WxH", help="frame size (default 512x512)")
+    parser.add_argument("--size", type=_size, default=DEFAULT_FRAME_SIZE, metavar="WxH",
+                        help="frame size (default {}x{})".format(*DEFAULT_FRAME_SIZE))
     parser.add_argument("--visual-model", type=Path, metavar="DIR",
                         help="diffusion: a local diffusers pipeline folder (sd-turbo, sdxl-turbo...)")
     parser.add_argument("--visual-vae", type=Path, metavar="PATH",
                         help="diffusion: a local TAESD-style tiny VAE folder; texture: a TAESD-family decoder .pth")
+
+
+def _session_default(field: str) -> object:
+    """A live flag's default is the session config's own, so the two cannot disagree."""
+    return SessionConfig.model_fields[field].default
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -188,7 +198,6 @@ def _device(text: str) -> int | str:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from engine.session.config import SessionConfig
     from engine.session.session import LiveSession
 
     config = SessionConfig.checked(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from model_factories import (
 
 from engine.errors import EngineError, ModelLoadError, ParamError
 from engine.models.nn_tilde import MethodSpec, NNModel
-from engine.models.resample import Resampler, check_rates, resample
+from engine.models.resample import Resampler, resample
 
 DEMO_DIR = Path(__file__).resolve().parents[1].parent / "shared/fixtures/nn_tilde_demo"
 DEMO_MODELS = sorted(DEMO_DIR.glob("*.ts")) if DEMO_DIR.is_dir() else []
@@ -325,11 +324,3 @@ def test_streaming_resampler_matches_one_shot(channels: int):
     streamed = np.concatenate([*blocks, stream.flush()])
     assert streamed.shape == reference.reshape(-1, channels).shape
     np.testing.assert_allclose(streamed, reference.reshape(-1, channels), atol=1e-5)
-
-
-def test_check_rates():
-    assert check_rates(None, 48000, allow_resample=False) is False
-    assert check_rates(48000, 48000, allow_resample=False) is False
-    assert check_rates(44100, 48000, allow_resample=True) is True
-    with pytest.raises(ModelLoadError, match=r"44100 Hz.*48000 Hz"):
-        check_rates(44100, 48000, allow_resample=False, model_name=os.path.join("m", "x.ts"))

@@ -9,6 +9,8 @@ import pytest
 from engine.control.hub import ControlHub
 from engine.errors import ParamError
 from engine.params import Kind, ParamStore, build_param_table
+from engine.params.table import GENERATOR_NAMES
+from engine.visual.generators.base import GENERATORS
 
 REQUIRED = ["/rave/energy", "/rave/chaos", "/rave/texture", "/rave/style", "/tempo/bpm", "/scene/morph_time"]
 
@@ -28,6 +30,10 @@ def test_required_addresses_exist(store):
     for n in range(4):
         for leaf in ("rate", "depth", "shape", "target"):
             assert f"/lfo/{n}/{leaf}" in store
+
+
+def test_every_generator_the_parameter_offers_is_registered():
+    assert set(GENERATOR_NAMES) == set(GENERATORS)
 
 
 def test_every_param_has_range_default_and_unit_field(store):

@@ -10,7 +10,6 @@ from engine.io.audio_files import write_wav
 from engine.render.offline import RenderRequest, render
 
 SECONDS = 8.0
-QUIET = ["/rave/texture=0", "/rave/chaos=0"]  # fewer random moves, so the control under test stands out
 
 
 def play(model, *sets: str, seconds: float = SECONDS, seed: int = 0, **kwargs) -> np.ndarray:

@@ -10,10 +10,10 @@ import pytest
 from engine.analysis.features import CHROMA_SLICE, INDEX, N_FEATURES
 from engine.errors import ParamError, PresetError
 from engine.params import ParamStore, build_param_table
+from engine.params.table import DEFAULT_THEME
 from engine.visual.frame_input import DEFAULT_PALETTE, VisualFrame
 from engine.visual.theme_mapper import ThemeMapper, apply_curve
 from engine.visual.themes import (
-    DEFAULT_THEME,
     THEMES_DIR,
     check_theme_name,
     list_themes,

@@ -13,10 +13,15 @@ import pytest
 from waiting import wait_until
 
 from engine.analysis.features import INDEX, N_FEATURES
+from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME
 from engine.visual.host import VisualHost
 from engine.visual.process_main import VisualConfig
 
 RESTART_LIMIT_SECONDS = 2.0
+
+
+def config(side: int, generator: str = DEFAULT_GENERATOR) -> VisualConfig:
+    return VisualConfig(generator=generator, width=side, height=side, theme=DEFAULT_THEME)
 
 
 class Driver(threading.Thread):
@@ -43,7 +48,7 @@ class Driver(threading.Thread):
 
 @pytest.fixture
 def host() -> Iterator[VisualHost]:
-    host = VisualHost(VisualConfig(width=64, height=64), hang_seconds=1.0).start()
+    host = VisualHost(config(64), hang_seconds=1.0).start()
     driver = Driver(host)
     driver.start()
     try:
@@ -111,7 +116,7 @@ def test_a_hung_process_is_replaced_within_two_seconds(host: VisualHost) -> None
 
 
 def test_without_a_spare_a_crash_still_recovers() -> None:
-    host = VisualHost(VisualConfig(width=32, height=32), spare=False).start()
+    host = VisualHost(config(32), spare=False).start()
     driver = Driver(host)
     driver.start()
     try:
@@ -136,7 +141,7 @@ def test_a_generator_that_cannot_start_is_reported_and_the_old_one_stays(host: V
 
 def test_a_generator_that_never_starts_is_given_up_on() -> None:
     reported: list[str] = []
-    host = VisualHost(VisualConfig(generator="diffusion", width=32, height=32), on_error=reported.append).start()
+    host = VisualHost(config(32, generator="diffusion"), on_error=reported.append).start()
     try:
         assert wait_until(lambda: host.gave_up, 120.0, 0.1)
         assert any("could not start" in m for m in reported)

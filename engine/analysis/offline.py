@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.analysis.analyzer import AudioAnalyzer
-from engine.analysis.features import INDEX, N_FEATURES
+from engine.analysis.features import N_FEATURES
 
 
 def analyze(audio: np.ndarray, samplerate: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
@@ -25,8 +25,3 @@ def analyze(audio: np.ndarray, samplerate: int, block: int = 512) -> tuple[np.nd
     rows = np.concatenate(chunks) if chunks else np.zeros((0, N_FEATURES), dtype=np.float32)
     times = np.arange(1, rows.shape[0] + 1) * (analyzer.hop / samplerate)
     return times, rows
-
-
-def onset_envelope(rows: np.ndarray) -> np.ndarray:
-    """The onset-strength column of `rows` (one value per hop, 0..1)."""
-    return np.asarray(rows)[:, INDEX["onset_strength"]]

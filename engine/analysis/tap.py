@@ -3,12 +3,12 @@ with the timeline time at which that audio is heard.
 
 It runs where the audio is made (the decoder thread, or offline render), so features that modulate
 audio parameters are the same offline and live. The rows queue up in `pending` with their time
-stamps; the live engine publishes each when the audio clock reaches it, which keeps the visuals in
-step with the speaker although the audio is rendered ahead.
+stamps; the live session's feed (engine/session/feed.py) publishes each when the audio clock reaches
+it, which keeps the visuals in step with the speaker although the audio is rendered ahead.
 
 The analysis costs more per frame than the rest of the graph together, so it runs only while
 something consumes it: a modulation slot (the graph checks), or a reader outside the graph (the
-visuals, OSC subscribers, a report), which says so with `wanted`. Turned on again later, it starts
+visuals, OSC feature subscribers), which says so with `wanted`. Turned on again later, it starts
 afresh at the timeline time of the audio it is given, so its stamps stay on the timeline.
 """
 

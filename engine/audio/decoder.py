@@ -1,11 +1,11 @@
 """The decoder thread: renders ahead of the audio clock and keeps the ring `lookahead` blocks full.
 
 Contract: this thread may allocate, call torch and wait; the audio callback never waits for it.
-It polls the ring, and whenever fewer than `lookahead_blocks * blocksize` frames are queued it
-renders one more block from the render graph (a latent frame is decoded whenever the graph's
-feed runs out) and writes it. The ring's capacity covers the target plus a block, so a write
-never has to wait either. A model swap renders old and new graphs side by side for the
-crossfade, with equal-power gains, so the audio has no gap.
+It polls the ring, and whenever fewer than `lookahead_blocks * blocksize` frames are queued (plus
+the headroom a model swap asks for while it loads) it renders one more block from the render graph
+(a latent frame is decoded whenever the graph's feed runs out) and writes it. The ring's capacity
+covers the target plus a block, so a write never has to wait either. A model swap renders old and
+new graphs side by side for the crossfade, with equal-power gains, so the audio has no gap.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ class Decoder(threading.Thread):
         while self.ring.read_available < self.target_frames:
             self._write_block()
 
-    def swap(self, graph: RenderGraph, seconds: float = CROSSFADE_SECONDS) -> None:
+    def swap(self, graph: RenderGraph) -> None:
         """Crossfade to `graph` (already loaded and warmed up) from the next block on."""
-        self._fade_len = max(1, int(seconds * graph.output_rate))
+        self._fade_len = max(1, int(CROSSFADE_SECONDS * graph.output_rate))
         self._fade_pos = 0
         self._incoming = GraphFeed(graph, self.ring.channels)
 

@@ -32,18 +32,17 @@ def print_devices() -> int:
     return 0
 
 
-def device_identity(device: int | str | None, kind: str = "output") -> tuple[str, str]:
-    """(device name, host API name) of the device PortAudio would open for `device`."""
-    info = sd.query_devices(device, kind)
+def device_identity(device: int | str | None) -> tuple[str, str]:
+    """(device name, host API name) of the output device PortAudio would open for `device`."""
+    info = sd.query_devices(device, "output")
     return str(info["name"]), str(sd.query_hostapis(int(info["hostapi"]))["name"])  # type: ignore[index,call-overload]
 
 
-def find_device(name: str, hostapi: str | None = None, kind: str = "output") -> int | None:
+def find_device(name: str, hostapi: str | None = None) -> int | None:
     """The index of the device called `name` (on `hostapi` when given) that can play, or None."""
-    channels = "max_output_channels" if kind == "output" else "max_input_channels"
     for index, info in enumerate(sd.query_devices()):  # type: ignore[arg-type]
         api = str(sd.query_hostapis(int(info["hostapi"]))["name"])  # type: ignore[index,call-overload]
-        if info["name"] == name and info[channels] > 0 and (hostapi is None or api == hostapi):  # type: ignore[index]
+        if info["name"] == name and info["max_output_channels"] > 0 and (hostapi is None or api == hostapi):  # type: ignore[index]
             return index
     return None
 

@@ -208,6 +208,7 @@ class PythonCallbackOutput(_StreamOutput):
 
     def __init__(self, ring: AudioRing, *, samplerate: int, blocksize: int, device: int | str | None = None,
                  input_ring: AudioRing | None = None, restart_frames: int = 0) -> None:
+        # `restart_frames` is RtmixerOutput's: this callback plays whatever is queued, block by block.
         super().__init__(ring, blocksize, input_ring)
         self._callbacks = 0
         kwargs = dict(device=device, samplerate=samplerate, blocksize=blocksize, latency="low", dtype="float32")

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from engine.audio.devices import device_identity, find_device, forget_portaudio, rescan_devices
-from engine.audio.output import Output
+from engine.audio.output import STATS_INTERVAL_S, Output
 
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 0.1
-STALL_SECONDS = 0.6  # rtmixer's block count updates every 0.25 s: two missed updates and a margin
+STALL_SECONDS = 2 * STATS_INTERVAL_S + 0.1  # the block count updates at that interval: two missed and a margin
 CALL_TIMEOUT_SECONDS = 3.0  # stop, rescan: a dead driver gets this long, then it is left behind
 ABORT_TIMEOUT_SECONDS = 2.0  # PortAudio's JACK host API gives up waiting after 1 s when it can
 TIMED_OUT = "did not return within"

@@ -41,6 +41,3 @@ class AudioRing:
     def read_into(self, out: np.ndarray) -> int:
         """Read up to len(out) frames into a preallocated (frames, channels) float32 array."""
         return self.ring.readinto(out)
-
-    def flush(self) -> None:
-        self.ring.flush()

@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 
+from engine.control.hub import error_kind
 from engine.control.osc_codec import encode_message
 from engine.control.osc_routes import OscRoutes
 from engine.control.rate_limit import RateLimiter
@@ -123,7 +124,7 @@ class Feedback(threading.Thread):
     def on_error(self, source: str, address: str, message: str) -> None:
         """Hub error listener (any thread): `/engine/error SOURCE ADDRESS MESSAGE` to subscribers
         (the hub has clipped the client's text), within the error budget."""
-        if not self._errors.allow(ERROR_BUDGET, message.split(":")[0][:40]):
+        if not self._errors.allow(ERROR_BUDGET, error_kind(message)):
             self.stats["errors_suppressed"] += 1
             return
         self._send_error(source, address, message)

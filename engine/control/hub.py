@@ -35,10 +35,14 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
-BeatListener = Callable[[str], None]  # (action name)
 NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
 MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
 MAX_KIND_LENGTH = 40
+
+
+def error_kind(message: str) -> str:
+    """What an error is counted and budgeted as: its message up to the first colon, clipped."""
+    return message.split(":")[0][:MAX_KIND_LENGTH]
 
 
 class ControlHub:
@@ -58,9 +62,8 @@ class ControlHub:
         self.error_log = LogLimiter(log, "bad messages")
         self._lock = threading.Lock()
         self.scene = "-"
-        # Beat actions (`beat:NAME` from a controller, MIDI clock beats): counted here; other parts subscribe.
+        # Beat actions (`beat:NAME` from a controller, MIDI clock beats), counted.
         self.beats: Counter[str] = Counter()
-        self._beat_listeners: list[BeatListener] = []
         self._learn_handler: Callable[[str], None] | None = None
 
     # --- writes ----------------------------------------------------------------------------
@@ -77,35 +80,35 @@ class ControlHub:
         self.store.param(address)  # raises for an unknown address
         return [address]
 
-    def set(self, address: str, value: object, source: str = "api") -> dict[str, Value]:
+    def set(self, address: str, value: object) -> dict[str, Value]:
         """Set one address (or every address a pattern matches) now; all or nothing."""
         self.messages += 1
         changes = {a: value for a in self.resolve(address)}
         return self.store.set_many(changes)
 
-    def set_at(self, wall_time: float, address: str, value: object, source: str = "api") -> dict[str, Value]:
+    def set_at(self, wall_time: float, address: str, value: object) -> dict[str, Value]:
         """Set at a wall-clock time: on the timeline if it is in the future and an engine is playing."""
         timeline = self._timeline()
         if timeline is None or self._audio_time is None or wall_time <= time.time():
-            return self.set(address, value, source)
+            return self.set(address, value)
         self.messages += 1
         changes = {a: self.store.validate(a, value) for a in self.resolve(address)}
         timeline.schedule(self._audio_time(wall_time), changes)
         return changes
 
-    def glide(self, address: str, value: object, seconds: float, source: str = "api") -> dict[str, Value]:
+    def glide(self, address: str, value: object, seconds: float) -> dict[str, Value]:
         """Ramp continuous parameters to `value` over `seconds` on the timeline (controller-map
         smoothing); switches at once without a playing engine or for non-continuous ones."""
         timeline = self._timeline()
         if timeline is None or seconds <= 0:
-            return self.set(address, value, source)
+            return self.set(address, value)
         self.messages += 1
         changes = {a: self.store.validate(a, value) for a in self.resolve(address)}
         timeline.morph_now(changes, seconds)
         return changes
 
     # --- actions, beat actions and MIDI learn ---------------------------------------------
-    def run_action(self, action: Action | str, source: str = "api") -> None:
+    def run_action(self, action: Action | str) -> None:
         """Run a controller action (text is parsed first); EngineError when it cannot run (an unknown
         scene or theme, an empty slot, a slot file that cannot be written)."""
         if isinstance(action, str):
@@ -119,22 +122,14 @@ class ControlHub:
         elif action.kind == "beat":
             self.fire_beat(action.argument)
         else:
-            self.set("/visual/theme", action.argument, source)
-
-    def add_beat_listener(self, listener: BeatListener) -> None:
-        self._beat_listeners.append(listener)
+            self.set("/visual/theme", action.argument)
 
     def fire_beat(self, name: str) -> None:
-        """Count a beat action, press its trigger parameter (the visuals read `/visual/pulse` and the
-        like) and call every listener (on the caller's thread: keep listeners short)."""
+        """Count a beat action and press its trigger parameter (the visuals read `/visual/pulse` and
+        the like)."""
         self.beats[name] += 1
         if name in BEAT_ACTION_TRIGGERS:
             self.store.set(BEAT_ACTION_TRIGGERS[name], 1)
-        for listener in self._beat_listeners:
-            try:
-                listener(name)
-            except Exception:
-                log.exception("beat listener failed")
 
     def set_learn_handler(self, handler: Callable[[str], None] | None) -> None:
         self._learn_handler = handler
@@ -177,7 +172,7 @@ class ControlHub:
         tell listeners every time. Client text is clipped here, whoever reports it."""
         address = clip(address)
         message = clip(message, 2 * CLIENT_TEXT_LIMIT)
-        kind = message.split(":")[0][:MAX_KIND_LENGTH]
+        kind = error_kind(message)
         with self._lock:
             if kind not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
                 kind = OTHER_KIND

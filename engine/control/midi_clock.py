@@ -30,7 +30,7 @@ WRITE_INTERVAL_S = 0.1
 GLIDE_S = 0.1
 MIN_CHANGE_BPM = 0.01
 LATE_RESYNC_S = 0.25
-START, CONTINUE, STOP, TICK = 0xFA, 0xFB, 0xFC, 0xF8
+START, STOP, TICK = 0xFA, 0xFC, 0xF8
 
 
 class ClockIn:
@@ -79,7 +79,7 @@ class ClockIn:
                 self._written is None or abs(self.bpm - self._written) >= MIN_CHANGE_BPM):
             self._last_write = timestamp
             self._written = self.bpm
-            self.hub.glide(self.address, self.bpm, GLIDE_S, source="midi clock")
+            self.hub.glide(self.address, self.bpm, GLIDE_S)
 
 
 class ClockOut(threading.Thread):
@@ -93,7 +93,6 @@ class ClockOut(threading.Thread):
         self.address = address
         self.transport = transport  # send Start first and Stop at the end
         self.ticks_sent = 0
-        self.late_resyncs = 0  # times the thread fell more than a beat behind and restarted the grid
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -108,8 +107,7 @@ class ClockOut(threading.Thread):
             self.ticks_sent += 1
             next_time += 60.0 / (float(self.hub.store.get(self.address)) * PPQN)
             if time.perf_counter() - next_time > LATE_RESYNC_S:  # suspended or starved: do not burst
-                self.late_resyncs += 1  # the missed ticks out, restart the grid from now
-                next_time = time.perf_counter()
+                next_time = time.perf_counter()  # the missed ticks out, restart the grid from now
         if self.transport:
             self.send([STOP])
 

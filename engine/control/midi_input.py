@@ -24,7 +24,7 @@ from engine.control.midi_feedback import MidiFeedback
 from engine.control.midi_learn import MidiLearn
 from engine.control.midi_ports import CLIENT_NAME, MidiPort
 from engine.control.midi_router import MidiRouter
-from engine.presets.controller_maps import CONTROLLERS_DIR, load_controller_map
+from engine.presets.controller_maps import CONTROLLERS_DIR, DEFAULT_MIDI_MAP, load_controller_map
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class MidiConfig:
     midi_in: str | None = None  # port name substring
     midi_out: str | None = None
     virtual: bool = False  # open virtual ports (named `rave-engine-in:in`, `rave-engine-out:out`) instead
-    map_name: str = "generic16"
+    map_name: str = DEFAULT_MIDI_MAP
     clock_in: bool = False
     clock_out: bool = False
     feedback: bool = True

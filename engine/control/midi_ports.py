@@ -44,19 +44,6 @@ def default_api() -> int:
     return rtmidi.API_UNSPECIFIED
 
 
-def list_ports(direction: Literal["in", "out"], api: int | None = None) -> list[str]:
-    """Ports we could open: sources for "in", destinations for "out"."""
-    cls = rtmidi.MidiIn if direction == "in" else rtmidi.MidiOut
-    try:
-        probe = cls(default_api() if api is None else api, f"{CLIENT_NAME}-probe")
-    except rtmidi.SystemError as exc:
-        raise MidiPortError(f"MIDI backend unavailable: {exc}") from None
-    try:
-        return list(probe.get_ports())
-    finally:
-        probe.delete()
-
-
 class MidiPort:
     """One input or output port; `label` names it in every log line and error report."""
 

@@ -67,7 +67,7 @@ class MidiRouter:
                 pressed = position >= 0.5 and (event.kind == "program" or previous is None or previous < 0.5)
                 if pressed:
                     self.counts["actions"] += 1
-                    self.hub.run_action(mapping.action, source="midi")
+                    self.hub.run_action(mapping.action)
                 return
             self._apply(key, mapping, position, previous, now)
         except EngineError as exc:
@@ -97,10 +97,10 @@ class MidiRouter:
             raise ParamError(f"{address} takes text, a MIDI control cannot set it")
         if mapping.smoothing_ms > 0 and param.continuous:
             seconds = mapping.smoothing_ms / 1000
-            written = self.hub.glide(address, value, seconds, source="midi")[address]
+            written = self.hub.glide(address, value, seconds)[address]
             self._glide_until[address] = now + seconds + GLIDE_GRACE_S
         else:
-            written = self.hub.set(address, value, source="midi")[address]
+            written = self.hub.set(address, value)[address]
         self._written[address] = written
         self.counts["applied"] += 1
 

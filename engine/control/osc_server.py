@@ -82,7 +82,7 @@ def _is_loopback(host: str) -> bool:
 class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
-                 status: Callable[[], Sequence[object]] | None = None, feedback_hz: float = 30.0) -> None:
+                 status: Callable[[], Sequence[object]] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
         carries this server's own counters and zeros for the audio."""
@@ -110,7 +110,7 @@ class OscServer:
             log.warning("OSC listens on %s:%d with no --osc-allow list: any host on the network can control "
                         "the engine", host, self.port)
         self.subscribers = Subscribers()
-        self.feedback = Feedback(self.store, self.sock, self.subscribers, routes=routes, rate_hz=feedback_hz)
+        self.feedback = Feedback(self.store, self.sock, self.subscribers, routes=routes)
         self.hub.add_error_listener(self.feedback.on_error)
         self.feature_subscribers = Subscribers()
         self.features = FeatureSender(self.sock, self.feature_subscribers)
@@ -247,11 +247,11 @@ class OscServer:
     def _write(self, when: float | None, address: str, value: Value, glide_seconds: float = 0.0) -> None:
         if when is not None and when > time.time():
             self.stats["scheduled"] += 1
-            self.hub.set_at(when, address, value, source="osc")
+            self.hub.set_at(when, address, value)
         elif glide_seconds > 0:
-            self.hub.glide(address, value, glide_seconds, source="osc")
+            self.hub.glide(address, value, glide_seconds)
         else:
-            self.hub.set(address, value, source="osc")
+            self.hub.set(address, value)
 
     def _coerce(self, param: Param, arg: object) -> Value:
         """An OSC argument as the parameter's Python type (Param.coerce then clamps and checks)."""
@@ -294,7 +294,7 @@ class OscServer:
             if mapping.action is not None:
                 if x >= 0.5:  # buttons and toggles fire on press only
                     try:
-                        self.hub.run_action(mapping.action, source="osc")
+                        self.hub.run_action(mapping.action)
                     except EngineError as exc:
                         raise OscInputError("action failed", f"{source} -> {mapping.action}: {exc}") from None
                 continue
@@ -426,7 +426,7 @@ class OscServer:
             if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot <= MAX_SLOT:
                 raise EngineError(f"usage: {message.address} N (a slot 0..{MAX_SLOT}), got "
                                   f"{' '.join(_show(a) for a in args) or 'nothing'}")
-            self.hub.run_action(parse_action(f"{kind}:{slot}"), source="osc")
+            self.hub.run_action(parse_action(f"{kind}:{slot}"))
         except EngineError as exc:
             self._reply(sender, "/fail", message.address, str(exc))
             raise OscInputError(f"{message.address} failed", str(exc)) from None
@@ -438,7 +438,7 @@ class OscServer:
             if len(args) != 1 or not isinstance(args[0], str) or len(args[0]) > MAX_STRING_LENGTH:
                 raise EngineError("usage: /engine/action KIND:ARGUMENT (scene:NAME, slot:N, slot_save:N, "
                                   "beat:NAME, theme:NAME)")
-            self.hub.run_action(parse_action(args[0]), source="osc")
+            self.hub.run_action(parse_action(args[0]))
         except EngineError as exc:
             self._reply(sender, "/fail", "/engine/action", str(exc))
             raise OscInputError("action failed", str(exc)) from None

@@ -41,7 +41,6 @@ class LfoBank:
                  ) -> None:
         self._store = store
         self._dt = frame_seconds
-        self._n = n_lfos
         self._idx = store.continuous_index
         self._lo = store.continuous_minimum
         self._hi = store.continuous_maximum

@@ -25,6 +25,7 @@ from engine.errors import EngineError, ModelLoadError, ParamError
 # Names of buffers that hold per-call streaming state in cached-convolution exports.
 _STATE_BUFFER_PARTS = frozenset({"cache", "pad"})
 _WARM_UP_RUNS = 3  # TorchScript profiles the first two calls per shape; the third is steady state.
+ASSUMED_SAMPLE_RATE = 48000  # taken for a model that names no rate, when no other rate is at hand
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ class NNModel:
         """Run each present method a few times on zeros, then reset the streaming state.
 
         ``frames`` counts blocks of the method's larger ratio: for decode it is the number of
-        latent frames, for encode ``frames * 2048`` samples are fed.
+        latent frames, for encode ``frames`` times its ratio in samples are fed.
         """
         for name in methods:
             spec = self.methods.get(name)

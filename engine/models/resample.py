@@ -5,26 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from engine.errors import ModelLoadError
-
 _QUALITY = "HQ"
-
-
-def check_rates(
-    model_rate: int | None, engine_rate: int, allow_resample: bool, *, model_name: str = "model"
-) -> bool:
-    """True when audio must be resampled; raises ModelLoadError when it must but may not be.
-
-    A model that does not know its rate (``None``) is taken to run at the engine's rate.
-    """
-    if model_rate is None or model_rate == engine_rate:
-        return False
-    if not allow_resample:
-        raise ModelLoadError(
-            f"{model_name}: model sample rate {model_rate} Hz differs from the engine's {engine_rate} Hz "
-            f"and resampling is off (enable resampling or run the engine at {model_rate} Hz)"
-        )
-    return True
 
 
 def _as_2d(block: np.ndarray) -> np.ndarray:

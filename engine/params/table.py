@@ -11,7 +11,9 @@ from engine.params.param import TRIGGER, Kind, Param
 
 N_LFOS = 4
 N_MODS = 4  # audio-feature modulation slots
-GENERATOR_NAMES = ("cppn", "diffusion", "texture")
+GENERATOR_NAMES = ("cppn", "diffusion", "texture")  # engine/visual/generators/base.py registers each
+DEFAULT_GENERATOR = "cppn"
+DEFAULT_THEME = "nebula"  # a file in presets/themes
 ANALYSIS_SOURCES = ("output", "input", "both")
 # Beat actions a controller pad can fire (`beat:NAME`), and the trigger each one writes.
 BEAT_ACTION_TRIGGERS = {"cache_reset": "/visual/reset", "pulse_noise": "/visual/pulse",
@@ -107,9 +109,9 @@ def _visual_rows() -> list[Param]:
     return [
         Param("/analysis/source", Kind.ENUM, "output", choices=ANALYSIS_SOURCES,
               description="what the analysis hears: the engine's output, the live input, or both (loudest wins)"),
-        Param("/visual/generator", Kind.ENUM, "cppn", choices=GENERATOR_NAMES,
+        Param("/visual/generator", Kind.ENUM, DEFAULT_GENERATOR, choices=GENERATOR_NAMES,
               description="visual generator; changing it restarts the visual process"),
-        Param("/visual/theme", Kind.STRING, "nebula", description="theme name in presets/themes"),
+        Param("/visual/theme", Kind.STRING, DEFAULT_THEME, description="theme name in presets/themes"),
         _float("/visual/theme_transition", 2.0, 0.0, 30.0, "s", "duration of a theme switch", smoothing_ms=0.0),
         _float("/visual/noise_scale", 0.3, 0.0, 1.0, "", "how far each frame moves from the cached latent"),
         _float("/visual/speed", 0.5, 0.0, 1.0, "", "drift speed of the image's own latent"),

@@ -1,1 +1,1 @@
-"""TOML presets: scenes (and later controller maps and themes)."""
+"""TOML presets: scenes and controller maps (themes belong to the visual path: engine/visual/themes.py)."""

@@ -41,6 +41,7 @@ from engine.errors import ParamError, PresetError
 from engine.presets.toml_file import read_toml
 
 CONTROLLERS_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
+DEFAULT_MIDI_MAP = "generic16"
 CURVE_K = 4.0  # bend of the exponential/logarithmic curves
 TAKEOVER_WINDOW = 0.03  # a fader "catches" the value within 3 % of travel
 _LATENT = re.compile(r"^/rave/latent/\d+/")

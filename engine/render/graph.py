@@ -20,7 +20,7 @@ from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
 from engine.latent.smoothing import Smoother
 from engine.latent.sources import ReferenceLoop
-from engine.models.nn_tilde import NNModel
+from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
@@ -28,7 +28,6 @@ from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE = 48000
 PENDING_LATENTS = 256  # about 11 s of default-model frames: far more than any lookahead
 
 
@@ -49,7 +48,7 @@ class RenderGraph:
         self.model = model
         self.store = store
         self.frame_samples = model.decode_ratio
-        self.model_rate = model.sample_rate or output_rate or DEFAULT_RATE
+        self.model_rate = model.sample_rate or output_rate or ASSUMED_SAMPLE_RATE
         self.output_rate = output_rate or self.model_rate
         self.frame_seconds = self.frame_samples / self.model_rate
         self.channels = model.methods["decode"].out_channels

@@ -28,7 +28,7 @@ class _Ramp:
 class Timeline:
     def __init__(self, store: ParamStore) -> None:
         self._store = store
-        self._queue: list[tuple[float, int, str, Mapping[str, Value], float]] = []
+        self._queue: list[tuple[float, int, Mapping[str, Value], float]] = []
         self._counter = itertools.count()
         self._ramps: dict[str, _Ramp] = {}
         self._incoming: deque[tuple[Mapping[str, Value], float]] = deque()
@@ -36,7 +36,7 @@ class Timeline:
 
     def schedule(self, time: float, values: Mapping[str, Value], ramp_seconds: float = 0.0) -> None:
         """At `time`, set `values`: continuous ones glide over `ramp_seconds`, others switch at once."""
-        heapq.heappush(self._queue, (time, next(self._counter), "set", dict(values), ramp_seconds))
+        heapq.heappush(self._queue, (time, next(self._counter), dict(values), ramp_seconds))
 
     def morph_now(self, values: Mapping[str, Value], seconds: float) -> None:
         """Thread-safe: start a morph towards `values` at the next frame."""
@@ -53,7 +53,7 @@ class Timeline:
             values, seconds = self._incoming.popleft()
             self._start(now, values, seconds)
         while self._queue and self._queue[0][0] <= now + 1e-9:
-            time, _, _, values, ramp = heapq.heappop(self._queue)
+            time, _, values, ramp = heapq.heappop(self._queue)
             self._start(time, values, ramp)
         if not self._ramps:
             return

@@ -8,9 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine.control.osc_server import DEFAULT_HOST, DEFAULT_PORT
 from engine.errors import ParamError
 from engine.models.default import DEFAULT_MODEL
-from engine.visual.frame_size import check_frame_size
+from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME
+from engine.presets.controller_maps import DEFAULT_MIDI_MAP
+from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
 
 
 class SessionConfig(BaseModel):
@@ -29,20 +32,20 @@ class SessionConfig(BaseModel):
     seed: int = 0
     python_callback: bool = False  # the plain sounddevice callback instead of rtmixer's C callback
     allowed_model_dirs: list[Path] = Field(default_factory=list)
-    osc_host: str = "127.0.0.1"
-    osc_port: int | None = Field(default=9000, ge=0, le=65535)  # None or 0: no OSC server
+    osc_host: str = DEFAULT_HOST
+    osc_port: int | None = Field(default=DEFAULT_PORT, ge=0, le=65535)  # None or 0: no OSC server
     osc_allow: list[str] = Field(default_factory=list)  # non-empty: only these IPs are heard
     osc_map: str | None = None  # controller map (presets/controllers) with [[osc]] routes
     midi_in: str | None = None  # MIDI input port name substring
     midi_out: str | None = None  # MIDI output port (feedback, clock out)
     midi_virtual: bool = False  # open virtual MIDI ports other programs connect to
-    midi_map: str = "generic16"  # controller map in presets/controllers
+    midi_map: str = DEFAULT_MIDI_MAP  # controller map in presets/controllers
     midi_clock_in: bool = False  # follow external MIDI clock into /tempo/bpm
     midi_clock_out: bool = False  # send MIDI clock at /tempo/bpm
     visuals: bool = False  # start the visual process
-    visual_generator: str = "cppn"
-    visual_theme: str = "nebula"
-    visual_size: tuple[int, int] = (512, 512)
+    visual_generator: str = DEFAULT_GENERATOR
+    visual_theme: str = DEFAULT_THEME
+    visual_size: tuple[int, int] = DEFAULT_FRAME_SIZE
     visual_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per generator name
     visual_spare: bool = True  # keep a loaded spare visual process for instant takeover
     window: bool = False

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelLoadError
-from engine.models.nn_tilde import NNModel
+from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 
 MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
 MIN_LOOKAHEAD_SECONDS = 0.04
@@ -35,7 +35,7 @@ def measure_decode(model: NNModel, frames: int = 12) -> ModelTiming:
         model.decode(z)
         times.append((time.perf_counter() - started) * 1000)
     model.reset()
-    rate = model.sample_rate or 48000
+    rate = model.sample_rate or ASSUMED_SAMPLE_RATE
     median = statistics.median(times)
     return ModelTiming(median, max(times), median / 1000 / (model.decode_ratio / rate))
 

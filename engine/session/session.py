@@ -169,7 +169,7 @@ class LiveSession:
         """Run with the visuals window in the main thread (Qt's event loop calls `tick`)."""
         assert self.visuals is not None
         self.visuals.run_window(screen=self.config.visual_screen, fullscreen=self.config.fullscreen,
-                                seconds=seconds, tick=self.tick)
+                                seconds=seconds, tick=self.tick, tick_seconds=TICK_SECONDS)
 
     def stop(self) -> None:
         if self.feed is not None:

@@ -85,7 +85,8 @@ class SessionStatus:
         }
 
     def osc_reply(self) -> list[object]:
-        """`/engine/status/reply` arguments: the first seven as before, the rest appended."""
+        """`/engine/status/reply` arguments, in the order engine/control/osc_server.py lists; the first
+        seven are also what a server without a session replies."""
         return [float(self.cpu_load), self.underruns, self.samplerate, self.osc["messages"], self.osc["errors"],
                 self.osc["dropped"], self.osc["subscribers"], round(self.latency["total_s"] * 1000, 2),
                 int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene]

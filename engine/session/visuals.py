@@ -56,12 +56,12 @@ class SessionVisuals:
             self.store.set("/visual/generator", self.host.config.generator)
 
     def run_window(self, *, screen: int | None, fullscreen: bool, seconds: float | None,
-                   tick: Callable[[], None]) -> None:
+                   tick: Callable[[], None], tick_seconds: float) -> None:
         """The frame window in the calling (main) thread; Qt's event loop calls `tick`."""
         from engine.visual.window import run_window
 
         run_window(newest_reader(self.host.frames), screen=screen, fullscreen=fullscreen, seconds=seconds,
-                   tick=tick)
+                   tick=tick, tick_seconds=tick_seconds)
 
     def stats(self) -> dict[str, object]:
         return self._stats if self._stats is not None else self.host.stats()

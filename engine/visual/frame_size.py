@@ -14,6 +14,7 @@ from engine.errors import FrameSizeError
 MIN_SIDE = 16
 MAX_SIDE = 4096
 SIDE_MULTIPLE = 8
+DEFAULT_FRAME_SIZE = (512, 512)  # (width, height)
 
 
 def check_frame_size(width: object, height: object) -> tuple[int, int]:

@@ -4,8 +4,9 @@ The visual process is spawned, never forked (torch and Qt do not survive a fork 
 process). A second, spare process is kept loaded and waiting. The watchdog looks every 50 ms: if
 the active process has died, or its heartbeat is older than `hang_seconds`, it is killed, the spare
 is told to go (it takes over within a frame or two), and a new spare is spawned in the background.
-None of this touches the audio threads: the visual processes run at a lower priority, and the only
-thing the audio side does is copy features into shared memory.
+None of this touches the audio threads: the visual processes run at a lower priority, and what
+they are shown reaches shared memory from the session's feed thread (`publish`), never from the
+decoder or the device callback.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class _Worker:
 
 @dataclass
 class Restart:
-    reason: str  # "exited (code N)" or "hung (no frame for S s)"
+    reason: str  # "exited (code N)", "hung (no frame for S s)" or "did not start in S s"
     detected_at: float  # time.monotonic()
     recovered_seconds: float | None = None  # detection to the new process's first frame
 

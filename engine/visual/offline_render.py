@@ -22,8 +22,8 @@ from engine.errors import VisualError
 from engine.io.audio_files import read_audio
 from engine.models.default import DEFAULT_MODEL
 from engine.params.store import ParamStore, parse_sets
-from engine.params.table import build_param_table
-from engine.visual.frame_size import check_frame_size
+from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME, build_param_table
+from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
 from engine.visual.generators.base import create_generator
 from engine.visual.theme_mapper import ThemeMapper
 from engine.visual.themes import load_theme
@@ -34,10 +34,10 @@ class VisualRenderRequest:
     audio: Path
     out: Path | None  # None: frames are only handed to `on_frame` (tests, benchmarks)
     seconds: float | None = None
-    theme: str = "nebula"
-    generator: str = "cppn"
-    width: int = 512
-    height: int = 512
+    theme: str = DEFAULT_THEME
+    generator: str = DEFAULT_GENERATOR
+    width: int = DEFAULT_FRAME_SIZE[0]
+    height: int = DEFAULT_FRAME_SIZE[1]
     fps: float = 30.0
     seed: int = 0
     sets: Sequence[str] = ()
@@ -62,13 +62,13 @@ def _latents(model_path: Path | None, audio_path: Path, seconds: float) -> tuple
     if model_path is None:
         return None
     from engine.latent.reference import encode_reference
-    from engine.models.nn_tilde import NNModel
+    from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 
     model = NNModel.load(model_path)
     if "encode" not in model.methods:
         return None
     loop = encode_reference(model, audio_path, max_seconds=seconds + 1.0)
-    rate = (model.sample_rate or 48000) / model.decode_ratio
+    rate = (model.sample_rate or ASSUMED_SAMPLE_RATE) / model.decode_ratio
     return loop.latents.T.astype(np.float32), rate  # (frames, dims), latent frames per second
 
 

@@ -28,13 +28,15 @@ ALIVE_SECONDS = 0.1  # heartbeat while waiting for the next frame tick
 
 @dataclass
 class VisualConfig:
-    """Everything a visual process needs to start; picklable (it crosses the spawn once)."""
+    """Everything a visual process needs to start; picklable (it crosses the spawn once). No defaults
+    for what the session decides, and no engine import at module level: the spawned process imports
+    this module before it lowers its priority."""
 
-    generator: str = "cppn"
-    width: int = 512
-    height: int = 512
+    generator: str
+    width: int
+    height: int
+    theme: str
     seed: int = 0
-    theme: str = "nebula"
     generator_options: dict[str, Any] = field(default_factory=dict)
     threads: int = 1  # torch threads: on a small machine the other cores belong to the audio
     nice: int = 5  # below the engine: the audio decoder wins every contest for a core

@@ -187,10 +187,6 @@ class VideoRecorder:
         leading silence; 0 without audio). A player's clock reads time_seconds + this."""
         return self._priming / self.samplerate
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def close(self) -> None:
         """Flush both encoders and finish the file. Safe to call more than once."""
         with self._lock:

@@ -37,7 +37,6 @@ from engine.params.table import build_param_table
 from engine.visual.frame_input import DEFAULT_PALETTE, Colour
 
 THEMES_DIR = Path(__file__).resolve().parents[2] / "presets" / "themes"
-DEFAULT_THEME = "nebula"
 
 VisualParam = Literal["noise_scale", "speed", "zoom", "warp", "hue", "brightness", "feedback"]
 VISUAL_PARAMS: tuple[str, ...] = get_args(VisualParam)

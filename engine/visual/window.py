@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FrameSource = Callable[[], tuple[int, np.ndarray] | None]
 FPS_UPDATE_SECONDS = 0.5
-TICK_SECONDS = 0.1  # run_window's housekeeping call, as often as the engine's own loop ticks
+TICK_SECONDS = 0.1  # run_window's housekeeping call when the caller names no interval
 _app: QtWidgets.QApplication | None = None  # kept referenced: a collected QApplication takes Qt with it
 
 

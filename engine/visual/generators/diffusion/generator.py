@@ -182,14 +182,6 @@ class DiffusionGenerator:
         """The prompt embedding on screen (mid-transition: the slerp's current point)."""
         return self._transition.shown
 
-    @property
-    def prompt_progress(self) -> float:
-        return self._transition.progress
-
-    @property
-    def skips_in_row(self) -> int:
-        return self._filter.skips_in_row
-
     def info(self) -> dict[str, Any]:
         return {
             "generator": self.name, "device": str(self.device),
