@@ -13,9 +13,11 @@ import soundfile as sf
 import torch
 from conftest import ROOT, SHARED, rms
 
+from engine.errors import ParamError
 from engine.models.nn_tilde import NNModel
 from engine.render.effect_graph import EffectGraph, choose_method, default_method, effect_frame_samples
 from engine.render.offline import RenderRequest, prepare, render
+from engine.session.effect_policy import load_effect, method_validator
 
 DEMO = SHARED / "fixtures" / "nn_tilde_demo"
 RATE = 44100
@@ -110,7 +112,11 @@ def test_method_switches_live_and_drywet_mixes(demo: Path, stereo: tuple[Path, n
     graph.push_input(audio[: 3 * n])
     np.testing.assert_allclose(graph.next_frame()[:, 0], audio[:n, 0], atol=1e-6)
     graph.store.set("/rave/method", "invert")
-    np.testing.assert_allclose(graph.next_frame()[:, 0], -audio[n: 2 * n, 0], atol=1e-6)
+    ramp = np.arange(n) / n  # the switch glides from thru to invert over one frame
+    x = audio[n: 2 * n, 0]
+    np.testing.assert_allclose(graph.next_frame()[:, 0], x * (1 - ramp) - x * ramp, atol=1e-5)
+    graph.push_input(audio[3 * n: 4 * n])
+    np.testing.assert_allclose(graph.next_frame()[:, 0], -audio[2 * n: 3 * n, 0], atol=1e-6)
     assert graph.method_switches == 1
     dry = prepare(RenderRequest(seconds=None, input=path, method="invert", sets=["/rave/drywet=0"]), model=model)
     dry.push_input(audio[:n])
@@ -137,3 +143,18 @@ def test_cli_plays_a_method(demo: Path, stereo: tuple[Path, np.ndarray], tmp_pat
     assert done.returncode == 0, done.stderr
     written, rate = sf.read(out, always_2d=True)
     assert rate == RATE and written.shape == (audio.shape[0], 2) and rms(written) > 0.05
+
+
+def test_live_method_checks(demo: Path) -> None:
+    model = NNModel.load(demo / "src_models_effects.ts")
+    effect_session = method_validator(lambda: model, decode_session=False)
+    effect_session("invert")
+    effect_session("")
+    with pytest.raises(ParamError, match="has no method 'nope'"):
+        effect_session("nope")
+    with pytest.raises(ParamError, match="restart with --input --method saturate"):
+        method_validator(lambda: model, decode_session=True)("saturate")
+    loaded, timing = load_effect(demo / "src_models_effects.ts", "saturate")
+    assert "saturate" in loaded.methods and 0 < timing.realtime_factor < 0.7
+    with pytest.raises(ParamError, match="--method nope"):
+        load_effect(demo / "src_models_effects.ts", "nope")

@@ -29,7 +29,7 @@ from engine.errors import ModelLoadError, ParamError
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.smoothing import Smoother
-from engine.models.nn_tilde import NNModel
+from engine.models.nn_tilde import MethodSpec, NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
@@ -139,6 +139,7 @@ class EffectGraph:
         self.timeline.advance(self.time_seconds)
         snapshot = self.store.snapshot()
         requested = str(snapshot.values["/rave/method"])
+        previous = self.spec
         if requested and requested != self.spec.name:
             self._switch(requested)
         controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
@@ -148,6 +149,8 @@ class EffectGraph:
         dry = popped[1] if popped is not None else np.zeros((self.frame_samples, self.spec.in_channels), np.float32)
         self.input_frames_encoded += popped is not None
         wet = self._run(dry)
+        if previous is not self.spec and previous.out_channels == self.spec.out_channels:
+            wet = self._crossfade(self._run(dry, previous), wet)  # a switch glides over one frame: no click
         audio = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
         audio = self._apply_gain(audio, 10.0 ** (float(controls[self._gain_i]) / 20.0))
         if self._resampler is not None:
@@ -172,9 +175,14 @@ class EffectGraph:
         self.method_switches += 1
         log.info("method %s", name)
 
-    def _run(self, frame: np.ndarray) -> np.ndarray:
-        """One call of the method, nn~'s way: (frame_samples, in_channels) -> (frame_samples, out_channels)."""
-        spec = self.spec
+    def _crossfade(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        ramp = np.linspace(0.0, 1.0, old.shape[0], endpoint=False, dtype=np.float32)[:, None]
+        return old + (new - old) * ramp
+
+    def _run(self, frame: np.ndarray, spec: MethodSpec | None = None) -> np.ndarray:
+        """One call of a method (the playing one by default), nn~'s way: (frame_samples, in_channels) ->
+        (frame_samples, out_channels)."""
+        spec = spec or self.spec
         signals = frame[:, np.arange(spec.in_channels) % frame.shape[1]]
         # The last sample of each group of in_ratio samples, channels first: (1, in_channels, T_in).
         x = signals.T.reshape(spec.in_channels, -1, spec.in_ratio)[:, :, -1]
