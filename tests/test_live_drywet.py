@@ -55,6 +55,9 @@ def test_live_drywet_zero_plays_the_input_at_a_steady_delay(jack_server: JackSer
         assert s.engine.output.underruns == 0
     delay = _check_steady_delay(captured, signal)
     assert delay < 0.5 * SAMPLERATE
+    latency = s.engine.latency_breakdown()
+    print(f"input to output delay {delay} samples ({1000 * delay / SAMPLERATE:.1f} ms); output latency "
+          f"{1000 * latency['total_s']:.1f} ms; starved {frames.starved}, dropped {frames.dropped}")
     assert frames.dropped == 0
 
 
