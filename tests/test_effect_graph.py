@@ -15,9 +15,15 @@ from conftest import ROOT, SHARED, rms
 
 from engine.errors import ParamError
 from engine.models.nn_tilde import NNModel
-from engine.render.effect_graph import EffectGraph, choose_method, default_method, effect_frame_samples
+from engine.render.effect_graph import (
+    EffectGraph,
+    choose_method,
+    default_method,
+    effect_frame_samples,
+    method_validator,
+)
 from engine.render.offline import RenderRequest, prepare, render
-from engine.session.effect_policy import load_effect, method_validator
+from engine.session.effect_policy import load_effect
 
 DEMO = SHARED / "fixtures" / "nn_tilde_demo"
 RATE = 44100
@@ -152,9 +158,25 @@ def test_live_method_checks(demo: Path) -> None:
     effect_session("")
     with pytest.raises(ParamError, match="has no method 'nope'"):
         effect_session("nope")
-    with pytest.raises(ParamError, match="restart with --input --method saturate"):
+    with pytest.raises(ParamError, match="start with --input --method saturate"):
         method_validator(lambda: model, decode_session=True)("saturate")
     loaded, timing = load_effect(demo / "src_models_effects.ts", "saturate")
     assert "saturate" in loaded.methods and 0 < timing.realtime_factor < 0.7
     with pytest.raises(ParamError, match="--method nope"):
         load_effect(demo / "src_models_effects.ts", "nope")
+
+
+def test_render_refuses_a_method_switch_it_cannot_play(demo: Path, stereo: tuple[Path, np.ndarray],
+                                                      tmp_path: Path) -> None:
+    path, audio = stereo
+    automation = tmp_path / "switch.toml"
+    automation.write_text('[[event]]\ntime = 0.5\naddress = "/rave/method"\nvalue = "midside"\n')
+    request = RenderRequest(seconds=None, input=path, method="saturate", automation=automation,
+                            model=demo / "src_models_effects.ts")
+    with pytest.raises(ParamError, match="'midside' gives 2 channels, the render has 1"):
+        render(request)
+    automation.write_text('[[event]]\ntime = 0.5\naddress = "/rave/method"\nvalue = "invert"\n')
+    out = render(request).audio[:, 0]
+    switch = -(-int(0.5 * RATE) // 1024) * 1024  # the first frame starting at 0.5 s or later glides
+    np.testing.assert_allclose(out[:switch], np.tanh(audio[:switch, 0]), atol=1e-5)
+    np.testing.assert_allclose(out[switch + 1024:], -audio[switch + 1024:, 0], atol=1e-5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from engine.latent.lfo import LfoBank
 from engine.latent.smoothing import Smoother
 from engine.models.nn_tilde import MethodSpec, NNModel
 from engine.models.resample import Resampler
+from engine.params.param import Value
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
@@ -208,3 +210,27 @@ class EffectGraph:
             self.clipped_samples += int(np.count_nonzero(over))
             np.clip(out, -1.0, 1.0, out=out)
         return out
+
+
+def method_validator(model: Callable[[], NNModel], decode_session: bool,
+                     channels: int | None = None) -> Callable[[Value], None]:
+    """The check on `/rave/method` writes: a method of the playing model; a graph that plays decode
+    cannot switch to an audio method (the graph differs) without a restart; with `channels` (an
+    offline render, whose file has that many), the method must give that many."""
+    def check(value: Value) -> None:
+        name = str(value)
+        if not name:
+            return
+        playing = model()
+        if name not in playing.methods:
+            raise ParamError(f"/rave/method: {playing.path.name} has no method {name!r} "
+                             f"(it has: {', '.join(playing.methods)})")
+        if decode_session and name != "decode":
+            raise ParamError(f"/rave/method: {name!r} is an audio method and this plays decode: start with "
+                             f"--input --method {name}")
+        if not decode_session and name == "decode":
+            raise ParamError("/rave/method: this plays an audio method: start without --method to decode")
+        if channels is not None and playing.methods[name].out_channels != channels:
+            raise ParamError(f"/rave/method: '{name}' gives {playing.methods[name].out_channels} channels, "
+                             f"the render has {channels}")
+    return check

@@ -20,7 +20,7 @@ from engine.params.store import ParamStore, parse_sets
 from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
-from engine.render.effect_graph import EffectGraph, choose_method
+from engine.render.effect_graph import EffectGraph, choose_method, method_validator
 from engine.render.graph import RenderGraph
 from engine.render.input_render import InputFeeder
 from engine.render.seeding import seed_decoder_noise
@@ -104,6 +104,10 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
     else:
         graph = EffectGraph(model, store, method, seed=request.seed, output_rate=rate)
     if automation:
+        check = method_validator(lambda: model, method == "decode", graph.channels)
+        for _, values, _ in automation.events:  # a method switch must be one this render can play
+            if "/rave/method" in values:
+                check(values["/rave/method"])
         automation.schedule(graph.timeline)
     feeder = None
     if input_audio is not None and request.input is not None:

@@ -33,11 +33,11 @@ from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
-from engine.render.effect_graph import EffectGraph
+from engine.render.effect_graph import EffectGraph, method_validator
 from engine.render.graph import RenderGraph
 from engine.render.seeding import seed_decoder_noise
 from engine.session.config import SessionConfig
-from engine.session.effect_policy import load_effect, method_validator, plays_decode
+from engine.session.effect_policy import load_effect, plays_decode
 from engine.session.feed import FeatureFeed
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
