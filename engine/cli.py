@@ -245,7 +245,7 @@ def _params(args: argparse.Namespace) -> int:
     from engine.params.docs import address_table
 
     model = NNModel.load(args.model)
-    print(address_table(model.latent_size or 0, markdown=args.markdown))
+    print(address_table(model.latent_size or 1, markdown=args.markdown))  # audio-method models: one inert dim
     return 0
 
 

@@ -180,3 +180,10 @@ def test_render_refuses_a_method_switch_it_cannot_play(demo: Path, stereo: tuple
     switch = -(-int(0.5 * RATE) // 1024) * 1024  # the first frame starting at 0.5 s or later glides
     np.testing.assert_allclose(out[:switch], np.tanh(audio[:switch, 0]), atol=1e-5)
     np.testing.assert_allclose(out[switch + 1024:], -audio[switch + 1024:, 0], atol=1e-5)
+
+
+def test_params_lists_a_model_without_decode(demo: Path) -> None:
+    done = subprocess.run([sys.executable, "run_engine.py", "params", "--model", str(demo / "src_models_effects.ts")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "/rave/method" in done.stdout and "/rave/drywet" in done.stdout
