@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
 
     render = sub.add_parser("render", help="render the engine offline to a WAV file")
-    render.add_argument("--seconds", type=float, required=True, help="length of the render in seconds")
+    render.add_argument("--seconds", type=float, help="length of the render in seconds (default with --input: "
+                        "the input's length)")
     render.add_argument("--out", type=Path, required=True, help="output WAV file")
     render.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="nn~-compatible TorchScript model")
     render.add_argument("--scene", help="scene name from presets/scenes (or a path to a scene TOML)")
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--reference", dest="references", action="append", default=[], type=Path,
                         metavar="AUDIO", help="audio file encoded as latent source ref1 (a second one: ref2)")
     render.add_argument("--samplerate", type=int, help="output sample rate (default: the model's)")
+    render.add_argument("--input", type=Path, metavar="AUDIO",
+                        help="play the model from this file as its input (source A; the dry signal of /rave/drywet)")
+    render.add_argument("--method", help="model method to play: decode (default) or an audio method, e.g. forward")
 
     live = sub.add_parser("live", help="play the engine in real time through PortAudio")
     live.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="nn~-compatible TorchScript model")
@@ -53,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frames per audio callback (default %(default)s)")
     live.add_argument("--lookahead-blocks", type=int, help="blocks rendered ahead (default: from the model's speed)")
     live.add_argument("--input", action="store_true", help="open the input too: /rave/source/a=input encodes it")
+    live.add_argument("--method", help="model method to play: decode (default) or an audio method on the input")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
     live.add_argument("--report", type=Path, help="write a JSON report at exit")
     live.add_argument("--seed", type=int, default=0)
@@ -182,7 +187,7 @@ def _render(args: argparse.Namespace) -> int:
 
     request = RenderRequest(seconds=args.seconds, out=args.out, model=args.model, scene=args.scene, sets=args.sets,
                             automation=args.automation, seed=args.seed, references=args.references,
-                            samplerate=args.samplerate)
+                            samplerate=args.samplerate, input=args.input, method=args.method)
     result = render(request)
     seconds = result.audio.shape[0] / result.rate
     err_console.print(f"wrote {result.out} ({seconds:.2f} s, {result.rate} Hz, {result.audio.shape[1]} ch) "
@@ -203,7 +208,8 @@ def _live(args: argparse.Namespace) -> int:
     config = SessionConfig.checked(
         model=args.model, scene=args.scene, sets=args.sets, device=args.device,
         fallback_device=args.fallback_device, samplerate=args.samplerate,
-        blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks, input=args.input, seconds=args.seconds,
+        blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks, input=args.input, method=args.method,
+        seconds=args.seconds,
         seed=args.seed, python_callback=args.python_callback, allowed_model_dirs=args.allowed_model_dirs,
         osc_host=args.osc_host, osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
         midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual, midi_map=args.midi_map,
@@ -248,7 +254,7 @@ def _params(args: argparse.Namespace) -> int:
     from engine.params.docs import address_table
 
     model = NNModel.load(args.model)
-    print(address_table(model.latent_size or 0, markdown=args.markdown))
+    print(address_table(model.latent_size or 1, markdown=args.markdown))  # audio-method models: one inert dim
     return 0
 
 

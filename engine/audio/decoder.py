@@ -20,7 +20,10 @@ import numpy as np
 from engine.audio.output import Output
 from engine.audio.priority import raise_current_thread_priority
 from engine.audio.ring import AudioRing
+from engine.render.effect_graph import EffectGraph
 from engine.render.graph import RenderGraph
+
+Graph = RenderGraph | EffectGraph  # both: push_input(), next_frame(), the same clocks and analysis
 
 CROSSFADE_SECONDS = 0.25
 STATS_FRAMES = 1 << 16  # decode timings kept for the report (a circular window)
@@ -29,7 +32,7 @@ STATS_FRAMES = 1 << 16  # decode timings kept for the report (a circular window)
 class GraphFeed:
     """Hands out exactly `n` frames at a time from a graph whose frames come in other sizes."""
 
-    def __init__(self, graph: RenderGraph, channels: int) -> None:
+    def __init__(self, graph: Graph, channels: int) -> None:
         self.graph = graph
         self.channels = channels
         self._pending = np.zeros((0, channels), dtype=np.float32)
@@ -53,7 +56,7 @@ def _to_channels(frame: np.ndarray, channels: int) -> np.ndarray:
 
 
 class Decoder(threading.Thread):
-    def __init__(self, graph: RenderGraph, ring: AudioRing, output: Output | None, *, blocksize: int,
+    def __init__(self, graph: Graph, ring: AudioRing, output: Output | None, *, blocksize: int,
                  lookahead_blocks: int, input_ring: AudioRing | None = None,
                  on_block: Callable[[np.ndarray], None] | None = None) -> None:
         super().__init__(name="decoder", daemon=True)
@@ -79,7 +82,7 @@ class Decoder(threading.Thread):
         self.slowdown_seconds = 0.0  # tests: an artificial delay per decoded frame
 
     @property
-    def graph(self) -> RenderGraph:
+    def graph(self) -> Graph:
         return self.feed.graph
 
     @property
@@ -91,7 +94,7 @@ class Decoder(threading.Thread):
         while self.ring.read_available < self.target_frames:
             self._write_block()
 
-    def swap(self, graph: RenderGraph) -> None:
+    def swap(self, graph: Graph) -> None:
         """Crossfade to `graph` (already loaded and warmed up) from the next block on."""
         self._fade_len = max(1, int(CROSSFADE_SECONDS * graph.output_rate))
         self._fade_pos = 0

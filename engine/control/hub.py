@@ -35,7 +35,7 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
-NOT_IN_SCENES = ("/rave/model",)  # swapping models is not part of a scene
+NOT_IN_SCENES = ("/rave/model", "/rave/method")  # the model and how it plays are not part of a scene
 MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
 MAX_KIND_LENGTH = 40
 

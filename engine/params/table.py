@@ -64,9 +64,15 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/tempo/reference_bpm", 120.0, 20.0, 300.0, "bpm", "the tempo reference clips were played at",
                smoothing_ms=0.0),
         _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "output gain"),
-        _float("/rave/drywet", 1.0, 0.0, 1.0, "", "live: mix of the dry input (0) and the model's output (1)"),
+        _float("/rave/drywet", 1.0, 0.0, 1.0, "", "dry input (0) to model output (1), equal-power: dry cos(90 deg "
+               "x v), wet sin(90 deg x v), -3 dB each at 0.5; dry is time-aligned with the wet (live --input or "
+               "render --input; without input, dry is silence)"),
         Param("/rave/model", Kind.STRING, "",
               description="live: swap to this model file (in the models folder, or an allowed absolute path)"),
+        Param("/rave/method", Kind.STRING, "",
+              description="the model method that plays (like --method): empty = decode when the model has one, "
+                          "else forward or its first audio method; an audio method plays the input through "
+                          "the model; live, switches between audio methods at the next frame"),
         _float("/scene/morph_time", 2.0, 0.0, 60.0, "s", "duration of a scene morph", smoothing_ms=0.0),
     ]
     for i in range(latent_size):

@@ -24,6 +24,7 @@ from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
+from engine.render.drywet import DryWetMixer, InputFrames
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class RenderGraph:
         idx = store.continuous_index
         self._gain_i = idx["/master/gain_db"]
         self._energy_i = idx["/rave/energy"]
+        self._drywet_i = idx["/rave/drywet"]
         self._z = torch.zeros(1, model.latent_size, 1)
         self._z_values = self._z.numpy().reshape(-1)  # a view: numpy writes the latent into the tensor
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
@@ -87,6 +89,8 @@ class RenderGraph:
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
+        self.input_frames = InputFrames()  # (latent, dry) pairs: the dry signal travels with its latent
+        self.drywet = DryWetMixer()
         model.reset()
 
     @property
@@ -97,6 +101,7 @@ class RenderGraph:
         """Render the next latent frame: float32 (samples, channels) at the output rate."""
         self.timeline.advance(self.time_seconds)
         snapshot = self.store.snapshot()
+        dry = self._next_input_frame()
         controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         values = snapshot.values
@@ -105,6 +110,7 @@ class RenderGraph:
         self._z_values[:] = self._latent_mean + self._latent_std * self.latent
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded = self._decode(self._z).numpy()[0].T
+        decoded = self.drywet.mix(decoded, dry, float(controls[self._drywet_i]))
         # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
         # loud a latent decodes differs from model to model, and a performer's "more energy" never
         # means "quieter".
@@ -125,26 +131,39 @@ class RenderGraph:
         shape = (-1,) + (1,) * (latents.ndim - 1)
         return (latents.astype(np.float64) - self._latent_mean.reshape(shape)) / self._latent_std.reshape(shape)
 
+    def _next_input_frame(self) -> np.ndarray | None:
+        """The next input frame's dry samples (model rate); its latent becomes the `input` source."""
+        frame = self.input_frames.pop()
+        if frame is None:
+            return None
+        latent, dry = frame
+        if latent is not None:
+            self.shaper.input_latent = latent
+        return dry
+
     def push_input(self, block: np.ndarray) -> None:
-        """Live input at the output rate, (frames, channels): encoded frame by frame into the `input` source."""
+        """Input at the output rate, (frames, channels): cut into latent frames at the model rate, each
+        encoded into the `input` source and kept, with its dry samples, for the frame that plays it."""
         mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
         if self.analysis_active:
             self.analysis.push_input(mono, str(self.store.get("/analysis/source")), self.time_seconds)
         spec = self.model.methods.get("encode")
-        if spec is None:
-            return
         if self.output_rate != self.model_rate:
             if self._input_resampler is None:
                 self._input_resampler = Resampler(self.output_rate, self.model_rate, 1)
             mono = self._input_resampler.process(mono)[:, 0]
         self._input = np.concatenate([self._input, mono])
-        frame = max(1, spec.out_ratio // spec.in_ratio)
+        frame = self.frame_samples
         while self._input.shape[0] >= frame:
-            x = torch.from_numpy(np.ascontiguousarray(self._input[:frame])).reshape(1, 1, frame)
-            z = self.model.encode(x.expand(1, spec.in_channels, frame).contiguous())
-            self.shaper.input_latent = self.normalise(z[0, : self.shaper.latent_size, -1].numpy())
+            dry = np.ascontiguousarray(self._input[:frame])
+            latent = None
+            if spec is not None and frame % max(1, spec.out_ratio // spec.in_ratio) == 0:
+                x = torch.from_numpy(dry).reshape(1, 1, frame)
+                z = self.model.encode(x.expand(1, spec.in_channels, frame).contiguous())
+                latent = self.normalise(z[0, : self.shaper.latent_size, -1].numpy())
+                self.input_frames_encoded += 1
+            self.input_frames.push(latent, dry)
             self._input = self._input[frame:]
-            self.input_frames_encoded += 1
 
     def _apply_gain(self, decoded: np.ndarray, gain: float) -> np.ndarray:
         """A new float32 array: `decoded` is the model's own memory, which it may reuse, so it is never

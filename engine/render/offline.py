@@ -11,7 +11,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import ParamError
-from engine.io.audio_files import write_wav
+from engine.io.audio_files import read_audio, write_wav
 from engine.latent.reference import encode_reference
 from engine.models.default import DEFAULT_MODEL
 from engine.models.nn_tilde import NNModel
@@ -20,7 +20,9 @@ from engine.params.store import ParamStore, parse_sets
 from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
+from engine.render.effect_graph import EffectGraph, choose_method, method_validator
 from engine.render.graph import RenderGraph
+from engine.render.input_render import InputFeeder
 from engine.render.seeding import seed_decoder_noise
 
 PROGRESS_AFTER_SECONDS = 10.0  # audio seconds beyond which a progress bar is worth showing
@@ -28,7 +30,7 @@ PROGRESS_AFTER_SECONDS = 10.0  # audio seconds beyond which a progress bar is wo
 
 @dataclass
 class RenderRequest:
-    seconds: float
+    seconds: float | None  # None: the length of `input`
     out: Path | None = None
     model: Path = DEFAULT_MODEL
     scene: str | None = None
@@ -38,6 +40,8 @@ class RenderRequest:
     references: Sequence[Path] = ()
     samplerate: int | None = None
     progress: bool | None = None  # None: only for long renders
+    input: Path | None = None  # an audio file played as the live input (source A, the dry signal)
+    method: str | None = None  # the model method that plays (None: /rave/method, else the model's default)
 
 
 @dataclass
@@ -50,50 +54,82 @@ class RenderResult:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph:
+def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph | EffectGraph:
     """Load everything and validate every input before the first sample is rendered."""
-    if request.seconds <= 0:
+    return _prepare(request, model)[0]
+
+
+def _prepare(request: RenderRequest, model: NNModel | None = None
+             ) -> tuple[RenderGraph | EffectGraph, InputFeeder | None]:
+    if request.seconds is None and request.input is None:
+        raise ParamError("--seconds is required (or --input FILE, whose length it then takes)")
+    if request.seconds is not None and request.seconds <= 0:
         raise ParamError(f"--seconds must be positive, got {request.seconds}")
+    input_audio = read_audio(request.input) if request.input is not None else None
     if len(request.references) > 2:
         raise ParamError(f"at most 2 references (ref1, ref2), got {len(request.references)}")
     model = model or NNModel.load(request.model)
-    model.require("decode")
-    store = ParamStore(build_param_table(model.latent_size or 0))
+    store = ParamStore(build_param_table(model.latent_size or 1))  # effect models: one inert latent dim
     references = {f"ref{i + 1}": encode_reference(model, p, f"ref{i + 1}") for i, p in enumerate(request.references)}
     initial: dict[str, Value] = {}
     if references:
         initial["/rave/source/a"] = "ref1"
+    if input_audio is not None:
+        initial["/rave/source/a"] = "input"
     if request.scene:
         initial.update(load_scene(request.scene, store).values)
     initial.update(parse_sets(store, request.sets))
+    method = choose_method(model, request.method or str(initial.get("/rave/method", "")))
+    initial["/rave/method"] = method
     for address in ("/rave/source/a", "/rave/source/b"):
         source = initial.get(address, store.get(address))
+        if source == "input" and input_audio is not None:
+            continue
         if source == "input":
-            raise ParamError(f"{address}=input: live input exists only in `run_engine.py live --input`")
+            raise ParamError(f"{address}=input: live input needs `render --input FILE` "
+                             "or `run_engine.py live --input`")
         if source != "walk" and source not in references:
             loaded = ", ".join(references) or "none"
             raise ParamError(f"{address}={source}: that reference is not loaded (loaded: {loaded}; "
                              f"choices: {', '.join(LATENT_SOURCES)}); add --reference AUDIO")
     store.set_many(initial)
     automation = load_automation(request.automation, store) if request.automation else None
-    graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=request.samplerate)
+    # A model that does not know its rate plays at the input file's.
+    rate = request.samplerate or (input_audio[1] if input_audio is not None and not model.sample_rate else None)
+    graph: RenderGraph | EffectGraph
+    if method == "decode":
+        graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=rate)
+    elif input_audio is None:
+        raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
+    else:
+        graph = EffectGraph(model, store, method, seed=request.seed, output_rate=rate)
     if automation:
+        check = method_validator(lambda: model, method == "decode", graph.channels)
+        for _, values, _ in automation.events:  # a method switch must be one this render can play
+            if "/rave/method" in values:
+                check(values["/rave/method"])
         automation.schedule(graph.timeline)
+    feeder = None
+    if input_audio is not None and request.input is not None:
+        feeder = InputFeeder.from_audio(graph, *input_audio)
     seed_decoder_noise(request.seed)  # last: loading and checking the model above drew from it
-    return graph
+    return graph, feeder
 
 
 def render(request: RenderRequest, model: NNModel | None = None) -> RenderResult:
-    graph = prepare(request, model)
-    total = int(round(request.seconds * graph.output_rate))
+    graph, feeder = _prepare(request, model)
+    seconds = request.seconds if request.seconds is not None else feeder.seconds if feeder is not None else 0.0
+    total = int(round(seconds * graph.output_rate))
     blocks: list[np.ndarray] = []
     done = 0
-    show = request.progress if request.progress is not None else request.seconds > PROGRESS_AFTER_SECONDS
+    show = request.progress if request.progress is not None else seconds > PROGRESS_AFTER_SECONDS
     started = time.perf_counter()
     with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total:.1f} s"),
                   TimeRemainingColumn(), disable=not show, transient=True) as progress:
-        task = progress.add_task("render", total=request.seconds)
+        task = progress.add_task("render", total=seconds)
         while done < total:
+            if feeder is not None:
+                feeder.feed()
             block = graph.next_frame()
             blocks.append(block)
             done += block.shape[0]
@@ -103,4 +139,4 @@ def render(request: RenderRequest, model: NNModel | None = None) -> RenderResult
     if request.out is not None:
         write_wav(request.out, audio, graph.output_rate)
     return RenderResult(audio, graph.output_rate, request.out, wall, graph.clipped_samples,
-                        {"realtime_factor": wall / request.seconds})
+                        {"realtime_factor": wall / seconds})

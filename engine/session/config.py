@@ -28,6 +28,7 @@ class SessionConfig(BaseModel):
     blocksize: int = Field(default=256, ge=16, le=8192)
     lookahead_blocks: int | None = Field(default=None, ge=1, le=1024)  # None: from the model's decode time
     input: bool = False
+    method: str | None = None  # the model method that plays; None: decode, or the model's audio method
     seconds: float | None = Field(default=None, gt=0)
     seed: int = 0
     python_callback: bool = False  # the plain sounddevice callback instead of rtmixer's C callback

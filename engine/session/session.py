@@ -26,14 +26,16 @@ from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
-from engine.errors import EngineError
+from engine.errors import EngineError, ParamError
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
+from engine.render.effect_graph import EffectGraph, method_validator
 from engine.render.graph import RenderGraph
 from engine.render.seeding import seed_decoder_noise
 from engine.session.config import SessionConfig
+from engine.session.effect_policy import load_effect, plays_decode
 from engine.session.feed import FeatureFeed
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
@@ -48,14 +50,21 @@ TICK_SECONDS = 0.1
 class LiveSession:
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
-        self.model, self.timing = load_playable(config.model)
-        self.store = ParamStore(build_param_table(self.model.latent_size or 0),
-                                validators={"/visual/theme": check_theme_name})
+        decode = plays_decode(config.method)
+        if not decode and not config.input:
+            raise ParamError(f"--method {config.method} plays the live input through the model: add --input")
+        self.model, self.timing = load_playable(config.model) if decode else load_effect(config.model,
+                                                                                         str(config.method))
+        self.store = ParamStore(build_param_table(self.model.latent_size or 1),
+                                validators={"/visual/theme": check_theme_name,
+                                            "/rave/method": method_validator(lambda: self.model, decode)})
         initial = dict(load_scene(config.scene, self.store).values) if config.scene else {}
         initial.update(parse_sets(self.store, config.sets))
         self.store.set_many(initial)
         samplerate = config.samplerate or self._device_rate()
-        graph = RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate)
+        graph: RenderGraph | EffectGraph = (
+            RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate) if decode else
+            EffectGraph(self.model, self.store, str(config.method), seed=config.seed, output_rate=samplerate))
         self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
         frame_at_output = math.ceil(graph.frame_samples * samplerate / graph.model_rate)
         swap_headroom = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize
