@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile as sf
+from waiting import wait_until
 
 from engine.control.hub import ControlHub
 from engine.models.nn_tilde import NNModel
@@ -198,8 +199,7 @@ def test_model_swapper_reads_rave_model(tmp_path: Path) -> None:
     assert not swapper.loading  # empty: nothing to load
     store.set("/rave/model", str(tmp_path / "absent.ts"))
     swapper.poll()
-    while swapper.loading:
-        pass
+    assert wait_until(lambda: not swapper.loading, 5.0)
     assert errors and "absent.ts" in errors[0]
 
 

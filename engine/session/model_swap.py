@@ -60,6 +60,11 @@ class ModelSwapper:
                                              daemon=True)
             self._loading.start()
 
+    @property
+    def loading(self) -> bool:
+        """A requested model is being loaded and timed (the swap has not happened yet)."""
+        return self._loading is not None
+
     def _queue_headroom(self, timeout: float = 1.0) -> None:
         """Have the decoder queue the swap headroom beyond its target, and wait (bounded) until it has."""
         self.decoder.headroom_frames = self.headroom_frames
