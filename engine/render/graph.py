@@ -7,7 +7,6 @@ seed and a control timeline they produce the same samples.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Mapping
 
@@ -15,6 +14,8 @@ import numpy as np
 import torch
 
 from engine.analysis.tap import AnalysisTap
+from engine.dsp.tilt import SpectralTilt
+from engine.latent.energy import energy_map_for
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
@@ -53,6 +54,7 @@ class RenderGraph:
         self.output_rate = output_rate or self.model_rate
         self.frame_seconds = self.frame_samples / self.model_rate
         self.channels = model.methods["decode"].out_channels
+        self._tilt = SpectralTilt(self.channels)
         lfo_seed, shaper_seed = np.random.SeedSequence(seed).spawn(2)
         self.smoother = Smoother(store, self.frame_seconds)
         self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
@@ -85,6 +87,8 @@ class RenderGraph:
         stats = model.latent_statistics()
         self._latent_mean, self._latent_std = stats if stats else (np.zeros(model.latent_size),
                                                                    np.ones(model.latent_size))
+        # Energy's latent direction, brightness tilt and gain, charted on this model at load (cached).
+        self.energy_map = self.shaper.energy = energy_map_for(model, self._latent_mean, self._latent_std)
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
@@ -106,11 +110,10 @@ class RenderGraph:
         self._z_values[:] = self._latent_mean + self._latent_std * self.latent
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded = self._decode(self._z).numpy()[0].T
-        # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
-        # loud a latent decodes differs from model to model, and a performer's "more energy" never
-        # means "quieter".
-        gain = 10.0 ** (float(controls[self._gain_i]) / 20.0) * math.sqrt(float(controls[self._energy_i]))
-        audio = self._apply_gain(decoded, gain)
+        # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
+        energy = float(controls[self._energy_i])
+        gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
+        audio = self._apply_gain(self._tilt.process(decoded, self.energy_map.tilt(energy)), gain)
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         if self.analysis_active:

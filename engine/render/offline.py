@@ -70,7 +70,7 @@ def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph
         source = initial.get(address, store.get(address))
         if source == "input":
             raise ParamError(f"{address}=input: live input exists only in `run_engine.py live --input`")
-        if source != "walk" and source not in references:
+        if source not in ("walk", "walk2") and source not in references:
             loaded = ", ".join(references) or "none"
             raise ParamError(f"{address}={source}: that reference is not loaded (loaded: {loaded}; "
                              f"choices: {', '.join(LATENT_SOURCES)}); add --reference AUDIO")
