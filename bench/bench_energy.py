@@ -59,7 +59,7 @@ def energy_sweep(model: NNModel, seeds: int, seconds: float) -> dict:
     bright = np.array([r["centroid_hz"] for r in rows])
     return {
         "model": model.path.name, "calibration_seconds": round(calibration.seconds, 3),
-        "second_load_seconds": round(load_seconds, 3),
+        "second_load_seconds": round(load_seconds, 3), "regression_samples": calibration.samples,
         "latent_db": [round(v, 2) for v in calibration.latent_db],
         "latent_octaves": [round(v, 3) for v in calibration.latent_octaves],
         "seeds": rows,
@@ -99,12 +99,26 @@ def control_measures(model: NNModel, seeds: int, seconds: float) -> dict:
     return {"amounts": list(AMOUNTS), "per_seed": out, "summary": summary}
 
 
+def _costly_calibration(folder: Path) -> dict:
+    from bench.costly_model import build
+
+    path, ms, _ = build(folder / "costly.ts")
+    model = NNModel.load(path)
+    calibration = energy_module.calibrate(model, np.zeros(model.latent_size), np.ones(model.latent_size))
+    print(f"costly stand-in ({ms:.1f} ms per frame): calibration {calibration.seconds:.2f} s on "
+          f"{calibration.samples} samples", file=sys.stderr)
+    return {"decode_ms_per_frame": round(ms, 2), "calibration_seconds": round(calibration.seconds, 2),
+            "regression_samples": calibration.samples}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--random-decoders", type=int, default=2)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--costly", action="store_true",
+                        help="also time the calibration of a RAVE v2-cost stand-in (bench/costly_model.py)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
     models = [NNModel.load(args.model)]
@@ -112,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[energy_module.CACHE_ENV] = tmp  # an empty cache: the first load calibrates
         models += [NNModel.load(make_random_decoder_model(Path(tmp), seed=k)) for k in range(args.random_decoders)]
         sweeps = [energy_sweep(m, args.seeds, args.seconds) for m in models]
+        costly = _costly_calibration(Path(tmp)) if args.costly else None
     result = {"energies": list(ENERGIES), "seconds": args.seconds, "energy": sweeps,
-              "controls": control_measures(models[0], args.seeds, args.seconds)}
+              "controls": control_measures(models[0], args.seeds, args.seconds), "costly_stand_in": costly}
     for sweep in sweeps:
         print(f"{sweep['model']}: calibration {sweep['calibration_seconds']} s; "
               f"rising on {sweep['strictly_rising_seeds']}/{args.seeds} seeds, min step {sweep['min_step_lu']} LU, "

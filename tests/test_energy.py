@@ -192,3 +192,12 @@ def test_walk2_plays_as_either_source(default_model: NNModel) -> None:
     a, _ = _render(default_model, 0, "/rave/source/a=walk2")
     b, _ = _render(default_model, 0)
     assert sm.median_loudness(a, 48000) > -70 and not np.allclose(a, b)
+
+
+def test_a_model_too_slow_for_the_budget_is_charted_with_fewer_samples(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    model = NNModel.load(make_new_style_model(tmp_path, latent_size=8))
+    monkeypatch.setattr(energy, "BUDGET_SECONDS", 1e-9)
+    assert energy._plan(model, *_stats(model)) == (2 * 8 + 16, energy.MIN_SWEEP_SAMPLES)
+    calibration = energy.calibrate(model, *_stats(model))
+    assert np.linalg.norm(calibration.direction) == pytest.approx(1.0) and calibration.latent_db[-1] > 0

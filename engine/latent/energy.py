@@ -52,6 +52,11 @@ REGRESSION_SAMPLES = 160
 SWEEP_SAMPLES = 32
 HOLD_FRAMES = 2  # each sample is held this long; its last frame is measured (streaming decoders settle)
 CHUNK_FRAMES = 64  # frames per decode call
+# A model too slow to decode all of the above in this time gets half, a quarter... of the samples.
+# Light models (the default decodes it all in well under 1 s) always get all: their result does not
+# depend on how busy the machine is.
+BUDGET_SECONDS = 5.0
+MIN_SWEEP_SAMPLES = 8
 FLOOR_BELOW_LOUDEST_DB = 60.0  # near-silent frames count as this far below the loudest
 CACHE_ENV = "RAVE_ENGINE_CACHE"
 
@@ -76,6 +81,7 @@ class EnergyCalibration:
     latent_db: tuple[float, ...]  # measured loudness change against energy 1, from the latent alone
     latent_octaves: tuple[float, ...]  # measured centroid change (octaves) against energy 1
     seconds: float  # how long the calibration took
+    samples: int = 0  # prior samples decoded for the regression (fewer for models slow to decode)
 
     @classmethod
     def neutral(cls, latent_size: int) -> EnergyCalibration:
@@ -130,6 +136,21 @@ def _measure(power: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
     return level, np.log2(np.maximum(centroid_hz(power, rate), 1.0))
 
 
+def _plan(model: NNModel, mean: np.ndarray, std: np.ndarray) -> tuple[int, int]:
+    """Regression and sweep sample counts that fit BUDGET_SECONDS, from one timed chunk of decoding
+    (which also warms the model up): all of them for light models, fewer for heavy ones."""
+    probe = np.zeros((CHUNK_FRAMES // (2 * HOLD_FRAMES), mean.shape[0]))
+    model.reset()
+    _decode_held(model, probe, mean, std)  # the first calls of a TorchScript model are slow
+    started = time.perf_counter()
+    _decode_held(model, probe, mean, std)
+    per_frame = (time.perf_counter() - started) / (probe.shape[0] * HOLD_FRAMES)
+    projected = per_frame * (REGRESSION_SAMPLES + len(GRID) * SWEEP_SAMPLES) * HOLD_FRAMES
+    fraction = 1.0 if projected <= BUDGET_SECONDS else 2.0 ** -math.ceil(math.log2(projected / BUDGET_SECONDS))
+    n_regression = max(2 * mean.shape[0] + 16, int(REGRESSION_SAMPLES * fraction))
+    return max(n_regression, SWEEP_SAMPLES), max(MIN_SWEEP_SAMPLES, int(SWEEP_SAMPLES * fraction))
+
+
 def _ridge(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     zc = z - z.mean(axis=0)
     yc = y - y.mean()
@@ -149,8 +170,10 @@ def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray) -> EnergyCalibr
     started = time.perf_counter()
     size = mean.shape[0]
     rng = np.random.default_rng(CALIBRATION_VERSION)
-    z = rng.standard_normal((REGRESSION_SAMPLES, size))
     with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(CALIBRATION_VERSION)
+        n_regression, n_sweep = _plan(model, mean, std)
+        z = rng.standard_normal((n_regression, size))
         torch.manual_seed(CALIBRATION_VERSION)
         model.reset()
         rate = model.sample_rate or 48000
@@ -159,12 +182,12 @@ def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray) -> EnergyCalibr
         direction = _unit(LOUD_WEIGHT * loud_dir + bright_dir)
         if not direction.any():
             direction = loud_dir
-        sweep = z[:SWEEP_SAMPLES]
+        sweep = z[:n_sweep]
         mapping = EnergyMap(EnergyCalibration(tuple(direction), 0, 0, GRID, (0.0,) * len(GRID),
                                               (0.0,) * len(GRID), 0))
         shaped = np.concatenate([mapping.shape(sweep, e) for e in GRID])
         model.reset()
-        power = _decode_held(model, shaped, mean, std).reshape(len(GRID), SWEEP_SAMPLES, -1)
+        power = _decode_held(model, shaped, mean, std).reshape(len(GRID), n_sweep, -1)
         model.reset()
     freqs = np.fft.rfftfreq(model.decode_ratio, 1.0 / rate)
     measured = [_measure(p * tilt_power(mapping.tilt(e), freqs, rate), rate) for p, e in zip(power, GRID, strict=True)]
@@ -179,7 +202,7 @@ def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray) -> EnergyCalibr
         tuple(float(v) for v in direction), slope, b_slope, GRID,
         tuple(float(v) for v in s_level - s_level[one]),
         tuple(float(v) for v in np.mean(s_bright - s_bright[one], axis=1)),
-        time.perf_counter() - started)
+        time.perf_counter() - started, n_regression)
 
 
 # ----------------------------------------------------------------------------- cache
@@ -195,7 +218,7 @@ def cache_dir() -> Path:
 
 def _settings_key() -> str:
     """The calibration's own settings: a cache entry made with others is never read."""
-    settings = (CALIBRATION_VERSION, GRID, TILT, SHIFT, LOUD_WEIGHT, REGRESSION_SAMPLES,
+    settings = (CALIBRATION_VERSION, GRID, TILT, BUDGET_SECONDS, SHIFT, LOUD_WEIGHT, REGRESSION_SAMPLES,
                 SWEEP_SAMPLES, HOLD_FRAMES, FLOOR_BELOW_LOUDEST_DB)
     return f"v{CALIBRATION_VERSION}-" + hashlib.sha256(repr(settings).encode()).hexdigest()[:12]
 

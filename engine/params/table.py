@@ -34,7 +34,8 @@ LFO_DIVISIONS: dict[str, float] = {
     "1/16t": 6.0,
     "1/32": 8.0,
 }
-LATENT_SOURCES = ("walk", "walk2", "ref1", "ref2", "input")
+# walk2 last: controllers that send an enum index keep their meaning.
+LATENT_SOURCES = ("walk", "ref1", "ref2", "input", "walk2")
 
 _SMOOTH_MS = 60.0
 
@@ -49,10 +50,10 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
     if latent_size < 1:
         raise ValueError(f"latent_size must be at least 1, got {latent_size}")
     rows: list[Param] = [
-        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "louder and brighter on any model: +6 dB per doubling (0.3 -> 2.0: +16 dB), centroid up; see README"),
-        _float("/rave/chaos", 0.0, 0.0, 1.0, "", "latent noise each frame (std 1.5 at 1): frame-to-frame spectral flux up ~50 % at 1"),
-        _float("/rave/texture", 0.3, 0.0, 1.0, "", "slow (0.25 s) random latent variation: spectral change over 0.26 s up ~45 % at 1"),
-        _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to source B (1): spectral distance to A rises, to B falls"),
+        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "louder and brighter on any model: +6 dB per doubling (0.3 -> 2.0: +16 LU), centroid x1.8"),
+        _float("/rave/chaos", 0.0, 0.0, 1.0, "", "latent noise each frame (std 1.5 at 1): spectral flux x1.45 at 1 (median, 10 seeds)"),
+        _float("/rave/texture", 0.3, 0.0, 1.0, "", "slow (0.25 s) latent variation: spectral change over 0.26 s x1.8 from 0 to 1 (median)"),
+        _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to B (1): distance to A 0 -> 6.7 dB, to B 6.7 -> 0 dB (median)"),
         _float("/rave/walk_speed", 0.3, 0.0, 1.0, "", "how fast the prior random walk wanders"),
         Param("/rave/source/a", Kind.ENUM, "walk", choices=LATENT_SOURCES,
               description="latent source A: prior random walk (walk, walk2), a loaded reference loop, or live input"),
