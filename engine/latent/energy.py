@@ -13,10 +13,11 @@ the model is charted instead (`calibrate`):
 
 Energy e then moves a latent z to ``z + SHIFT * u(e) * direction`` (u: -1 at 0.3, 0 at 1, +1 at 2.0,
 logarithmic in e; scaling z as well, as this engine once did, made loudness per seed a lottery), tilts
-the spectrum (engine/dsp/tilt.py: brighter on any model, whatever the latent does), and a post-decode gain makes up the difference between what the sweep
-measured and the target rise of TARGET_DB_PER_OCTAVE per doubling of energy. So a model whose latent
-moves loudness a lot gets little gain tilt, and one whose latent barely moves it gets nearly all of it
-from the gain. The result is cached by the model file's hash: a second load costs one hash.
+the spectrum (engine/dsp/tilt.py: brighter on any model, whatever the latent does), and a post-decode
+gain makes up the difference between what the sweep measured and the target rise of
+TARGET_DB_PER_OCTAVE per doubling of energy. So a model whose latent moves loudness a lot gets little
+gain, and one whose latent barely moves it gets nearly all of it from the gain. The result is cached
+by the model file's hash: a second load costs one hash.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -183,8 +184,7 @@ def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray) -> EnergyCalibr
         if not direction.any():
             direction = loud_dir
         sweep = z[:n_sweep]
-        mapping = EnergyMap(EnergyCalibration(tuple(direction), 0, 0, GRID, (0.0,) * len(GRID),
-                                              (0.0,) * len(GRID), 0))
+        mapping = EnergyMap(replace(EnergyCalibration.neutral(size), direction=tuple(direction)))
         shaped = np.concatenate([mapping.shape(sweep, e) for e in GRID])
         model.reset()
         power = _decode_held(model, shaped, mean, std).reshape(len(GRID), n_sweep, -1)
@@ -195,11 +195,11 @@ def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray) -> EnergyCalibr
     s_level = np.array([10.0 * np.log10(np.mean(10.0 ** (m[0] / 10.0))) for m in measured])
     s_bright = np.array([m[1] for m in measured])
     one = GRID.index(1.0)
-    zc = z - z.mean(axis=0)
-    slope = float(np.dot(zc @ direction, level - level.mean()) / max(np.dot(zc @ direction, zc @ direction), 1e-9))
-    b_slope = float(np.dot(zc @ direction, bright - bright.mean()) / max(np.dot(zc @ direction, zc @ direction), 1e-9))
+    along = (z - z.mean(axis=0)) @ direction  # each sample's coordinate along the direction
+    along_sq = max(float(along @ along), 1e-9)
     return EnergyCalibration(
-        tuple(float(v) for v in direction), slope, b_slope, GRID,
+        tuple(float(v) for v in direction), float(along @ (level - level.mean())) / along_sq,
+        float(along @ (bright - bright.mean())) / along_sq, GRID,
         tuple(float(v) for v in s_level - s_level[one]),
         tuple(float(v) for v in np.mean(s_bright - s_bright[one], axis=1)),
         time.perf_counter() - started, n_regression)
