@@ -129,6 +129,7 @@ def test_energy_moves_the_latent_along_the_calibrated_direction(tmp_path: Path) 
         latents[e] = graph.latent
     shift = latents[2.0] - latents[1.0]
     np.testing.assert_allclose(shift, energy.SHIFT * graph.energy_map.direction, atol=1e-9)
+    assert graph.energy_target_db == pytest.approx(6.0)  # the hook a loudness leveller follows
 
 
 # ----------------------------------------------------------------------------- energy sweeps

@@ -15,7 +15,7 @@ import torch
 
 from engine.analysis.tap import AnalysisTap
 from engine.dsp.tilt import SpectralTilt
-from engine.latent.energy import energy_map_for
+from engine.latent.energy import energy_map_for, target_db
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
@@ -89,6 +89,7 @@ class RenderGraph:
                                                                    np.ones(model.latent_size))
         # Energy's latent direction, brightness tilt and gain, charted on this model at load (cached).
         self.energy_map = self.shaper.energy = energy_map_for(model, self._latent_mean, self._latent_std)
+        self.energy_target_db = 0.0  # the loudness change (dB against energy 1) the last frame's energy aims for
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
@@ -112,6 +113,7 @@ class RenderGraph:
             decoded = self._decode(self._z).numpy()[0].T
         # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
         energy = float(controls[self._energy_i])
+        self.energy_target_db = target_db(energy)  # for a loudness leveller: follow it, or energy is flattened
         gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
         audio = self._apply_gain(self._tilt.process(decoded, self.energy_map.tilt(energy)), gain)
         if self._resampler is not None:
