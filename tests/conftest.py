@@ -8,12 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.latent.energy import CACHE_ENV
 from engine.models.default import DEFAULT_MODEL
 from engine.models.nn_tilde import NNModel
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MUSIC = SHARED / "fixtures" / "music"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def calibration_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Model calibrations (engine/latent/energy.py) go to this session's folder, not ~/.cache; the
+    environment variable reaches the live engines the tests start as subprocesses too."""
+    folder = tmp_path_factory.mktemp("calibration_cache")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -279,3 +279,68 @@ def make_rave_v2_model(
 def make_no_params_model(tmp_path: Path) -> Path:
     """A TorchScript module without any *_params buffer."""
     return _save(NoParamsModel(), Path(tmp_path) / "no_params.ts")
+
+
+class RandomDecoderModel(nn.Module):
+    """An untrained RAVE-shaped decoder with random weights: latent -> conv -> four transposed-conv
+    upsamplings (x8, x8, x8, x4 = 2048) -> a waveform head (tanh) scaled by an amplitude head (sigmoid)
+    plus a noise branch drawn from torch's global generator, as RAVE's generator has, at about -30 LUFS
+    (headroom for energy's gain without a master limiter). Stateless: each
+    decode call starts from zero padding, like a non-streaming export. How loud or bright a latent
+    decodes is whatever the random weights make it, as with a genuine export nobody has charted."""
+
+    def __init__(self, latent_size: int, sr: int, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.sr = sr
+        widths = (48, 32, 24, 16, 8)
+        strides = (8, 8, 8, 4)
+        self.inp = nn.Conv1d(latent_size, widths[0], 3, padding=1)
+        self.ups = nn.ModuleList(
+            [nn.ConvTranspose1d(widths[i], widths[i + 1], 2 * s, stride=s, padding=s // 2)
+             for i, s in enumerate(strides)])
+        self.convs = nn.ModuleList([nn.Conv1d(w, w, 3, padding=1) for w in widths[1:]])
+        self.wave = nn.Conv1d(widths[-1], 1, 7, padding=3)
+        self.amp = nn.Conv1d(widths[-1], 1, 7, padding=3)
+        self.noise = nn.Conv1d(widths[-1], 1, 7, padding=3)
+        with torch.no_grad():  # a wider draw than PyTorch's default, so the signal survives the depth
+            for module in self.modules():
+                if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
+                    fan_in = module.weight[0].numel() if isinstance(module, nn.Conv1d) else (
+                        module.weight.shape[0] * module.weight.shape[2] // module.stride[0])
+                    module.weight.normal_(0.0, 1.6 / fan_in ** 0.5)
+                    module.bias.normal_(0.0, 0.1)
+        self.register_buffer("latent_size", torch.tensor(latent_size))
+        self.register_buffer("encode_params", torch.tensor([1, 1, latent_size, 2048]))
+        self.register_buffer("decode_params", torch.tensor([latent_size, 2048, 1, 1]))
+        self.register_buffer("proj", _projection(latent_size))
+
+    @torch.jit.export
+    def get_methods(self) -> list[str]:
+        return ["encode", "decode"]
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sr
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return _frame_features(x, 2048, self.proj)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        h = torch.nn.functional.leaky_relu(self.inp(z), 0.2)
+        for up, conv in zip(self.ups, self.convs):  # noqa: B905 - TorchScript has no strict=
+            h = torch.nn.functional.leaky_relu(up(h), 0.2)
+            h = h + torch.nn.functional.leaky_relu(conv(h), 0.2)
+        noise = torch.sigmoid(self.noise(h) - 2.0) * torch.randn(h.shape[0], 1, h.shape[2])
+        return 0.1 * (torch.tanh(self.wave(h)) * torch.sigmoid(self.amp(h)) + 0.1 * noise)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def make_random_decoder_model(tmp_path: Path, *, seed: int = 0, latent_size: int = 16, sr: int = 44100) -> Path:
+    """An untrained RAVE-shaped decoder (ratio 2048, random weights from `seed`): stands in for an
+    export whose latent space nobody has charted."""
+    return _save(RandomDecoderModel(latent_size, sr, seed), Path(tmp_path) / f"random_decoder_s{seed}_c{latent_size}.ts")

@@ -93,7 +93,7 @@ def test_list_get_status_and_sync(server: OscServer, hub: ControlHub, listener: 
     energy = next(p for p in params if p[0] == "/rave/energy")
     assert energy[1] == "float" and math.isclose(energy[2], 0.3, rel_tol=1e-6) and energy[3:5] == [2.0, 1.0]
     source = next(p for p in params if p[0] == "/rave/source/a")
-    assert source[1] == "enum" and source[6:] == ["walk", "ref1", "ref2", "input"]
+    assert source[1] == "enum" and source[6:] == ["walk", "ref1", "ref2", "input", "walk2"]
 
     listener.received.clear()
     listener.send(server.port, encode_message("/engine/get", "/rave/energy"))

@@ -55,3 +55,18 @@ def test_seed_decoder_noise_repeats_the_decoders_draws(tmp_path: Path) -> None:
         seed_decoder_noise(7)
         runs.append(model.decode(z))
     assert torch.equal(runs[0], runs[1])
+
+
+def test_a_graph_built_for_a_live_swap_never_reseeds_torch(tmp_path: Path, monkeypatch) -> None:
+    """A live model swap builds its graph (and charts the model for energy) while the render thread
+    decodes the playing one: nothing on that thread may seed or rewind torch's global generator."""
+    model = NNModel.load(make_rave_v2_model(tmp_path))  # stochastic, never charted in this session
+    calls: list[str] = []
+    monkeypatch.setattr(torch, "manual_seed", lambda *a: calls.append("manual_seed"))
+    monkeypatch.setattr(torch, "set_rng_state", lambda *a: calls.append("set_rng_state"))
+    monkeypatch.setattr(torch.random, "set_rng_state", lambda *a: calls.append("set_rng_state"))
+    assert model.latent_size is not None
+    graph = RenderGraph(model, ParamStore(build_param_table(model.latent_size)), seed=1, live_swap=True)
+    graph.next_frame()
+    assert calls == []
+    assert graph.energy_map is not None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.latent.energy import EnergyCalibration, EnergyMap
 from engine.latent.sources import PriorWalk, ReferenceLoop
 from engine.params.store import ParamStore
 
@@ -21,12 +22,16 @@ class LatentShaper:
     """
 
     def __init__(self, store: ParamStore, latent_size: int, frame_seconds: float,
-                 references: Mapping[str, ReferenceLoop], seed_sequence: np.random.SeedSequence) -> None:
-        walk_seed, texture_seed, chaos_seed = seed_sequence.spawn(3)
+                 references: Mapping[str, ReferenceLoop], seed_sequence: np.random.SeedSequence,
+                 energy: EnergyMap | None = None) -> None:
+        # spawn(4)[:3] equals spawn(3): the second walk leaves the older streams as they were.
+        walk_seed, texture_seed, chaos_seed, walk2_seed = seed_sequence.spawn(4)
         self.latent_size = latent_size
+        self.energy = energy or EnergyMap(EnergyCalibration.neutral(latent_size))
         self.references = dict(references)
         self.input_latent: np.ndarray | None = None  # the latest encoded live-input frame
         self.walk = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk_seed))
+        self.walk2 = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk2_seed))  # source B's default
         self._texture = PriorWalk(latent_size, frame_seconds, np.random.default_rng(texture_seed))
         self._texture_speed = np.log(TEXTURE_SECONDS / PriorWalk.SLOW_SECONDS) / np.log(
             PriorWalk.FAST_SECONDS / PriorWalk.SLOW_SECONDS)
@@ -42,11 +47,12 @@ class LatentShaper:
     def frame(self, source_a: str, source_b: str, controls: np.ndarray) -> np.ndarray:
         """One latent frame (latent_size,) from the discrete source choices and the control vector."""
         # Scalars as Python floats: cheaper than numpy scalars, the same arithmetic.
-        walk = self.walk.step(float(controls[self._walk_speed_i]))
-        current: dict[str, np.ndarray] = {}
+        speed = float(controls[self._walk_speed_i])
+        walk = self.walk.step(speed)
+        current: dict[str, np.ndarray] = {"walk2": self.walk2.step(speed)}
         if self.references:  # advance every reference each frame so switching sources keeps musical time
             rate = float(controls[self._bpm_i]) / float(controls[self._ref_bpm_i])
-            current = {name: ref.step(rate) for name, ref in self.references.items()}
+            current.update((name, ref.step(rate)) for name, ref in self.references.items())
         a = self._pick(source_a, walk, current)
         b = self._pick(source_b, walk, current)
         style = float(controls[self._style_i])
@@ -54,7 +60,8 @@ class LatentShaper:
         z += float(controls[self._texture_i]) * self._texture.step(self._texture_speed)
         chaos_noise = self._chaos_rng.standard_normal(self.latent_size)
         z += float(controls[self._chaos_i]) * CHAOS_STD * chaos_noise
-        return controls[self._scale] * (float(controls[self._energy_i]) * z) + controls[self._bias]
+        z = self.energy.shape(z, float(controls[self._energy_i]))
+        return controls[self._scale] * z + controls[self._bias]
 
     def _pick(self, source: str, walk: np.ndarray, current: Mapping[str, np.ndarray]) -> np.ndarray:
         z = self.input_latent if source == "input" else current.get(source)

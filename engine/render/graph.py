@@ -7,7 +7,6 @@ seed and a control timeline they produce the same samples.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Mapping
 
@@ -15,6 +14,8 @@ import numpy as np
 import torch
 
 from engine.analysis.tap import AnalysisTap
+from engine.dsp.tilt import SpectralTilt
+from engine.latent.energy import energy_map_for, target_db
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
@@ -36,10 +37,11 @@ class RenderGraph:
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
                  references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
                  timeline: Timeline | None = None, start_seconds: float = 0.0,
-                 analysis: AnalysisTap | None = None) -> None:
+                 analysis: AnalysisTap | None = None, live_swap: bool = False) -> None:
         """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
         timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
         analysis to the playing one until `analysis_active` is set, at the end of the crossfade.
+        `live_swap`: built while another graph decodes, so nothing here may reseed torch's generator.
 
         `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
         alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py."""
@@ -53,6 +55,7 @@ class RenderGraph:
         self.output_rate = output_rate or self.model_rate
         self.frame_seconds = self.frame_samples / self.model_rate
         self.channels = model.methods["decode"].out_channels
+        self._tilt = SpectralTilt(self.channels)
         lfo_seed, shaper_seed = np.random.SeedSequence(seed).spawn(2)
         self.smoother = Smoother(store, self.frame_seconds)
         self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
@@ -86,6 +89,10 @@ class RenderGraph:
         stats = model.latent_statistics()
         self._latent_mean, self._latent_std = stats if stats else (np.zeros(model.latent_size),
                                                                    np.ones(model.latent_size))
+        # Energy's latent direction, brightness tilt and gain, charted on this model at load (cached).
+        self.energy_map = self.shaper.energy = energy_map_for(model, self._latent_mean, self._latent_std,
+                                                              seed_torch=not live_swap)
+        self.energy_target_db = 0.0  # the loudness change (dB against energy 1) the last frame's energy aims for
         self._input_resampler: Resampler | None = None
         self._input = np.zeros(0, dtype=np.float32)
         self.input_frames_encoded = 0
@@ -110,12 +117,13 @@ class RenderGraph:
         self._z_values[:] = self._latent_mean + self._latent_std * self.latent
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded = self._decode(self._z).numpy()[0].T
-        decoded = self.drywet.mix(decoded, dry, float(controls[self._drywet_i]))
-        # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
-        # loud a latent decodes differs from model to model, and a performer's "more energy" never
-        # means "quieter".
-        gain = 10.0 ** (float(controls[self._gain_i]) / 20.0) * math.sqrt(float(controls[self._energy_i]))
-        audio = self._apply_gain(decoded, gain)
+        # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
+        energy = float(controls[self._energy_i])
+        self.energy_target_db = target_db(energy)  # for a loudness leveller: follow it, or energy is flattened
+        wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
+        mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
+        gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
+        audio = self._apply_gain(mixed, gain)
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         if self.analysis_active:

@@ -88,7 +88,7 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         if source == "input":
             raise ParamError(f"{address}=input: live input needs `render --input FILE` "
                              "or `run_engine.py live --input`")
-        if source != "walk" and source not in references:
+        if source not in ("walk", "walk2") and source not in references:
             loaded = ", ".join(references) or "none"
             raise ParamError(f"{address}={source}: that reference is not loaded (loaded: {loaded}; "
                              f"choices: {', '.join(LATENT_SOURCES)}); add --reference AUDIO")

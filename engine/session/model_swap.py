@@ -84,7 +84,7 @@ class ModelSwapper:
                                      f"model's {playing.model.latent_size}; restart the engine with it")
             graph = RenderGraph(model, self.store, seed=self.seed, output_rate=self.samplerate,
                                 timeline=playing.timeline, start_seconds=playing.time_seconds,
-                                analysis=playing.analysis)
+                                analysis=playing.analysis, live_swap=True)
             self.decoder.swap(graph)
             self._on_swapped(model, timing)
         except EngineError as exc:

@@ -1,0 +1,277 @@
+"""`/rave/energy` that means energy on any model: louder and brighter as it rises, whatever the decoder.
+
+How loud or bright a latent decodes differs from model to model (an untrained or unfamiliar export can
+be loudest at the prior's centre), so scaling the latent alone can make "more energy" quieter. At load
+the model is charted instead (`calibrate`):
+
+1. decode samples of its prior (the normalised control space, N(0, 1) per dimension), each held for
+   two latent frames, and measure each one's K-weighted loudness and spectral centroid;
+2. a ridge regression of loudness and of log-centroid on the latent gives the directions that move
+   them; energy moves along their bisector (both rise along it unless they are exactly opposed);
+3. a sweep decodes the same samples shaped at a grid of energies and records how much louder each
+   energy decodes than energy 1 (paired, so the seed's own loudness cancels).
+
+Energy e then moves a latent z to ``z + SHIFT * u(e) * direction`` (u: -1 at 0.3, 0 at 1, +1 at 2.0,
+logarithmic in e; scaling z as well, as this engine once did, made loudness per seed a lottery), tilts
+the spectrum (engine/dsp/tilt.py: brighter on any model, whatever the latent does), and a post-decode
+gain makes up the difference between what the sweep measured and the target rise of
+TARGET_DB_PER_OCTAVE per doubling of energy. So a model whose latent moves loudness a lot gets little
+gain, and one whose latent barely moves it gets nearly all of it from the gain. The result is cached
+by the model file's hash: a second load costs one hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.dsp.sound_measures import centroid_hz, frame_power, loudness
+from engine.dsp.tilt import tilt_power
+from engine.models.nn_tilde import NNModel
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_VERSION = 2
+ENERGY_MIN, ENERGY_MAX = 0.3, 2.0
+TARGET_DB_PER_OCTAVE = 6.0  # 0.3 -> 2.0 is 2.74 octaves: +16.4 dB
+TILT = 0.3  # brightness tilt coefficient at energy 2.0 (and minus it at 0.3): engine/dsp/tilt.py
+LOUD_WEIGHT = 1.0  # weight of the loudness direction against the brightness one
+SHIFT = 1.5  # prior standard deviations along the direction at energy 0.3 (-) and 2.0 (+)
+MAX_TILT_DB = 24.0  # the gain never makes up more than this
+GRID = (0.3, 0.45, 0.65, 1.0, 1.4, 2.0)
+REGRESSION_SAMPLES = 160
+SWEEP_SAMPLES = 32
+HOLD_FRAMES = 2  # each sample is held this long; its last frame is measured (streaming decoders settle)
+CHUNK_FRAMES = 64  # frames per decode call
+# A model too slow to decode all of the above in this time gets half, a quarter... of the samples.
+# Light models (the default decodes it all in well under 1 s) always get all: their result does not
+# depend on how busy the machine is.
+BUDGET_SECONDS = 5.0
+MIN_SWEEP_SAMPLES = 8
+FLOOR_BELOW_LOUDEST_DB = 60.0  # near-silent frames count as this far below the loudest
+CACHE_ENV = "RAVE_ENGINE_CACHE"
+
+
+def position(energy: float) -> float:
+    """Where `energy` sits in its range on a log scale: -1 at 0.3, 0 at 1, +1 at 2.0."""
+    e = min(max(energy, ENERGY_MIN), ENERGY_MAX)
+    return math.log(e) / math.log(ENERGY_MAX) if e >= 1.0 else -math.log(e) / math.log(ENERGY_MIN)
+
+
+def target_db(energy: float) -> float:
+    """The loudness change (dB) energy aims for against energy 1; a master stage's target may follow it."""
+    return TARGET_DB_PER_OCTAVE * math.log2(min(max(energy, ENERGY_MIN), ENERGY_MAX))
+
+
+@dataclass(frozen=True)
+class EnergyCalibration:
+    direction: tuple[float, ...]  # unit vector in the control space
+    loudness_db_per_std: float  # regression slope of loudness along the direction
+    centroid_octaves_per_std: float  # regression slope of log2 centroid along the direction
+    grid: tuple[float, ...]
+    latent_db: tuple[float, ...]  # measured loudness change against energy 1, from the latent alone
+    latent_octaves: tuple[float, ...]  # measured centroid change (octaves) against energy 1
+    seconds: float  # how long the calibration took
+    samples: int = 0  # prior samples decoded for the regression (fewer for models slow to decode)
+
+    @classmethod
+    def neutral(cls, latent_size: int) -> EnergyCalibration:
+        """No charted direction: energy is a latent scale and the whole target rise comes from gain."""
+        zeros = tuple(0.0 for _ in GRID)
+        return cls(tuple(0.0 for _ in range(latent_size)), 0.0, 0.0, GRID, zeros, zeros, 0.0)
+
+
+class EnergyMap:
+    """Applies a calibration: the latent shape and the gain tilt for an energy value."""
+
+    def __init__(self, calibration: EnergyCalibration) -> None:
+        self.calibration = calibration
+        self.direction = np.asarray(calibration.direction, dtype=np.float64)
+        self._log_grid = np.log(np.asarray(calibration.grid))
+        self._latent_db = np.asarray(calibration.latent_db)
+
+    def shape(self, z: np.ndarray, energy: float) -> np.ndarray:
+        return z + (SHIFT * position(energy)) * self.direction
+
+    def tilt(self, energy: float) -> float:
+        """Brightness tilt coefficient (engine/dsp/tilt.py): brighter as energy rises, on any model."""
+        return TILT * position(energy)
+
+    def gain_db(self, energy: float) -> float:
+        """Post-decode gain: the target rise less what the latent already does (measured at load)."""
+        e = min(max(energy, ENERGY_MIN), ENERGY_MAX)
+        latent = float(np.interp(math.log(e), self._log_grid, self._latent_db))
+        return float(np.clip(target_db(e) - latent, -MAX_TILT_DB, MAX_TILT_DB))
+
+
+# ----------------------------------------------------------------------------- measuring
+def _decode_held(model: NNModel, z: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Power spectra (samples, bins) of each row of `z` (samples, dims), decoded held for HOLD_FRAMES:
+    the last frame of each is measured."""
+    ratio = model.decode_ratio
+    frames = np.repeat(mean + std * z, HOLD_FRAMES, axis=0).T.astype(np.float32)  # (dims, samples * hold)
+    audio = []
+    for start in range(0, frames.shape[1], CHUNK_FRAMES):
+        chunk = torch.from_numpy(np.ascontiguousarray(frames[None, :, start:start + CHUNK_FRAMES]))
+        out = model.run("decode", chunk)
+        audio.append(out[0].double().mean(dim=0).numpy())
+    signal = np.nan_to_num(np.concatenate(audio), nan=0.0, posinf=0.0, neginf=0.0)
+    held = signal.reshape(z.shape[0], HOLD_FRAMES, ratio)[:, -1]
+    return np.concatenate([frame_power(row, ratio) for row in held])
+
+
+def _measure(power: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness (LUFS, floored) and log2 centroid of each row."""
+    level = loudness(power, rate)
+    level = np.maximum(level, level.max() - FLOOR_BELOW_LOUDEST_DB)
+    return level, np.log2(np.maximum(centroid_hz(power, rate), 1.0))
+
+
+def _plan(model: NNModel, mean: np.ndarray, std: np.ndarray) -> tuple[int, int]:
+    """Regression and sweep sample counts that fit BUDGET_SECONDS, from one timed chunk of decoding
+    (which also warms the model up): all of them for light models, fewer for heavy ones."""
+    probe = np.zeros((CHUNK_FRAMES // (2 * HOLD_FRAMES), mean.shape[0]))
+    model.reset()
+    _decode_held(model, probe, mean, std)  # the first calls of a TorchScript model are slow
+    started = time.perf_counter()
+    _decode_held(model, probe, mean, std)
+    per_frame = (time.perf_counter() - started) / (probe.shape[0] * HOLD_FRAMES)
+    projected = per_frame * (REGRESSION_SAMPLES + len(GRID) * SWEEP_SAMPLES) * HOLD_FRAMES
+    fraction = 1.0 if projected <= BUDGET_SECONDS else 2.0 ** -math.ceil(math.log2(projected / BUDGET_SECONDS))
+    n_regression = max(2 * mean.shape[0] + 16, int(REGRESSION_SAMPLES * fraction))
+    return max(n_regression, SWEEP_SAMPLES), max(MIN_SWEEP_SAMPLES, int(SWEEP_SAMPLES * fraction))
+
+
+def _ridge(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    zc = z - z.mean(axis=0)
+    yc = y - y.mean()
+    lam = 0.1 * z.shape[0]
+    return np.linalg.solve(zc.T @ zc + lam * np.eye(z.shape[1]), zc.T @ yc)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-9 else np.zeros_like(v)
+
+
+def calibrate(model: NNModel, mean: np.ndarray, std: np.ndarray, *, seed_torch: bool = True) -> EnergyCalibration:
+    """Chart `model`'s prior (see the module's docstring). Deterministic: torch's global generator is
+    seeded inside and restored after, so a stochastic decoder draws the same noise every time and the
+    caller's random stream is untouched. `seed_torch=False` while another thread decodes (a live model
+    swap): that generator is then left alone, and a stochastic decoder's chart draws whatever noise
+    comes (the first chart is cached, so later loads agree)."""
+    started = time.perf_counter()
+    size = mean.shape[0]
+    rng = np.random.default_rng(CALIBRATION_VERSION)
+    with torch.random.fork_rng(devices=[], enabled=seed_torch):
+        if seed_torch:
+            torch.manual_seed(CALIBRATION_VERSION)
+        n_regression, n_sweep = _plan(model, mean, std)
+        z = rng.standard_normal((n_regression, size))
+        if seed_torch:
+            torch.manual_seed(CALIBRATION_VERSION)
+        model.reset()
+        rate = model.sample_rate or 48000
+        level, bright = _measure(_decode_held(model, z, mean, std), rate)
+        loud_dir, bright_dir = _unit(_ridge(z, level)), _unit(_ridge(z, bright))
+        direction = _unit(LOUD_WEIGHT * loud_dir + bright_dir)
+        if not direction.any():
+            direction = loud_dir
+        sweep = z[:n_sweep]
+        mapping = EnergyMap(replace(EnergyCalibration.neutral(size), direction=tuple(direction)))
+        shaped = np.concatenate([mapping.shape(sweep, e) for e in GRID])
+        model.reset()
+        power = _decode_held(model, shaped, mean, std).reshape(len(GRID), n_sweep, -1)
+        model.reset()
+    freqs = np.fft.rfftfreq(model.decode_ratio, 1.0 / rate)
+    measured = [_measure(p * tilt_power(mapping.tilt(e), freqs, rate), rate) for p, e in zip(power, GRID, strict=True)]
+    # Loudness as a meter reads it: power averaged over the samples, then dB.
+    s_level = np.array([10.0 * np.log10(np.mean(10.0 ** (m[0] / 10.0))) for m in measured])
+    s_bright = np.array([m[1] for m in measured])
+    one = GRID.index(1.0)
+    along = (z - z.mean(axis=0)) @ direction  # each sample's coordinate along the direction
+    along_sq = max(float(along @ along), 1e-9)
+    return EnergyCalibration(
+        tuple(float(v) for v in direction), float(along @ (level - level.mean())) / along_sq,
+        float(along @ (bright - bright.mean())) / along_sq, GRID,
+        tuple(float(v) for v in s_level - s_level[one]),
+        tuple(float(v) for v in np.mean(s_bright - s_bright[one], axis=1)),
+        time.perf_counter() - started, n_regression)
+
+
+# ----------------------------------------------------------------------------- cache
+_memo: dict[tuple[str, int, int, bytes], EnergyCalibration] = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rave-engine"
+
+
+def _settings_key() -> str:
+    """The calibration's own settings: a cache entry made with others is never read."""
+    settings = (CALIBRATION_VERSION, GRID, TILT, BUDGET_SECONDS, SHIFT, LOUD_WEIGHT, REGRESSION_SAMPLES,
+                SWEEP_SAMPLES, HOLD_FRAMES, FLOOR_BELOW_LOUDEST_DB)
+    return f"v{CALIBRATION_VERSION}-" + hashlib.sha256(repr(settings).encode()).hexdigest()[:12]
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def energy_map_for(model: NNModel, mean: np.ndarray, std: np.ndarray, *, seed_torch: bool = True) -> EnergyMap:
+    """The model's energy map: from memory, from the cache on disk, or calibrated now and cached
+    (`seed_torch`: see `calibrate`).
+
+    The cache is never required: an unreadable or unwritable one only costs a calibration."""
+    path = Path(model.path)
+    try:
+        stat = path.stat()
+        memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, mean.tobytes() + std.tobytes())
+        if memo_key in _memo:
+            return EnergyMap(_memo[memo_key])
+        file = cache_dir() / "energy" / f"{_file_hash(path)}-{_settings_key()}.json"
+    except OSError:
+        return EnergyMap(calibrate(model, mean, std, seed_torch=seed_torch))
+    calibration = _read(file, mean.shape[0])
+    if calibration is None:
+        calibration = calibrate(model, mean, std, seed_torch=seed_torch)
+        log.info("%s: energy calibrated in %.2f s", path.name, calibration.seconds)
+        _write(file, calibration)
+    _memo[memo_key] = calibration
+    return EnergyMap(calibration)
+
+
+def _read(file: Path, latent_size: int) -> EnergyCalibration | None:
+    try:
+        data = json.loads(file.read_text())
+        calibration = EnergyCalibration(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    except (OSError, ValueError, TypeError):
+        return None
+    return calibration if len(calibration.direction) == latent_size else None
+
+
+def _write(file: Path, calibration: EnergyCalibration) -> None:
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=file.parent, delete=False, suffix=".tmp") as tmp:
+            json.dump(asdict(calibration), tmp)
+        os.replace(tmp.name, file)
+    except OSError as exc:
+        log.debug("energy calibration not cached (%s)", exc)
