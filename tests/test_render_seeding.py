@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from model_factories import make_new_style_model, make_rave_v2_model
 
+from engine.latent import energy
 from engine.models.nn_tilde import NNModel
 from engine.params import ParamStore, build_param_table
 from engine.render.graph import RenderGraph
@@ -60,7 +61,9 @@ def test_seed_decoder_noise_repeats_the_decoders_draws(tmp_path: Path) -> None:
 def test_a_graph_built_for_a_live_swap_never_reseeds_torch(tmp_path: Path, monkeypatch) -> None:
     """A live model swap builds its graph (and charts the model for energy) while the render thread
     decodes the playing one: nothing on that thread may seed or rewind torch's global generator."""
-    model = NNModel.load(make_rave_v2_model(tmp_path))  # stochastic, never charted in this session
+    model = NNModel.load(make_rave_v2_model(tmp_path))  # stochastic
+    monkeypatch.setenv(energy.CACHE_ENV, str(tmp_path / "empty_cache"))  # charted now, not read back
+    monkeypatch.setattr(energy, "_memo", {})
     calls: list[str] = []
     monkeypatch.setattr(torch, "manual_seed", lambda *a: calls.append("manual_seed"))
     monkeypatch.setattr(torch, "set_rng_state", lambda *a: calls.append("set_rng_state"))
