@@ -23,7 +23,7 @@ from model_factories import make_new_style_model
 from engine.errors import ModelLoadError
 from engine.models.nn_tilde import NNModel
 from engine.render.offline import RenderRequest, render
-from engine.session import model_policy
+from engine.session import decode_choice
 from engine.session.config import SessionConfig
 from engine.session.session import LiveSession
 
@@ -193,8 +193,9 @@ def test_slow_decoder_underruns_then_recovers(jack_server: JackServer, live_mode
 
 
 def test_model_too_slow_for_real_time_is_refused(monkeypatch: pytest.MonkeyPatch, live_model: Path) -> None:
-    monkeypatch.setattr(model_policy, "MAX_REALTIME_FACTOR", 1e-9)
-    with pytest.raises(ModelLoadError, match=r"real-time factor \d+\.\d+"):
+    monkeypatch.setattr(decode_choice, "HEADROOM_FACTOR", 1e-9)
+    monkeypatch.setattr(decode_choice, "HOLD_FACTOR", 1e-9)
+    with pytest.raises(ModelLoadError, match=r"too slow for real time .*1x1t: RTF \d+\.\d+"):
         LiveSession(SessionConfig(model=live_model, samplerate=SAMPLERATE, blocksize=BLOCKSIZE))
 
 

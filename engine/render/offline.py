@@ -20,7 +20,7 @@ from engine.params.store import ParamStore, parse_sets
 from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
-from engine.render.graph import RenderGraph
+from engine.render.graph import MAX_FRAMES_PER_CALL, RenderGraph
 from engine.render.seeding import seed_decoder_noise
 
 PROGRESS_AFTER_SECONDS = 10.0  # audio seconds beyond which a progress bar is worth showing
@@ -38,6 +38,7 @@ class RenderRequest:
     references: Sequence[Path] = ()
     samplerate: int | None = None
     progress: bool | None = None  # None: only for long renders
+    frames_per_call: int = 1  # latent frames per decode call (live picks this per model; see model_policy)
 
 
 @dataclass
@@ -76,7 +77,10 @@ def prepare(request: RenderRequest, model: NNModel | None = None) -> RenderGraph
                              f"choices: {', '.join(LATENT_SOURCES)}); add --reference AUDIO")
     store.set_many(initial)
     automation = load_automation(request.automation, store) if request.automation else None
-    graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=request.samplerate)
+    if not 1 <= request.frames_per_call <= MAX_FRAMES_PER_CALL:
+        raise ParamError(f"--frames-per-call must be 1..{MAX_FRAMES_PER_CALL}, got {request.frames_per_call}")
+    graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=request.samplerate,
+                        frames_per_call=request.frames_per_call)
     if automation:
         automation.schedule(graph.timeline)
     seed_decoder_noise(request.seed)  # last: loading and checking the model above drew from it
