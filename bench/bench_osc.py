@@ -15,6 +15,9 @@ it in the ring, its index in the block, and the device latency, so
     latency = (block time - arrival time) + (ring frames queued + index) / rate + device latency
 where arrival time is the server's receive time (`OscServer.last_packet_at`). The gain goes back to
 -60 dB between trials (not measured). Median and worst over `--trials` messages.
+
+The lookahead adapts: `--lookahead-min-ms 10 --settle-seconds 40 --no-throughput` lets it shrink to its
+floor before the latency is measured (it shrinks one step per 5 s of steady playback).
 """
 
 from __future__ import annotations
