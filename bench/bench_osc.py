@@ -15,6 +15,9 @@ it in the ring, its index in the block, and the device latency, so
     latency = (block time - arrival time) + (ring frames queued + index) / rate + device latency
 where arrival time is the server's receive time (`OscServer.last_packet_at`). The gain goes back to
 -60 dB between trials (not measured). Median and worst over `--trials` messages.
+
+The lookahead adapts: `--lookahead-min-ms 10 --settle-seconds 40 --no-throughput` lets it shrink to its
+floor before the latency is measured (it shrinks one step per 5 s of steady playback).
 """
 
 from __future__ import annotations
@@ -164,26 +167,31 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20000, help="messages in the throughput burst")
     parser.add_argument("--paced-rate", type=float, default=2000.0, help="messages per second in the paced run")
     parser.add_argument("--paced-seconds", type=float, default=3.0)
+    parser.add_argument("--lookahead-min-ms", type=float, help="floor of the adaptive lookahead (default 40)")
+    parser.add_argument("--settle-seconds", type=float, default=0.5,
+                        help="play this long before measuring (the adaptive lookahead shrinks while steady)")
+    parser.add_argument("--no-throughput", action="store_true", help="measure the latency only")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     with jack_dummy():
         engine = LiveSession(SessionConfig(model=_model(), samplerate=48000, blocksize=256, device="system",
-                                       osc_port=_free_port()))
+                                       osc_port=_free_port(), lookahead_min_ms=args.lookahead_min_ms))
         engine.start()
         try:
-            time.sleep(0.5)
-            result: dict[str, object] = {
+            engine.run(args.settle_seconds)
+            result: dict[str, object] = {} if args.no_throughput else {
                 "burst": throughput(engine, args.burst, 0.0),
                 "paced": throughput(engine, int(args.paced_rate * args.paced_seconds), args.paced_rate),
-                "latency": latency(engine, args.trials),
             }
+            result["latency"] = latency(engine, args.trials)
         finally:
             engine.stop()
     report = engine.report()
     assert engine.osc is not None
     result.update({"underruns_total": report["underruns"], "callbacks": report["callbacks"],
                    "seconds": report["seconds"], "lookahead_blocks": report["lookahead_blocks"],
-                   "osc_stats": engine.osc.stats, "model": report["model"]})
+                   "osc_stats": engine.osc.stats, "model": report["model"], "lookahead": report["lookahead"],
+                   "decode_setting": report["decode_setting"]})
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_out:

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--input", type=Path, metavar="AUDIO",
                         help="play the model from this file as its input (source A; the dry signal of /rave/drywet)")
     render.add_argument("--method", help="model method to play: decode (default) or an audio method, e.g. forward")
+    render.add_argument("--frames-per-call", type=int, default=1, metavar="N",
+                        help="latent frames per decode call (default 1; live chooses per model)")
 
     live = sub.add_parser("live", help="play the engine in real time through PortAudio")
     live.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="nn~-compatible TorchScript model")
@@ -55,7 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--samplerate", type=int, help="device sample rate (default: the device's)")
     live.add_argument("--blocksize", type=int, default=_session_default("blocksize"),
                       help="frames per audio callback (default %(default)s)")
-    live.add_argument("--lookahead-blocks", type=int, help="blocks rendered ahead (default: from the model's speed)")
+    live.add_argument("--lookahead-blocks", type=int,
+                      help="fixed blocks rendered ahead (default: adaptive, starting from the model's speed)")
+    live.add_argument("--lookahead-min-ms", type=float, metavar="MS",
+                      help="the adaptive lookahead never shrinks below this (default 40)")
+    live.add_argument("--lookahead-max-ms", type=float, metavar="MS",
+                      help="the adaptive lookahead never grows beyond this (default 500)")
+    live.add_argument("--frames-per-call", type=int, metavar="N",
+                      help="latent frames per decode call, 1-16 (default: measured at load)")
+    live.add_argument("--decode-threads", type=int, metavar="N",
+                      help="torch threads of the render thread's decodes, 1-8 (default: measured at load)")
     live.add_argument("--input", action="store_true", help="open the input too: /rave/source/a=input encodes it")
     live.add_argument("--method", help="model method to play: decode (default) or an audio method on the input")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
@@ -187,7 +198,8 @@ def _render(args: argparse.Namespace) -> int:
 
     request = RenderRequest(seconds=args.seconds, out=args.out, model=args.model, scene=args.scene, sets=args.sets,
                             automation=args.automation, seed=args.seed, references=args.references,
-                            samplerate=args.samplerate, input=args.input, method=args.method)
+                            samplerate=args.samplerate, input=args.input, method=args.method,
+                            frames_per_call=args.frames_per_call)
     result = render(request)
     seconds = result.audio.shape[0] / result.rate
     err_console.print(f"wrote {result.out} ({seconds:.2f} s, {result.rate} Hz, {result.audio.shape[1]} ch) "
@@ -210,6 +222,8 @@ def _live(args: argparse.Namespace) -> int:
         fallback_device=args.fallback_device, samplerate=args.samplerate,
         blocksize=args.blocksize, lookahead_blocks=args.lookahead_blocks, input=args.input, method=args.method,
         seconds=args.seconds,
+        lookahead_min_ms=args.lookahead_min_ms, lookahead_max_ms=args.lookahead_max_ms,
+        frames_per_call=args.frames_per_call, decode_threads=args.decode_threads,
         seed=args.seed, python_callback=args.python_callback, allowed_model_dirs=args.allowed_model_dirs,
         osc_host=args.osc_host, osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
         midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual, midi_map=args.midi_map,

@@ -230,6 +230,64 @@ class RaveV2Model(nn.Module):
         return self.decode(self.encode(x))
 
 
+class _CachedConv(nn.Module):
+    """A causal kernel-3 convolution that keeps its last two input steps between calls (cached padding),
+    so one call on N frames equals N calls on one frame, as in a streaming export."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, 3)
+        self.register_buffer("cache", torch.zeros(1, c_in, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = torch.cat([self.cache, x], dim=2)
+        self.cache.copy_(padded[:, :, -2:])
+        return self.conv(padded)
+
+
+class ConvDecoderModel(nn.Module):
+    """RAVE-shaped decoder with random weights: wide cached convolutions at the latent rate, then cheap
+    upsampling (kernel = stride, no state) to `ratio` samples per frame.
+
+    Like a real export it is batch-friendly: one latent frame is a matrix-vector product per layer whose
+    cost is reading the weights, so N frames in one call cost little more than one."""
+
+    def __init__(self, latent_size: int, width: int, layers: int, sr: int, strides: tuple[int, ...]) -> None:
+        super().__init__()
+        self.sr = sr
+        self.first = _CachedConv(latent_size, width)
+        self.body = nn.ModuleList([_CachedConv(width, width) for _ in range(layers)])
+        channels = [width] + [max(1, 64 >> i) for i in range(len(strides))]
+        self.up = nn.ModuleList([nn.ConvTranspose1d(channels[i], channels[i + 1], s, stride=s)
+                                 for i, s in enumerate(strides)])
+        self.out = nn.Conv1d(channels[-1], 1, 1)
+        ratio = 1
+        for s in strides:
+            ratio *= s
+        self.register_buffer("decode_params", torch.tensor([latent_size, ratio, 1, 1]))
+
+    @torch.jit.export
+    def get_methods(self) -> list[str]:
+        return ["decode"]
+
+    @torch.jit.export
+    def get_attributes(self) -> list[str]:
+        return []
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sr
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.leaky_relu(self.first(z), 0.2)
+        for conv in self.body:
+            x = x + torch.nn.functional.leaky_relu(conv(x), 0.2)
+        for up in self.up:
+            x = torch.tanh(up(x))
+        return 0.5 * torch.tanh(self.out(x))
+
+
 class NoParamsModel(nn.Module):
     """A valid TorchScript module that is not an nn~ model: no *_params buffers."""
 
@@ -274,6 +332,17 @@ def make_rave_v2_model(
     """
     module = RaveV2Model(latent_size, full_latent_size, sr, full_size_decode_params)
     return _save(module, Path(tmp_path) / f"rave_v2_c{latent_size}_f{full_latent_size}_{sr}.ts")
+
+
+def make_conv_decoder_model(tmp_path: Path, *, latent_size: int = 16, width: int = 64, layers: int = 24,
+                            sr: int = 44100, strides: tuple[int, ...] = (8, 4, 4, 4, 4)) -> Path:
+    """A batch-friendly RAVE-shaped decoder (see ConvDecoderModel), decode ratio = product of `strides`.
+    Narrow and deep, per-call overhead dominates (as in RAVE exports); width 512 with 48 layers has
+    about the weights of a full RAVE v2 export (38 M)."""
+    torch.manual_seed(0)
+    module = ConvDecoderModel(latent_size, width, layers, sr, strides)
+    ratio = "x".join(map(str, strides)) or "1"
+    return _save(module, Path(tmp_path) / f"conv_decoder_c{latent_size}_w{width}_l{layers}_r{ratio}_{sr}.ts")
 
 
 def make_no_params_model(tmp_path: Path) -> Path:

@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
+from engine.audio.adaptive_lookahead import AdaptiveLookahead
 from engine.audio.output import Output
 from engine.audio.priority import raise_current_thread_priority
 from engine.audio.ring import AudioRing
@@ -36,13 +38,15 @@ class GraphFeed:
         self.graph = graph
         self.channels = channels
         self._pending = np.zeros((0, channels), dtype=np.float32)
-        self.decode_seconds: list[float] = []  # filled per decoded frame, drained by the decoder
+        self.decode_seconds: list[float] = []  # filled per decode call, drained by the decoder
 
     def take(self, n: int) -> np.ndarray:
         while self._pending.shape[0] < n:
+            decodes = self.graph.decodes_next  # with several frames per call, only the first decodes
             started = time.perf_counter()
             frame = self.graph.next_frame()
-            self.decode_seconds.append(time.perf_counter() - started)
+            if decodes:
+                self.decode_seconds.append(time.perf_counter() - started)
             self._pending = np.concatenate([self._pending, _to_channels(frame, self.channels)])
         out, self._pending = self._pending[:n], self._pending[n:]
         return out
@@ -58,12 +62,18 @@ def _to_channels(frame: np.ndarray, channels: int) -> np.ndarray:
 class Decoder(threading.Thread):
     def __init__(self, graph: Graph, ring: AudioRing, output: Output | None, *, blocksize: int,
                  lookahead_blocks: int, input_ring: AudioRing | None = None,
-                 on_block: Callable[[np.ndarray], None] | None = None) -> None:
+                 on_block: Callable[[np.ndarray], None] | None = None,
+                 lookahead: AdaptiveLookahead | None = None, decode_threads: int = 1) -> None:
+        """`lookahead`, when given, moves the fill target (see AdaptiveLookahead); `decode_threads` is
+        the torch thread count of this thread's decodes (OpenMP keeps it per thread)."""
         super().__init__(name="decoder", daemon=True)
         self.ring = ring
         self.output = output
         self.blocksize = blocksize
-        self.target_frames = lookahead_blocks * blocksize
+        self.target_frames = lookahead.frames if lookahead is not None else lookahead_blocks * blocksize
+        self.lookahead = lookahead
+        self.decode_threads = decode_threads  # a model swap may change it: applied before the next block
+        self._threads_set = 0
         self.headroom_frames = 0  # queued beyond the target while a model loads (see engine.session.model_swap)
         self.input_ring = input_ring
         self.on_block = on_block
@@ -79,7 +89,7 @@ class Decoder(threading.Thread):
         self.blocks_written = 0
         self.error: BaseException | None = None
         self.priority = "not started"
-        self.slowdown_seconds = 0.0  # tests: an artificial delay per decoded frame
+        self.slowdown_seconds = 0.0  # tests: an artificial delay per decode call
 
     @property
     def graph(self) -> Graph:
@@ -115,6 +125,13 @@ class Decoder(threading.Thread):
                     self.output.poll()
                 if self.input_ring is not None:
                     self._drain_input()
+                if self.lookahead is not None:
+                    self.target_frames = self.lookahead.observe(
+                        self.ring.read_available, time.monotonic(),
+                        self.output.underruns if self.output is not None else 0)
+                if self.decode_threads != self._threads_set:
+                    torch.set_num_threads(self.decode_threads)
+                    self._threads_set = self.decode_threads
                 if self.ring.read_available >= self.fill_target:
                     time.sleep(self._poll_seconds)
                     continue

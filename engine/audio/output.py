@@ -171,16 +171,15 @@ class RtmixerOutput(_StreamOutput):
         actions = self.stream.actions
         play = self._play
         if play is not None and play not in actions:
+            if self._dry_at is not None and int(play.done_frames) > 0:
+                self._resumed(float(play.actual_time))  # it resumed and ran dry again between two polls
             if self._dry_at is None:  # it ran dry (not a restart that never began)
                 self._dry_at = float(play.actual_time) + int(play.done_frames) / self.samplerate
             self._play = play = None
         if play is None and self.ring.read_available >= self.restart_frames:
             self._play = play = self.stream.play_ringbuffer(self.ring.ring)
         if self._dry_at is not None and play is not None and int(play.done_frames) > 0:  # it resumed
-            resumed = float(play.actual_time)
-            self._underruns += (missing_blocks(self._dry_at, resumed, self.samplerate, self.blocksize)
-                                if resumed > 0 and self._dry_at > 0 else 1)  # a host API without stream times
-            self._dry_at = None
+            self._resumed(float(play.actual_time))
         if self.input_ring is not None and self._record not in actions:
             self._input_overflows += 1  # the decoder did not drain the input ring in time
             self._record = self.stream.record_ringbuffer(self.input_ring.ring)
@@ -191,6 +190,13 @@ class RtmixerOutput(_StreamOutput):
         if self._stats is None and now >= self._stats_due:
             self._stats = self.stream.fetch_and_reset_stats()
             self._stats_due = now + STATS_INTERVAL_S
+
+    def _resumed(self, resumed: float) -> None:
+        """Count the blocks between running dry and playback resuming at stream time `resumed`."""
+        assert self._dry_at is not None
+        self._underruns += (missing_blocks(self._dry_at, resumed, self.samplerate, self.blocksize)
+                            if resumed > 0 and self._dry_at > 0 else 1)  # a host API without stream times
+        self._dry_at = None
 
     def stop(self) -> None:
         self.stream.stop()

@@ -30,7 +30,7 @@ from engine.errors import ModelLoadError, ParamError
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.smoothing import Smoother
-from engine.models.nn_tilde import MethodSpec, NNModel
+from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, MethodSpec, NNModel
 from engine.models.resample import Resampler
 from engine.params.param import Value
 from engine.params.store import ParamStore
@@ -40,7 +40,6 @@ from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE = 48000
 MIN_FRAME_SAMPLES = 1024  # about 21 ms at 48 kHz: one call per frame stays cheap in Python
 PENDING_FRAMES = 512
 
@@ -82,7 +81,7 @@ class EffectGraph:
         self.store = store
         self.spec = model.require(method)
         self.frame_samples = effect_frame_samples(model)
-        self.model_rate = model.sample_rate or output_rate or DEFAULT_RATE
+        self.model_rate = model.sample_rate or output_rate or ASSUMED_SAMPLE_RATE
         self.output_rate = output_rate or self.model_rate
         self.frame_seconds = self.frame_samples / self.model_rate
         self.channels = self.spec.out_channels

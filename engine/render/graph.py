@@ -31,21 +31,28 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 PENDING_LATENTS = 256  # about 11 s of default-model frames: far more than any lookahead
+MAX_FRAMES_PER_CALL = 16
 
 
 class RenderGraph:
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
                  references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
                  timeline: Timeline | None = None, start_seconds: float = 0.0,
-                 analysis: AnalysisTap | None = None, live_swap: bool = False) -> None:
+                 analysis: AnalysisTap | None = None, live_swap: bool = False, frames_per_call: int = 1) -> None:
         """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
         timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
         analysis to the playing one until `analysis_active` is set, at the end of the crossfade.
         `live_swap`: built while another graph decodes, so nothing here may reseed torch's generator.
 
         `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
-        alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py."""
+        alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py.
+
+        `frames_per_call` latent frames are built (each on its own timeline step) and decoded in one
+        call, then handed out one per `next_frame()`: heavy models cost far less per frame that way."""
         model.require("decode")
+        if not 1 <= frames_per_call <= MAX_FRAMES_PER_CALL:
+            raise ValueError(f"frames_per_call must be 1..{MAX_FRAMES_PER_CALL}, got {frames_per_call}")
+        self.frames_per_call = frames_per_call
         if model.latent_size is None:
             raise ValueError(f"{model.path}: latent size unknown")
         self.model = model
@@ -70,8 +77,9 @@ class RenderGraph:
         self._gain_i = idx["/master/gain_db"]
         self._energy_i = idx["/rave/energy"]
         self._drywet_i = idx["/rave/drywet"]
-        self._z = torch.zeros(1, model.latent_size, 1)
-        self._z_values = self._z.numpy().reshape(-1)  # a view: numpy writes the latent into the tensor
+        self._z = torch.zeros(1, model.latent_size, frames_per_call)
+        self._z_values = self._z.numpy()[0]  # a view: numpy writes each latent frame into the tensor
+        self._ready: deque[np.ndarray] = deque()  # decoded frames not handed out yet
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
@@ -102,37 +110,63 @@ class RenderGraph:
 
     @property
     def time_seconds(self) -> float:
+        """The start of the next latent frame to be built (decoded frames may wait in `_ready`)."""
         return self.frame_index * self.frame_seconds
+
+    @property
+    def decodes_next(self) -> bool:
+        """Whether the next `next_frame()` calls the model (no decoded frame is waiting)."""
+        return not self._ready
+
+    @property
+    def handed_out_seconds(self) -> float:
+        """The start of the next frame `next_frame()` returns: where a graph taking over carries on."""
+        return (self.frame_index - len(self._ready)) * self.frame_seconds
 
     def next_frame(self) -> np.ndarray:
         """Render the next latent frame: float32 (samples, channels) at the output rate."""
-        self.timeline.advance(self.time_seconds)
-        snapshot = self.store.snapshot()
-        dry = self._next_input_frame()
-        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
-        controls = self.mods.apply(snapshot, controls, self.analysis.latest)
-        values = snapshot.values
-        self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
-        self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
-        self._z_values[:] = self._latent_mean + self._latent_std * self.latent
+        if not self._ready:
+            self._render_call()
+        return self._ready.popleft()
+
+    def _render_call(self) -> None:
+        """Build `frames_per_call` latent frames, decode them in one call, and finish each frame alone.
+
+        Everything but the decode stays per frame (timeline, smoothing, LFOs, input, energy, dry/wet,
+        gain ramp, analysis), so with one frame per call this is exactly the frame-by-frame graph."""
+        frames = []
+        for k in range(self.frames_per_call):
+            started = self.time_seconds
+            self.timeline.advance(started)
+            snapshot = self.store.snapshot()
+            dry = self._next_input_frame()
+            controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+            controls = self.mods.apply(snapshot, controls, self.analysis.latest)
+            values = snapshot.values
+            self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
+            self.latents_pending.append((started, self.latent, controls[self._visual_i]))
+            self._z_values[:, k] = self._latent_mean + self._latent_std * self.latent
+            frames.append((started, snapshot, controls, dry))
+            self.frame_index += 1
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
-            decoded = self._decode(self._z).numpy()[0].T
-        # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
-        energy = float(controls[self._energy_i])
-        self.energy_target_db = target_db(energy)  # for a loudness leveller: follow it, or energy is flattened
-        wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
-        mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-        gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
-        audio = self._apply_gain(mixed, gain)
-        if self._resampler is not None:
-            audio = self._resampler.process(audio)
-        if self.analysis_active:
-            if self.analysis.wanted or self.mods.listening(snapshot):
-                self.analysis.push_output(audio, str(values["/analysis/source"]), self.time_seconds)
-            else:
-                self.analysis.pause()
-        self.frame_index += 1
-        return audio
+            decoded_all = self._decode(self._z).numpy()[0].T
+        for k, (started, snapshot, controls, dry) in enumerate(frames):
+            decoded = decoded_all[k * self.frame_samples:(k + 1) * self.frame_samples]
+            # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
+            energy = float(controls[self._energy_i])
+            self.energy_target_db = target_db(energy)  # for a loudness leveller: follow it, or energy is flattened
+            wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
+            mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
+            gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
+            audio = self._apply_gain(mixed, gain)
+            if self._resampler is not None:
+                audio = self._resampler.process(audio)
+            if self.analysis_active:
+                if self.analysis.wanted or self.mods.listening(snapshot):
+                    self.analysis.push_output(audio, str(snapshot.values["/analysis/source"]), started)
+                else:
+                    self.analysis.pause()
+            self._ready.append(audio)
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
         """Model-space latents (dims first) into the control space the sources and controls use."""

@@ -21,7 +21,7 @@ from engine.params.table import LATENT_SOURCES, build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.automation import load_automation
 from engine.render.effect_graph import EffectGraph, choose_method, method_validator
-from engine.render.graph import RenderGraph
+from engine.render.graph import MAX_FRAMES_PER_CALL, RenderGraph
 from engine.render.input_render import InputFeeder
 from engine.render.seeding import seed_decoder_noise
 
@@ -42,6 +42,7 @@ class RenderRequest:
     progress: bool | None = None  # None: only for long renders
     input: Path | None = None  # an audio file played as the live input (source A, the dry signal)
     method: str | None = None  # the model method that plays (None: /rave/method, else the model's default)
+    frames_per_call: int = 1  # latent frames per decode call (live picks this per model; see model_policy)
 
 
 @dataclass
@@ -94,11 +95,14 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
                              f"choices: {', '.join(LATENT_SOURCES)}); add --reference AUDIO")
     store.set_many(initial)
     automation = load_automation(request.automation, store) if request.automation else None
+    if not 1 <= request.frames_per_call <= MAX_FRAMES_PER_CALL:
+        raise ParamError(f"--frames-per-call must be 1..{MAX_FRAMES_PER_CALL}, got {request.frames_per_call}")
     # A model that does not know its rate plays at the input file's.
     rate = request.samplerate or (input_audio[1] if input_audio is not None and not model.sample_rate else None)
     graph: RenderGraph | EffectGraph
     if method == "decode":
-        graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=rate)
+        graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=rate,
+                            frames_per_call=request.frames_per_call)
     elif input_audio is None:
         raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
     else:

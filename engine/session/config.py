@@ -6,14 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.control.osc_server import DEFAULT_HOST, DEFAULT_PORT
 from engine.errors import ParamError
 from engine.models.default import DEFAULT_MODEL
 from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME
 from engine.presets.controller_maps import DEFAULT_MIDI_MAP
+from engine.session.decode_choice import MAX_DECODE_THREADS, MAX_FRAMES_PER_CALL, MIN_LOOKAHEAD_SECONDS
 from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
+
+DEFAULT_LOOKAHEAD_MAX_SECONDS = 0.5
 
 
 class SessionConfig(BaseModel):
@@ -26,7 +29,11 @@ class SessionConfig(BaseModel):
     fallback_device: str | None = None  # played when `device` is gone and this one is there
     samplerate: int | None = Field(default=None, ge=8000, le=384000)
     blocksize: int = Field(default=256, ge=16, le=8192)
-    lookahead_blocks: int | None = Field(default=None, ge=1, le=1024)  # None: from the model's decode time
+    lookahead_blocks: int | None = Field(default=None, ge=1, le=1024)  # fixed; None: adaptive, from the model
+    lookahead_min_ms: float | None = Field(default=None, gt=0, le=2000)  # adaptive bounds; None: 40 ms
+    lookahead_max_ms: float | None = Field(default=None, gt=0, le=2000)  # None: 500 ms
+    frames_per_call: int | None = Field(default=None, ge=1, le=MAX_FRAMES_PER_CALL)  # None: chosen at load
+    decode_threads: int | None = Field(default=None, ge=1, le=MAX_DECODE_THREADS)  # None: chosen at load
     input: bool = False
     method: str | None = None  # the model method that plays; None: decode, or the model's audio method
     seconds: float | None = Field(default=None, gt=0)
@@ -60,6 +67,22 @@ class SessionConfig(BaseModel):
         check_frame_size(*size)
         return size
 
+    @model_validator(mode="after")
+    def _lookahead_bounds(self) -> SessionConfig:
+        if self.lookahead_blocks is not None and (self.lookahead_min_ms or self.lookahead_max_ms):
+            raise ValueError("--lookahead-blocks fixes the lookahead; leave out --lookahead-min-ms/--lookahead-max-ms")
+        low, high = self.lookahead_min_ms, self.lookahead_max_ms
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"--lookahead-min-ms {low:g} is above --lookahead-max-ms {high:g}")
+        return self
+
+    def lookahead_bounds_frames(self, samplerate: float) -> tuple[int, int]:
+        """The adaptive lookahead's (min, max) in frames at `samplerate`."""
+        high = self.lookahead_max_ms / 1000 if self.lookahead_max_ms else max(DEFAULT_LOOKAHEAD_MAX_SECONDS,
+                                                                             (self.lookahead_min_ms or 0) / 1000)
+        low = self.lookahead_min_ms / 1000 if self.lookahead_min_ms else min(MIN_LOOKAHEAD_SECONDS, high)
+        return round(low * samplerate), round(high * samplerate)
+
     @classmethod
     def checked(cls, **values: Any) -> SessionConfig:
         """Build a config; a bad value becomes one ParamError naming its command-line flag."""
@@ -68,6 +91,9 @@ class SessionConfig(BaseModel):
         except ValidationError as exc:
             problems = []
             for error in exc.errors():
+                if not error["loc"]:  # a check across fields names its flags itself
+                    problems.append(str(error["msg"]).removeprefix("Value error, "))
+                    continue
                 flag = "--" + "-".join(str(p) for p in error["loc"][:1]).replace("_", "-")
                 problems.append(f"{flag}: {error['msg']}, got {error.get('input')!r}")
             raise ParamError("; ".join(problems)) from None

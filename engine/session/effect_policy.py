@@ -10,11 +10,9 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelLoadError
-from engine.models.nn_tilde import NNModel
+from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.render.effect_graph import choose_method, effect_frame_samples
 from engine.session.model_policy import MAX_REALTIME_FACTOR, ModelTiming
-
-DEFAULT_RATE = 48000
 
 
 def plays_decode(method: str | None) -> bool:
@@ -36,7 +34,7 @@ def load_effect(path: Path, method: str, frames: int = 12) -> tuple[NNModel, Mod
         times.append((time.perf_counter() - started) * 1000)
     model.reset()
     median = statistics.median(times)
-    timing = ModelTiming(median, max(times), median / 1000 / (samples / (model.sample_rate or DEFAULT_RATE)))
+    timing = ModelTiming(median, max(times), median / 1000 / (samples / (model.sample_rate or ASSUMED_SAMPLE_RATE)))
     if timing.realtime_factor > MAX_REALTIME_FACTOR:
         raise ModelLoadError(f"{path}: '{spec.name}' real-time factor {timing.realtime_factor:.2f} on one thread "
                              f"({median:.1f} ms per {samples} samples) is too slow for real time")

@@ -1,60 +1,55 @@
-"""Which models the session plays and how far ahead it renders them: decode timing at load,
+"""Which models the session plays and how: decode timing at load over frames per call x threads,
 the real-time refusal, and the lookahead that rides out a slow decode."""
 
 from __future__ import annotations
 
+import logging
 import math
-import statistics
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+from engine.models.nn_tilde import NNModel
+from engine.session.decode_choice import (
+    FRAMES_PER_CALL,
+    THREADS,
+    DecodeCost,
+    choose,
+    lookahead_seconds,
+    measure_grid,
+)
 
-from engine.errors import ModelLoadError
-from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
-
-MAX_REALTIME_FACTOR = 0.7  # a model slower than this on one thread cannot hold real time with headroom
-MIN_LOOKAHEAD_SECONDS = 0.04
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ModelTiming:
+    """The chosen setting's decode cost per call (not per frame), and every setting tried."""
     decode_ms_median: float
     decode_ms_max: float
     realtime_factor: float
+    frames_per_call: int = 1
+    threads: int = 1
+    tried: tuple[DecodeCost, ...] = field(default=())
+    note: str = ""  # set when the choice holds real time only without headroom
 
 
-def measure_decode(model: NNModel, frames: int = 12) -> ModelTiming:
-    """Decode time per latent frame after warm-up, on the thread count already set (one by default)."""
-    model.warm_up()
-    z = torch.zeros(1, model.latent_size or 1, 1)
-    times = []
-    for _ in range(frames):
-        started = time.perf_counter()
-        model.decode(z)
-        times.append((time.perf_counter() - started) * 1000)
-    model.reset()
-    rate = model.sample_rate or ASSUMED_SAMPLE_RATE
-    median = statistics.median(times)
-    return ModelTiming(median, max(times), median / 1000 / (model.decode_ratio / rate))
-
-
-def load_playable(path: Path) -> tuple[NNModel, ModelTiming]:
-    """Load, warm up and time a model; refuse one too slow for real time, naming its real-time factor."""
+def load_playable(path: Path, *, frames_per_call: int | None = None, threads: int | None = None) -> tuple[
+        NNModel, ModelTiming]:
+    """Load, warm up and time a model over the decode settings (or only the ones forced by
+    `frames_per_call` / `threads`), and choose one; refuse a model no setting plays in real time."""
     model = NNModel.load(path)
     model.require("decode")
-    timing = measure_decode(model)
-    if timing.realtime_factor > MAX_REALTIME_FACTOR:
-        raise ModelLoadError(f"{path}: decode real-time factor {timing.realtime_factor:.2f} on one thread "
-                             f"({timing.decode_ms_median:.1f} ms per {model.decode_ratio} samples) is too slow "
-                             f"for real time (needs at most {MAX_REALTIME_FACTOR})")
-    return model, timing
+    model.warm_up()
+    costs = measure_grid(model, (frames_per_call,) if frames_per_call else FRAMES_PER_CALL,
+                         (threads,) if threads else THREADS)
+    frame_seconds = model.decode_ratio / (model.sample_rate or 48000)
+    best, note = choose(costs, frame_seconds, str(path))
+    if note:
+        log.warning(note)
+    return model, ModelTiming(best.call_ms_median, best.call_ms_max, best.realtime_factor, best.frames_per_call,
+                              best.threads, tuple(costs), note)
 
 
 def auto_lookahead(timing: ModelTiming, blocksize: int, samplerate: float) -> int:
-    """Enough queued audio to ride out a slow decode: three times the worst seen plus 5 ms, and never
-    less than MIN_LOOKAHEAD_SECONDS, which covers the scheduling stalls of a busy machine (a 10-minute
-    soak under a hostile neighbour saw single decodes of 17-28 ms from a model that takes 0.8 ms)."""
-    needed = max((3 * timing.decode_ms_max + 5.0) / 1000, MIN_LOOKAHEAD_SECONDS) * samplerate
-    return max(2, math.ceil(needed / blocksize))
+    """Blocks of queued audio that ride out the chosen setting's slowest decode call."""
+    return max(2, math.ceil(lookahead_seconds(timing.decode_ms_max) * samplerate / blocksize))

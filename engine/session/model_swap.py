@@ -39,13 +39,16 @@ def resolve_model_path(request: str, allowed_dirs: list[Path]) -> Path:
 
 class ModelSwapper:
     def __init__(self, decoder: Decoder, store: ParamStore, *, seed: int, samplerate: int, headroom_frames: int,
-                 allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None]) -> None:
+                 allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None],
+                 frames_per_call: int | None = None, threads: int | None = None) -> None:
         self.decoder = decoder
         self.store = store
         self.seed = seed
         self.samplerate = samplerate
         self.headroom_frames = headroom_frames
         self.allowed_dirs = allowed_dirs
+        # Swaps are timed on one thread unless the user chose: two would take the playing decoder's core.
+        self.decode_overrides = {"frames_per_call": frames_per_call, "threads": threads or 1}
         self._on_swapped = on_swapped
         self._on_error = on_error
         self._request = ""
@@ -77,14 +80,14 @@ class ModelSwapper:
         try:
             path = resolve_model_path(request, self.allowed_dirs)
             self._queue_headroom()
-            model, timing = load_playable(path)
+            model, timing = load_playable(path, **self.decode_overrides)
             playing = self.decoder.graph
             if model.latent_size != playing.model.latent_size:
                 raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
                                      f"model's {playing.model.latent_size}; restart the engine with it")
             graph = RenderGraph(model, self.store, seed=self.seed, output_rate=self.samplerate,
-                                timeline=playing.timeline, start_seconds=playing.time_seconds,
-                                analysis=playing.analysis, live_swap=True)
+                                timeline=playing.timeline, start_seconds=playing.handed_out_seconds,
+                                analysis=playing.analysis, live_swap=True, frames_per_call=timing.frames_per_call)
             self.decoder.swap(graph)
             self._on_swapped(model, timing)
         except EngineError as exc:

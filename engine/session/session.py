@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 
 from engine.analysis.features import INDEX
+from engine.audio.adaptive_lookahead import AdaptiveLookahead
 from engine.audio.decoder import Decoder
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
@@ -53,8 +54,9 @@ class LiveSession:
         decode = plays_decode(config.method)
         if not decode and not config.input:
             raise ParamError(f"--method {config.method} plays the live input through the model: add --input")
-        self.model, self.timing = load_playable(config.model) if decode else load_effect(config.model,
-                                                                                         str(config.method))
+        self.model, self.timing = (
+            load_playable(config.model, frames_per_call=config.frames_per_call, threads=config.decode_threads)
+            if decode else load_effect(config.model, str(config.method)))
         self.store = ParamStore(build_param_table(self.model.latent_size or 1),
                                 validators={"/visual/theme": check_theme_name,
                                             "/rave/method": method_validator(lambda: self.model, decode)})
@@ -63,25 +65,32 @@ class LiveSession:
         self.store.set_many(initial)
         samplerate = config.samplerate or self._device_rate()
         graph: RenderGraph | EffectGraph = (
-            RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate) if decode else
+            RenderGraph(self.model, self.store, seed=config.seed, output_rate=samplerate,
+                        frames_per_call=self.timing.frames_per_call) if decode else
             EffectGraph(self.model, self.store, str(config.method), seed=config.seed, output_rate=samplerate))
-        self.lookahead_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
+        initial_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
+        # A fixed --lookahead-blocks turns adaptation off; otherwise it moves within the user's bounds.
+        self.lookahead = None if config.lookahead_blocks else AdaptiveLookahead(
+            initial_blocks * config.blocksize, *config.lookahead_bounds_frames(samplerate), config.blocksize)
+        max_blocks = self.lookahead.max_frames // config.blocksize if self.lookahead else initial_blocks
         frame_at_output = math.ceil(graph.frame_samples * samplerate / graph.model_rate)
         swap_headroom = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize
-        self.ring = AudioRing(DEVICE_CHANNELS, (self.lookahead_blocks + 2) * config.blocksize + frame_at_output
+        self.ring = AudioRing(DEVICE_CHANNELS, (max_blocks + 2) * config.blocksize + frame_at_output
                               + swap_headroom)
+        start_frames = self.lookahead.frames if self.lookahead else initial_blocks * config.blocksize
         self.input_ring = AudioRing(1, 16 * config.blocksize + frame_at_output) if config.input else None
         output_class = PythonCallbackOutput if config.python_callback else RtmixerOutput
 
         def open_output(device: int | str | None) -> Output:
             return output_class(self.ring, samplerate=samplerate, blocksize=config.blocksize, device=device,
-                                input_ring=self.input_ring, restart_frames=self.lookahead_blocks * config.blocksize)
+                                input_ring=self.input_ring, restart_frames=start_frames)
 
         self.output = ReconnectingOutput(open_output, config.device, fallback=config.fallback_device,
                                          on_state=self._device_state)
         self.samplerate = int(self.output.samplerate)
         self.decoder = Decoder(graph, self.ring, self.output, blocksize=config.blocksize,
-                               lookahead_blocks=self.lookahead_blocks, input_ring=self.input_ring)
+                               lookahead_blocks=initial_blocks, input_ring=self.input_ring,
+                               lookahead=self.lookahead, decode_threads=self.timing.threads)
         self.model_name = self.model.path.name
         self.hub = ControlHub(self.store, timeline=lambda: self.decoder.graph.timeline, audio_time=self.audio_time)
         if config.scene:
@@ -89,6 +98,7 @@ class LiveSession:
         self.errors: deque[str] = deque(maxlen=LAST_ERRORS)
         self.swapper = ModelSwapper(self.decoder, self.store, seed=config.seed, samplerate=self.samplerate,
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
+                                    frames_per_call=config.frames_per_call, threads=config.decode_threads,
                                     on_swapped=self._swapped, on_error=self._swap_error)
         self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
         self.started_at = 0.0
@@ -215,6 +225,12 @@ class LiveSession:
 
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
+        self.decoder.decode_threads = timing.threads
+
+    @property
+    def lookahead_blocks(self) -> int:
+        """The decoder's fill target now (it moves when the lookahead adapts)."""
+        return self.decoder.target_frames // self.config.blocksize
 
     # --- clocks and status ---------------------------------------------------------------
     def audio_time(self, wall_time: float) -> float:
@@ -232,7 +248,7 @@ class LiveSession:
             "device_s": self.output.device_latency,
             "block_s": self.config.blocksize / rate,
             "lookahead_s": self.lookahead_blocks * self.config.blocksize / rate,
-            "model_frame_s": frame / rate,
+            "model_frame_s": graph.frames_per_call * frame / rate,  # a control waits for the whole call
         }
         parts["total_s"] = sum(parts.values())
         return {k: round(v, 5) for k, v in parts.items()}
@@ -267,6 +283,7 @@ class LiveSession:
             midi=self.midi.stats() if self.midi is not None else None,
             visuals=self.visuals.stats() if self.visuals is not None else None,
             recording=self.visuals.recorder.stats() if self.visuals and self.visuals.recorder else None,
+            lookahead=self.lookahead.report(self.samplerate) if self.lookahead else None,
             errors=list(self.errors),
         )
 

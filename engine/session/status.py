@@ -45,6 +45,7 @@ class SessionStatus:
     visuals: dict[str, object] | None = None
     recording: dict[str, object] | None = None
     errors: list[str] = field(default_factory=list)
+    lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
 
     @property
     def device_ok(self) -> bool:
@@ -65,6 +66,9 @@ class SessionStatus:
             "model_decode_ms_at_load": {"median": round(timing.decode_ms_median, 3),
                                         "max": round(timing.decode_ms_max, 3),
                                         "realtime_factor": round(timing.realtime_factor, 4)},
+            "decode_setting": {"frames_per_call": timing.frames_per_call, "threads": timing.threads,
+                               "note": timing.note, "tried": [c.as_dict() for c in timing.tried]},
+            "lookahead": self.lookahead,
             "cpu_load": round(self.cpu_load_mean, 4),
             "latency": self.latency["total_s"],
             "latency_breakdown": self.latency,

@@ -1,0 +1,106 @@
+"""The decoder's lookahead, adapted to how the machine is doing: it grows after a near-miss (the
+ring fell below a safety mark, or the device underran) and shrinks slowly while playback is steady,
+within the user's bounds. Every change is kept (bounded) for the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+HISTORY = 64  # changes kept for the report (the oldest go first)
+SAFETY_FRACTION = 0.25  # a fill below this share of the target is a near-miss
+GROW_FACTOR = 1.5
+GROW_COOLDOWN_SECONDS = 0.25  # one stall is one near-miss, however many polls see it
+STEADY_SECONDS = 5.0  # a window without near-misses after which the lookahead may shrink
+SHRINK_FRACTION = 0.1  # per steady window, at least one block
+KEEP_FACTOR = 2.0  # never shrink below this many times the deepest drain seen in the window
+
+
+@dataclass(frozen=True)
+class LookaheadChange:
+    seconds: float  # since the first observation
+    frames: int
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"seconds": round(self.seconds, 3), "frames": self.frames, "reason": self.reason}
+
+
+class AdaptiveLookahead:
+    """Frames the decoder keeps queued. `observe()` is called by the decoder thread each time round its
+    loop with the ring's fill; it returns the (possibly new) target. Whole blocks only."""
+
+    def __init__(self, initial_frames: int, min_frames: int, max_frames: int, blocksize: int) -> None:
+        if not 0 < min_frames <= max_frames:
+            raise ValueError(f"lookahead bounds must satisfy 0 < min <= max, got {min_frames}..{max_frames}")
+        self.blocksize = blocksize
+        self.min_frames = self._blocks(min_frames)
+        self.max_frames = max(self.min_frames, (max_frames // blocksize) * blocksize)
+        self.frames = min(max(self._blocks(initial_frames), self.min_frames), self.max_frames)
+        self.steady_seconds = STEADY_SECONDS
+        self.history: deque[LookaheadChange] = deque(maxlen=HISTORY)
+        self.near_misses = 0
+        self._start: float | None = None
+        self._armed = False  # re-armed once the fill is back above the mark after a near-miss
+        self._last_grow = -math.inf
+        self._window_start = 0.0
+        self._window_low = self.frames
+        self._underruns = 0
+
+    def _blocks(self, frames: int) -> int:
+        return max(1, math.ceil(frames / self.blocksize)) * self.blocksize
+
+    @property
+    def mark(self) -> int:
+        return max(self.blocksize, int(self.frames * SAFETY_FRACTION))
+
+    def observe(self, fill: int, now: float, underruns: int = 0) -> int:
+        if self._start is None:
+            self._start = self._window_start = now
+            self._underruns = underruns
+            self._record(now, "start")
+        underran = underruns > self._underruns
+        self._underruns = underruns
+        if fill >= self.mark:
+            self._armed = True
+        if underran or (self._armed and fill < self.mark):
+            if now - self._last_grow >= GROW_COOLDOWN_SECONDS:
+                self._grow(now, "underrun" if underran else f"near-miss: fill {fill} < mark {self.mark}")
+            self._armed = False
+            self._reset_window(now)
+            return self.frames
+        self._window_low = min(self._window_low, fill)
+        if now - self._window_start >= self.steady_seconds:
+            self._shrink(now)
+            self._reset_window(now)
+        return self.frames
+
+    def _grow(self, now: float, reason: str) -> None:
+        self.near_misses += 1
+        self._last_grow = now
+        grown = min(self.max_frames, self._blocks(int(self.frames * GROW_FACTOR)))
+        if grown != self.frames:
+            self.frames = grown
+            self._record(now, reason)
+
+    def _shrink(self, now: float) -> None:
+        drained = max(0, self.frames - self._window_low)
+        step = max(1, int(self.frames * SHRINK_FRACTION) // self.blocksize) * self.blocksize
+        target = max(self.min_frames, self.frames - step, self._blocks(int(KEEP_FACTOR * drained)))
+        if target < self.frames:
+            self.frames = target
+            self._record(now, f"steady {self.steady_seconds:g} s: deepest drain {drained} frames")
+
+    def _reset_window(self, now: float) -> None:
+        self._window_start = now
+        self._window_low = self.frames
+
+    def _record(self, now: float, reason: str) -> None:
+        self.history.append(LookaheadChange(now - (self._start or now), self.frames, reason))
+
+    def report(self, samplerate: float) -> dict[str, object]:
+        return {"frames": self.frames, "ms": round(self.frames / samplerate * 1000, 2),
+                "min_frames": self.min_frames, "max_frames": self.max_frames, "near_misses": self.near_misses,
+                "history": [c.as_dict() for c in self.history]}

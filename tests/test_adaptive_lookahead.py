@@ -1,0 +1,75 @@
+"""The adaptive lookahead's rules, on a made-up clock: grow after a near-miss, shrink while steady."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.audio.adaptive_lookahead import HISTORY, AdaptiveLookahead
+
+BLOCK = 256
+
+
+def steady(la: AdaptiveLookahead, start: float, seconds: float, drain: int = BLOCK) -> float:
+    """Feed fills that dip `drain` frames below the target, every 10 ms."""
+    t = start
+    while t < start + seconds:
+        la.observe(la.frames - drain, t)
+        t += 0.01
+    return t
+
+
+def test_starts_within_bounds_in_whole_blocks() -> None:
+    assert AdaptiveLookahead(1000, 512, 4096, BLOCK).frames == 1024
+    assert AdaptiveLookahead(100, 512, 4096, BLOCK).frames == 512
+    assert AdaptiveLookahead(10_000, 512, 4096, BLOCK).frames == 4096
+    with pytest.raises(ValueError, match="0 < min <= max"):
+        AdaptiveLookahead(1000, 4096, 512, BLOCK)
+
+
+def test_grows_after_a_near_miss_once_per_stall() -> None:
+    la = AdaptiveLookahead(2048, 512, 8192, BLOCK)
+    t = steady(la, 0.0, 1.0)
+    for _ in range(5):  # one stall seen by five polls: one near-miss
+        la.observe(100, t)
+        t += 0.001
+    assert la.frames == 3072 and la.near_misses == 1
+    assert la.history[-1].reason.startswith("near-miss: fill 100")
+    t = steady(la, t, 0.3)  # refilled (re-armed), then a second stall grows it again
+    la.observe(100, t)
+    assert la.frames == 4608
+
+
+def test_underrun_grows_and_max_bounds() -> None:
+    la = AdaptiveLookahead(2048, 512, 2560, BLOCK)
+    la.observe(2048, 0.0, underruns=0)
+    la.observe(2048, 0.1, underruns=1)
+    assert la.frames == 2560 and la.history[-1].reason == "underrun"
+
+
+def test_shrinks_slowly_while_steady_down_to_the_minimum() -> None:
+    la = AdaptiveLookahead(4096, 1024, 8192, BLOCK)
+    t = steady(la, 0.0, 5.05)
+    assert la.frames == 3840  # one block (10 % rounded down to whole blocks) after one steady window
+    steady(la, t, 120.0)
+    assert la.frames == 1024
+    assert all("steady" in c.reason for c in list(la.history)[1:])
+
+
+def test_never_shrinks_below_twice_the_deepest_drain() -> None:
+    la = AdaptiveLookahead(4096, 256, 8192, BLOCK)
+    steady(la, 0.0, 60.0, drain=1500)  # fill dips 1500 frames each time (a slow decode call)
+    assert la.frames >= 3000
+
+
+def test_history_is_bounded() -> None:
+    la = AdaptiveLookahead(2048, 256, 8192, BLOCK)
+    la.steady_seconds = 0.1
+    t = 0.0
+    for _ in range(3 * HISTORY):  # each round shrinks once, then a near-miss grows it
+        t = steady(la, t, 0.15)
+        la.observe(0, t)
+        t += 0.3
+    assert len(la.history) == HISTORY
+    report = la.report(48000)
+    assert len(report["history"]) == HISTORY  # type: ignore[arg-type]
+    assert report["near_misses"] == 3 * HISTORY
