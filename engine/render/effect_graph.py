@@ -74,6 +74,8 @@ def choose_method(model: NNModel, requested: str | None) -> str:
 
 
 class EffectGraph:
+    frames_per_call = 1  # the method runs frame by frame, as nn~ calls it
+
     def __init__(self, model: NNModel, store: ParamStore, method: str, *, seed: int = 0,
                  output_rate: int | None = None, timeline: Timeline | None = None, start_seconds: float = 0.0,
                  analysis: AnalysisTap | None = None) -> None:

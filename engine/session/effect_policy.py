@@ -12,7 +12,8 @@ import torch
 from engine.errors import ModelLoadError
 from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.render.effect_graph import choose_method, effect_frame_samples
-from engine.session.model_policy import MAX_REALTIME_FACTOR, ModelTiming
+from engine.session.decode_choice import HEADROOM_FACTOR
+from engine.session.model_policy import ModelTiming
 
 
 def plays_decode(method: str | None) -> bool:
@@ -35,7 +36,7 @@ def load_effect(path: Path, method: str, frames: int = 12) -> tuple[NNModel, Mod
     model.reset()
     median = statistics.median(times)
     timing = ModelTiming(median, max(times), median / 1000 / (samples / (model.sample_rate or ASSUMED_SAMPLE_RATE)))
-    if timing.realtime_factor > MAX_REALTIME_FACTOR:
+    if timing.realtime_factor > HEADROOM_FACTOR:
         raise ModelLoadError(f"{path}: '{spec.name}' real-time factor {timing.realtime_factor:.2f} on one thread "
                              f"({median:.1f} ms per {samples} samples) is too slow for real time")
     return model, timing
