@@ -75,6 +75,7 @@ def choose_method(model: NNModel, requested: str | None) -> str:
 
 class EffectGraph:
     frames_per_call = 1  # the method runs frame by frame, as nn~ calls it
+    decodes_next = True  # so every `next_frame()` calls the model
 
     def __init__(self, model: NNModel, store: ParamStore, method: str, *, seed: int = 0,
                  output_rate: int | None = None, timeline: Timeline | None = None, start_seconds: float = 0.0,
