@@ -49,7 +49,7 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
     if latent_size < 1:
         raise ValueError(f"latent_size must be at least 1, got {latent_size}")
     rows: list[Param] = [
-        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "latent scale (how far the latent strays from the prior centre), with a sqrt(energy) loudness tilt"),
+        _float("/rave/energy", 1.0, 0.3, 2.0, "x", "latent scale (how far the latent strays from the prior centre); moves the loudness target 6 dB per doubling"),
         _float("/rave/chaos", 0.0, 0.0, 1.0, "", "white noise added to every latent frame"),
         _float("/rave/texture", 0.3, 0.0, 1.0, "", "amount of slow random variation on top of the source"),
         _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to source B (1)"),
@@ -61,7 +61,12 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/tempo/bpm", 120.0, 20.0, 300.0, "bpm", "tempo: reference loops play at bpm / reference_bpm"),
         _float("/tempo/reference_bpm", 120.0, 20.0, 300.0, "bpm", "the tempo reference clips were played at",
                smoothing_ms=0.0),
-        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "output gain"),
+        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after levelling: added to the output level, before the limiter"),
+        _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling aims at (BS.1770, over the last ~3 s; energy moves it)"),
+        Param("/master/agc", Kind.BOOL, True,
+              description="loudness levelling on (1) or off (0: the model's own level, plus trim and energy offset)"),
+        _float("/master/ceiling", -1.0, -12.0, 0.0, "dBTP", "true-peak limiter ceiling (4x oversampled, 3 ms look-ahead)",
+               smoothing_ms=0.0),
         _float("/rave/drywet", 1.0, 0.0, 1.0, "", "live: mix of the dry input (0) and the model's output (1)"),
         Param("/rave/model", Kind.STRING, "",
               description="live: swap to this model file (in the models folder, or an allowed absolute path)"),

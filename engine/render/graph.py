@@ -7,7 +7,6 @@ seed and a control timeline they produce the same samples.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Mapping
 
@@ -20,6 +19,8 @@ from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
 from engine.latent.smoothing import Smoother
 from engine.latent.sources import ReferenceLoop
+from engine.master.levelling import energy_offset_db
+from engine.master.stage import MasterStage
 from engine.models.nn_tilde import NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
@@ -65,14 +66,14 @@ class RenderGraph:
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
         self._gain_i = idx["/master/gain_db"]
+        self._loudness_i = idx["/master/loudness"]
+        self._ceiling_i = idx["/master/ceiling"]
+        self.master = MasterStage(self.output_rate, self.channels)  # output lags by master.latency samples
         self._energy_i = idx["/rave/energy"]
         self._z = torch.zeros(1, model.latent_size, 1)
         self._z_values = self._z.numpy().reshape(-1)  # a view: numpy writes the latent into the tensor
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
-        self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
-        self._gains = np.empty_like(self._ramp)
-        self._gain: float | None = None
         self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters
@@ -106,13 +107,15 @@ class RenderGraph:
         self._z_values[:] = self._latent_mean + self._latent_std * self.latent
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded = self._decode(self._z).numpy()[0].T
-        # Energy scales the latent and tilts loudness by sqrt(energy) (+3 dB at 2.0, -5 dB at 0.3): how
-        # loud a latent decodes differs from model to model, and a performer's "more energy" never
-        # means "quieter".
-        gain = 10.0 ** (float(controls[self._gain_i]) / 20.0) * math.sqrt(float(controls[self._energy_i]))
-        audio = self._apply_gain(decoded, gain)
-        if self._resampler is not None:
-            audio = self._resampler.process(audio)
+        audio = self._resampler.process(decoded) if self._resampler is not None else decoded
+        # Energy moves the loudness target (levelling would otherwise undo a louder latent).
+        self.master.target_offset_db = energy_offset_db(float(controls[self._energy_i]))
+        audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
+                                    agc=bool(values["/master/agc"]), ceiling_db=float(controls[self._ceiling_i]),
+                                    trim_db=float(controls[self._gain_i]))
+        if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
+            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
+            np.clip(audio, -1.0, 1.0, out=audio)
         if self.analysis_active:
             if self.analysis.wanted or self.mods.listening(snapshot):
                 self.analysis.push_output(audio, str(values["/analysis/source"]), self.time_seconds)
@@ -146,21 +149,3 @@ class RenderGraph:
             self.shaper.input_latent = self.normalise(z[0, : self.shaper.latent_size, -1].numpy())
             self._input = self._input[frame:]
             self.input_frames_encoded += 1
-
-    def _apply_gain(self, decoded: np.ndarray, gain: float) -> np.ndarray:
-        """A new float32 array: `decoded` is the model's own memory, which it may reuse, so it is never
-        written; the product is the only copy made."""
-        # Ramp from the previous frame's gain across the frame: a gain step never clicks.
-        start = gain if self._gain is None else self._gain
-        self._gain = gain
-        if gain == start:
-            audio = np.multiply(decoded, gain, dtype=np.float32)
-        else:
-            gains = self._gains[: decoded.shape[0]]
-            np.multiply(self._ramp[: decoded.shape[0]], gain - start, out=gains)
-            gains += start
-            audio = np.multiply(decoded, gains, dtype=np.float32)
-        if audio.max() > 1.0 or audio.min() < -1.0:  # two reductions: no per-frame temporaries
-            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
-            np.clip(audio, -1.0, 1.0, out=audio)
-        return audio

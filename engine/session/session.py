@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,8 @@ class LiveSession:
         if config.osc_port:  # first: a busy port fails before any audio starts
             self.osc = OscServer(self.hub, config.osc_host, config.osc_port, allow=config.osc_allow,
                                  routes=load_routes(config.osc_map, self.hub),
-                                 status=lambda: self.status().osc_reply()).start()
+                                 status=lambda: self.status().osc_reply(),
+                                 meters=lambda: self.decoder.graph.master.meters.osc_args()).start()
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
@@ -224,6 +226,7 @@ class LiveSession:
             "block_s": self.config.blocksize / rate,
             "lookahead_s": self.lookahead_blocks * self.config.blocksize / rate,
             "model_frame_s": frame / rate,
+            "master_s": graph.master.latency / rate,  # the limiter's look-ahead
         }
         parts["total_s"] = sum(parts.values())
         return {k: round(v, 5) for k, v in parts.items()}
@@ -259,6 +262,7 @@ class LiveSession:
             visuals=self.visuals.stats() if self.visuals is not None else None,
             recording=self.visuals.recorder.stats() if self.visuals and self.visuals.recorder else None,
             errors=list(self.errors),
+            meters=asdict(self.decoder.graph.master.meters),
         )
 
     def _analysis_status(self) -> dict[str, object]:
