@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--cost-only", action="store_true", help="skip the renders")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     cost = {}
@@ -75,6 +76,8 @@ def main() -> None:
         cost[f"{channels}ch_agc_off_quiet"] = stage_cost(channels, 0.05, False, args.frames)
     result: dict[str, object] = {"frame_samples": FRAME, "rate": RATE, "cost": cost}
     print(json.dumps(result), flush=True)
+    if args.cost_only:
+        return
     default = {}
     for seed in range(args.seeds):
         r = render(RenderRequest(seconds=args.seconds, scene="Balanced", seed=seed, progress=False))

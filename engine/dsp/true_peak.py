@@ -47,25 +47,30 @@ def interval_peaks(joined: np.ndarray, kernel: np.ndarray, threshold: float = 0.
     """Peaks of intervals [n, n+1) for n = taps/2 - 1 .. len - taps/2 - 1 of (frames, channels) `joined`.
 
     Exact wherever the true peak could exceed `threshold`; elsewhere the larger of the interval's two
-    samples (the peak is then known to be at most `threshold`). An interpolated value is bounded by
-    the kernel's weights times the samples they read, so only the samples whose neighbourhood could
-    reach the threshold are interpolated: a limiter that is not limiting costs little."""
+    samples (the peak is then known to be at most `threshold`). An interpolated value is the two
+    samples each side times their taps plus at most the far taps' L1 norm times the window's peak:
+    only where that bound reaches the threshold is the whole kernel applied, so a limiter that is
+    not limiting, or a meter below its last peak, costs little."""
     taps = kernel.shape[0]
     half = taps // 2
     n = joined.shape[0] - taps + 1
-    magnitude = np.abs(joined).max(axis=1)
+    magnitude = np.abs(joined[:, 0])
+    for c in range(1, joined.shape[1]):  # column by column: a reduction along a short axis is slow
+        np.maximum(magnitude, np.abs(joined[:, c]), out=magnitude)
     peaks = np.maximum(magnitude[half - 1: half - 1 + n], magnitude[half: half + n])
-    # The two samples each side weigh most; the far taps add at most their L1 times the window's peak.
-    weights = np.abs(kernel)
-    near = weights[half - 2: half + 2].sum(axis=0)
-    far = float((weights.sum(axis=0) - near).max())
-    near = float(near.max())
+    near_taps = kernel[half - 2: half + 2]
+    far = float((np.abs(kernel).sum(axis=0) - np.abs(near_taps).sum(axis=0)).max())
+    reach = far * -sliding_min(-magnitude, taps)
     nearby = np.maximum(np.maximum(magnitude[half - 2: half - 2 + n], magnitude[half + 1: half + 1 + n]), peaks)
-    bound = near * nearby + far * -sliding_min(-magnitude, taps)
-    candidates = np.flatnonzero(bound > threshold)
+    candidates = np.flatnonzero(float(np.abs(near_taps).sum(axis=0).max()) * nearby + reach > threshold)
+    if candidates.size:  # a tighter bound: the near taps' actual sum
+        near = np.stack([joined[candidates + half - 2 + k] for k in range(4)], axis=-1)  # (m, channels, 4)
+        near = np.abs(near.reshape(-1, 4) @ near_taps).reshape(candidates.size, -1).max(axis=1)
+        candidates = candidates[near + reach[candidates] > threshold]
     if candidates.size:
         windows = np.lib.stride_tricks.sliding_window_view(joined, taps, axis=0)[candidates]  # (m, channels, taps)
-        between = np.abs(windows @ kernel).max(axis=(1, 2))
+        # One 2-D product (a single BLAS call) instead of m small stacked ones.
+        between = np.abs(windows.reshape(-1, taps) @ kernel).reshape(candidates.size, -1).max(axis=1)
         peaks[candidates] = np.maximum(peaks[candidates], between)
     return peaks
 

@@ -87,7 +87,7 @@ class MasterStage:
         floor = 10.0 ** ((self._true_peak_db - fall) / 20.0)
         true_peak = float(self._out_peaks.process(out, max(peak, floor)).max()) if out.size else 0.0
         gains = self.limiter.last_gain
-        reduction = -20.0 * math.log10(float(gains.min())) if gains.size else 0.0
+        reduction = max(0.0, -20.0 * math.log10(float(gains.min()))) if gains.size else 0.0
         self._peak_db = max(_db(peak), self._peak_db - fall)
         self._true_peak_db = max(_db(true_peak), self._true_peak_db - fall)
         self._reduction_db = max(reduction, self._reduction_db - fall, 0.0)
