@@ -154,3 +154,22 @@ def test_ceiling_minus_6_caps_the_true_peak(tmp_path: Path) -> None:
     result = render(RenderRequest(seconds=6, model=model, sets=["/master/ceiling=-6"], progress=False))
     assert _scipy_true_peak_db(result.audio) <= -6.0
     assert _scipy_true_peak_db(result.audio) > -7.0
+
+
+def test_limiter_gain_falls_before_a_peak_and_recovers_over_a_150_ms_release() -> None:
+    quiet, burst = _sine(1000, -20, 0.5), _sine(1000, 5, 0.05)  # 6 dB over the -1 dBTP ceiling
+    x = np.concatenate([quiet, burst, quiet])[:, None].astype(np.float32)
+    limiter = TruePeakLimiter(RATE, 1)
+    gains = []
+    for i in range(0, x.shape[0], 2048):
+        limiter.process(x[i: i + 2048], -1.0)
+        gains.append(limiter.last_gain)
+    gain_db = 20 * np.log10(np.concatenate(gains))
+    start = int(0.5 * RATE) + limiter.latency  # where the burst leaves the limiter
+    assert gain_db[start - limiter.window - 10] == 0.0  # untouched until the look-ahead sees the burst,
+    assert -2.0 < gain_db[start - 100] < -0.3  # then falling over the 3 ms before it arrives
+    assert gain_db[start: start + int(0.05 * RATE)].min() == pytest.approx(-6.05, abs=0.3)
+    assert np.abs(np.diff(gain_db)).max() < 0.2  # no step: a ramp, never a click
+    end = start + int(0.05 * RATE)
+    assert gain_db[end + int(0.1 * RATE)] < -1.0  # still recovering 100 ms later (40 dB/s)
+    assert gain_db[end + int(0.2 * RATE)] == 0.0

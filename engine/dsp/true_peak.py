@@ -6,6 +6,8 @@ dot product, done for a whole block as one matrix product (no per-sample Python)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 OVERSAMPLE = 4
@@ -63,6 +65,8 @@ def interval_peaks(joined: np.ndarray, kernel: np.ndarray, threshold: float = 0.
     reach = far * -sliding_min(-magnitude, taps)
     nearby = np.maximum(np.maximum(magnitude[half - 2: half - 2 + n], magnitude[half + 1: half + 1 + n]), peaks)
     candidates = np.flatnonzero(float(np.abs(near_taps).sum(axis=0).max()) * nearby + reach > threshold)
+    if candidates.size > n // 8:  # most of the block: one FFT convolution for all is cheaper
+        return np.maximum(peaks, _all_interpolated_peaks(joined, kernel.shape[1] + 1, taps))
     if candidates.size:  # a tighter bound: the near taps' actual sum
         near = np.stack([joined[candidates + half - 2 + k] for k in range(4)], axis=-1)  # (m, channels, 4)
         near = np.abs(near.reshape(-1, 4) @ near_taps).reshape(candidates.size, -1).max(axis=1)
@@ -73,6 +77,26 @@ def interval_peaks(joined: np.ndarray, kernel: np.ndarray, threshold: float = 0.
         between = np.abs(windows.reshape(-1, taps) @ kernel).reshape(candidates.size, -1).max(axis=1)
         peaks[candidates] = np.maximum(peaks[candidates], between)
     return peaks
+
+
+@lru_cache(maxsize=8)
+def _kernel_spectra(size: int, oversample: int, taps: int) -> np.ndarray:
+    """rfft of each phase's taps reversed (convolution computes the dot products), (size // 2 + 1, phases)."""
+    return np.fft.rfft(interpolation_kernel(oversample, taps)[::-1], n=size, axis=0)
+
+
+def _all_interpolated_peaks(joined: np.ndarray, oversample: int, taps: int) -> np.ndarray:
+    """The largest interpolated magnitude between each pair of samples, every phase, every channel."""
+    n = joined.shape[0] - taps + 1
+    size = 1 << (joined.shape[0] - 1).bit_length()
+    spectra = _kernel_spectra(size, oversample, taps)
+    spectrum = np.fft.rfft(joined, n=size, axis=0)  # (bins, channels)
+    best = np.zeros(n)
+    for p in range(spectra.shape[1]):
+        phase = np.fft.irfft(spectrum * spectra[:, p: p + 1], n=size, axis=0)[taps - 1: taps - 1 + n]
+        for c in range(phase.shape[1]):
+            np.maximum(best, np.abs(phase[:, c]), out=best)
+    return best
 
 
 def sliding_min(x: np.ndarray, width: int) -> np.ndarray:

@@ -9,8 +9,6 @@ g[n] = min(s[n], g[n-1] + r) in dB, which unrolls to a cumulative minimum: no pe
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from engine.dsp.true_peak import TruePeakDetector, sliding_min
@@ -62,8 +60,3 @@ class TruePeakLimiter:
         self._gain_db = float(gain_db[-1])
         self.last_gain = 10.0 ** (gain_db / 20.0)
         return (audio * self.last_gain[:, None]).astype(np.float32)
-
-    @property
-    def reduction_db(self) -> float:
-        """Gain reduction at the end of the last block, dB (0 or positive)."""
-        return -self._gain_db if math.isfinite(self._gain_db) else 0.0
