@@ -82,7 +82,7 @@ def pumping(path: Path) -> dict[str, float]:
 def levels(audio: np.ndarray, rate: int, stats: dict[str, float]) -> dict[str, float]:
     return {"integrated_lufs": round(integrated_loudness(audio, rate), 2),
             "true_peak_dbtp": round(float(20 * np.log10(np.abs(signal.resample_poly(audio, 4, 1, axis=0)).max())), 2),
-            "max_gain_reduction_db": round(stats["gain_reduction_db"], 2)}
+            "max_gain_reduction_db": round(stats["max_gain_reduction_db"], 2)}
 
 
 def main() -> None:

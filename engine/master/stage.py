@@ -39,6 +39,7 @@ class MasterMeters:
     gain_reduction_db: float = 0.0  # the limiter's reduction, dB, falling back 12 dB/s
     levelling_gain_db: float = 0.0  # the leveller's gain now (0 with /master/agc off)
     max_true_peak_db: float = FLOOR_DB  # the largest true peak since the start
+    max_gain_reduction_db: float = 0.0  # the limiter's largest reduction since the start
 
     def osc_args(self) -> list[float]:
         """`/engine/meters` arguments."""
@@ -62,6 +63,7 @@ class MasterStage:
         self._peak_db = self._true_peak_db = FLOOR_DB
         self._reduction_db = 0.0
         self._max_true_peak = 0.0
+        self._max_reduction_db = 0.0
         self.meters = MasterMeters()
 
     def process(self, audio: np.ndarray, *, loudness_lufs: float, agc: bool, ceiling_db: float,
@@ -92,8 +94,9 @@ class MasterStage:
         self._true_peak_db = max(_db(true_peak), self._true_peak_db - fall)
         self._reduction_db = max(reduction, self._reduction_db - fall, 0.0)
         self._max_true_peak = max(self._max_true_peak, true_peak)
+        self._max_reduction_db = max(self._max_reduction_db, reduction)
         self.meters = MasterMeters(
             peak_db=self._peak_db, true_peak_db=self._true_peak_db,
             short_term_lufs=_finite(self.meter.short_term), integrated_lufs=_finite(self.meter.integrated),
             gain_reduction_db=self._reduction_db, levelling_gain_db=level_db,
-            max_true_peak_db=_db(self._max_true_peak))
+            max_true_peak_db=_db(self._max_true_peak), max_gain_reduction_db=self._max_reduction_db)
