@@ -14,7 +14,6 @@ import numpy as np
 
 from engine.dsp.dc_blocker import DcBlocker
 from engine.dsp.loudness import LoudnessMeter
-from engine.dsp.true_peak import TruePeakDetector
 from engine.master.levelling import LoudnessLeveller
 from engine.master.limiter import TruePeakLimiter
 
@@ -57,7 +56,6 @@ class MasterStage:
         self.limiter = TruePeakLimiter(rate, channels)
         self.latency = self.limiter.latency
         self.meter = LoudnessMeter(rate, channels)
-        self._out_peaks = TruePeakDetector(channels)
         self.target_offset_db = 0.0  # set per frame by the graph: how far energy moves the target
         self._gain: float | None = None
         self._peak_db = self._true_peak_db = FLOOR_DB
@@ -77,17 +75,17 @@ class MasterStage:
             x *= np.linspace(start, gain, x.shape[0], endpoint=False)[:, None]
         else:
             x *= gain
-        out = self.limiter.process(x.astype(np.float32), ceiling_db)
-        self._measure(out, level_db)
+        fall = PEAK_FALL_DB_PER_S * x.shape[0] / self.rate
+        # The true-peak meter needs exact values only where they could lift its falling reading.
+        out = self.limiter.process(x.astype(np.float32), ceiling_db,
+                                   exact_above=10.0 ** ((self._true_peak_db - fall) / 20.0))
+        self._measure(out, level_db, fall)
         return out
 
-    def _measure(self, out: np.ndarray, level_db: float) -> None:
+    def _measure(self, out: np.ndarray, level_db: float, fall: float) -> None:
         self.meter.push(out)
-        fall = PEAK_FALL_DB_PER_S * out.shape[0] / self.rate
         peak = float(np.abs(out).max()) if out.size else 0.0
-        # Only samples that could lift the falling meter are interpolated: see interval_peaks.
-        floor = 10.0 ** ((self._true_peak_db - fall) / 20.0)
-        true_peak = float(self._out_peaks.process(out, max(peak, floor)).max()) if out.size else 0.0
+        true_peak = max(float(self.limiter.last_peaks.max()), peak) if out.size else 0.0
         gains = self.limiter.last_gain
         reduction = max(0.0, -20.0 * math.log10(float(gains.min()))) if gains.size else 0.0
         self._peak_db = max(_db(peak), self._peak_db - fall)
