@@ -203,8 +203,9 @@ def _render(args: argparse.Namespace) -> int:
     result = render(request)
     seconds = result.audio.shape[0] / result.rate
     err_console.print(f"wrote {result.out} ({seconds:.2f} s, {result.rate} Hz, {result.audio.shape[1]} ch) "
-                      f"in {result.wall_seconds:.2f} s ({seconds / max(result.wall_seconds, 1e-9):.0f}x real time)",
-                      highlight=False)
+                      f"in {result.wall_seconds:.2f} s ({seconds / max(result.wall_seconds, 1e-9):.0f}x real time), "
+                      f"{result.stats['integrated_lufs']:.1f} LUFS integrated, "
+                      f"true peak {result.stats['max_true_peak_db']:.1f} dBTP", highlight=False)
     if result.clipped_samples:
         err_console.print(f"[yellow]note:[/] {result.clipped_samples} samples were clipped at full scale")
     return 0

@@ -236,6 +236,9 @@ def test_cli_live_writes_report(jack_server: JackServer, live_model: Path, tmp_p
     assert 0 <= report["cpu_load"] < 1
     assert report["latency"] > (report["lookahead_blocks"] + 1) * BLOCKSIZE / SAMPLERATE
     assert "played" in done.stderr and "0 underruns" in done.stderr
+    meters = report["meters"]  # the master stage: levelled to -16 LUFS, true peak under -1 dBTP
+    assert meters["integrated_lufs"] == pytest.approx(-16.0, abs=1.5), meters
+    assert meters["max_true_peak_db"] <= -1.0 and meters["gain_reduction_db"] >= 0.0
 
 
 def test_cli_devices_lists_jack(jack_server: JackServer) -> None:

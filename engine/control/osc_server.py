@@ -17,6 +17,8 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
                                            DEVICE_OK OUTAGES MODEL SCENE
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
+    /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
+                                           GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
@@ -44,6 +46,7 @@ from engine.control.actions import parse_action
 from engine.control.feature_sender import FeatureSender
 from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
+from engine.control.meter_sender import MeterSender
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
 from engine.control.rate_limit import LogLimiter, clip
@@ -82,10 +85,12 @@ def _is_loopback(host: str) -> bool:
 class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
-                 status: Callable[[], Sequence[object]] | None = None) -> None:
+                 status: Callable[[], Sequence[object]] | None = None,
+                 meters: Callable[[], Sequence[float]] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
-        carries this server's own counters and zeros for the audio."""
+        carries this server's own counters and zeros for the audio. `meters`: the `/engine/meters`
+        arguments (without it, meter subscribers get nothing)."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -114,6 +119,8 @@ class OscServer:
         self.hub.add_error_listener(self.feedback.on_error)
         self.feature_subscribers = Subscribers()
         self.features = FeatureSender(self.sock, self.feature_subscribers)
+        self.meter_subscribers = Subscribers()
+        self.meters = MeterSender(self.sock, self.meter_subscribers, meters)
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
@@ -128,23 +135,28 @@ class OscServer:
             "/analysis/subscribe": self._analysis_subscribe, "/analysis/unsubscribe": self._analysis_unsubscribe,
             "/analysis/names": self._analysis_names, "/slot/save": self._slot, "/slot/recall": self._slot,
             "/engine/action": self._run_action,
+            "/meters/subscribe": self._meters_subscribe, "/meters/unsubscribe": self._meters_unsubscribe,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> OscServer:
         self._thread.start()
         self.feedback.start()
+        self.meters.start()
         log.info("OSC on %s:%d", self.host, self.port)
         return self
 
     def stop(self) -> None:
         self._halt.set()
         self.feedback.stop()
+        self.meters.stop()
         self._flush_logs(final=True)
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.feedback.is_alive():
             self.feedback.join(timeout=2)
+        if self.meters.is_alive():
+            self.meters.join(timeout=2)
         self.sock.close()
 
     def __enter__(self) -> OscServer:
@@ -381,6 +393,18 @@ class OscServer:
         client = self._client_port(message, sender)
         self.feature_subscribers.remove(client)
         self._reply(client, "/done", "/analysis/unsubscribe")
+
+    def _meters_subscribe(self, message: TimedMessage, sender: Client) -> None:
+        client = self._client_port(message, sender)
+        if not self.meter_subscribers.add(client):
+            self._reply(sender, "/fail", "/meters/subscribe", f"{self.meter_subscribers.limit} subscribers already")
+            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
+        self._reply(client, "/done", "/meters/subscribe")
+
+    def _meters_unsubscribe(self, message: TimedMessage, sender: Client) -> None:
+        client = self._client_port(message, sender)
+        self.meter_subscribers.remove(client)
+        self._reply(client, "/done", "/meters/unsubscribe")
 
     def _analysis_names(self, message: TimedMessage, sender: Client) -> None:
         self._reply(self._client_port(message, sender), "/analysis/names", *FEATURE_NAMES)

@@ -64,7 +64,12 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/tempo/bpm", 120.0, 20.0, 300.0, "bpm", "tempo: reference loops play at bpm / reference_bpm"),
         _float("/tempo/reference_bpm", 120.0, 20.0, 300.0, "bpm", "the tempo reference clips were played at",
                smoothing_ms=0.0),
-        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "output gain"),
+        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after the levelling, before the limiter (levelling on: -6 puts the output 6 dB under the target)"),
+        _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling brings the output to (BS.1770; 20 s renders land within 1 LU); energy moves it"),
+        Param("/master/agc", Kind.BOOL, True,
+              description="loudness levelling on (1) or off (0: the model's own level, plus trim and energy offset)"),
+        _float("/master/ceiling", -1.0, -12.0, 0.0, "dBTP", "true-peak limiter ceiling (4x oversampled peaks, 3 ms look-ahead, 40 dB/s release)",
+               smoothing_ms=0.0),
         _float("/rave/drywet", 1.0, 0.0, 1.0, "", "dry input (0) to model output (1), equal-power: dry cos(90 deg "
                "x v), wet sin(90 deg x v), -3 dB each at 0.5; dry is time-aligned with the wet (live --input or "
                "render --input; without input, dry is silence)"),

@@ -30,6 +30,7 @@ from engine.errors import ModelLoadError, ParamError
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.smoothing import Smoother
+from engine.master.stage import MasterStage
 from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, MethodSpec, NNModel
 from engine.models.resample import Resampler
 from engine.params.param import Value
@@ -99,8 +100,9 @@ class EffectGraph:
         self._input_resampler: Resampler | None = None
         idx = store.continuous_index
         self._gain_i, self._drywet_i = idx["/master/gain_db"], idx["/rave/drywet"]
+        self._loudness_i, self._ceiling_i = idx["/master/loudness"], idx["/master/ceiling"]
+        self.master = MasterStage(self.output_rate, self.spec.out_channels)  # the same master as decode's
         self._visual_i = np.array([idx[a] for a in VISUAL_MODULATED])
-        self._gain: float | None = None
         self.drywet = DryWetMixer()
         self.input_frames = InputFrames()
         self._input = np.zeros((0, self.spec.in_channels), dtype=np.float32)
@@ -156,9 +158,16 @@ class EffectGraph:
         if previous is not self.spec and previous.out_channels == self.spec.out_channels:
             wet = self._crossfade(self._run(dry, previous), wet)  # a switch glides over one frame: no click
         audio = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-        audio = self._apply_gain(audio, 10.0 ** (float(controls[self._gain_i]) / 20.0))
         if self._resampler is not None:
             audio = self._resampler.process(audio)
+        if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them
+            self.master = MasterStage(self.output_rate, audio.shape[1])
+        audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
+                                    agc=bool(snapshot.values["/master/agc"]),
+                                    ceiling_db=float(controls[self._ceiling_i]), trim_db=float(controls[self._gain_i]))
+        if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
+            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
+            np.clip(audio, -1.0, 1.0, out=audio)
         if self.analysis_active:
             if self.analysis.wanted or self.mods.listening(snapshot):
                 self.analysis.push_output(audio, str(snapshot.values["/analysis/source"]), self.time_seconds)
@@ -200,18 +209,6 @@ class EffectGraph:
             raise ModelLoadError(f"{self.model.path.name}: '{spec.name}' returned {tuple(y.shape)}, "
                                  f"expected (1, {expected[0]}, {expected[1]})")
         return np.repeat(values, spec.out_ratio, axis=1).T.astype(np.float32)  # each value held out_ratio samples
-
-    def _apply_gain(self, audio: np.ndarray, gain: float) -> np.ndarray:
-        """The output gain, ramped across the frame from the last one's (no click), then clipped."""
-        start = gain if self._gain is None else self._gain
-        self._gain = gain
-        ramp = np.linspace(start, gain, audio.shape[0], endpoint=False, dtype=np.float32)[:, None]
-        out = np.multiply(audio, ramp if start != gain else np.float32(gain), dtype=np.float32)
-        over = np.abs(out) > 1.0
-        if over.any():
-            self.clipped_samples += int(np.count_nonzero(over))
-            np.clip(out, -1.0, 1.0, out=out)
-        return out
 
 
 def method_validator(model: Callable[[], NNModel], decode_session: bool,

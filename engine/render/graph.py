@@ -21,6 +21,7 @@ from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
 from engine.latent.smoothing import Smoother
 from engine.latent.sources import ReferenceLoop
+from engine.master.stage import MasterStage
 from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.models.resample import Resampler
 from engine.params.store import ParamStore
@@ -75,6 +76,9 @@ class RenderGraph:
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
         self._gain_i = idx["/master/gain_db"]
+        self._loudness_i = idx["/master/loudness"]
+        self._ceiling_i = idx["/master/ceiling"]
+        self.master = MasterStage(self.output_rate, self.channels)  # output lags by master.latency samples
         self._energy_i = idx["/rave/energy"]
         self._drywet_i = idx["/rave/drywet"]
         self._z = torch.zeros(1, model.latent_size, frames_per_call)
@@ -82,10 +86,10 @@ class RenderGraph:
         self._ready: deque[np.ndarray] = deque()  # decoded frames not handed out yet
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
+        self.frame_index = round(start_seconds / self.frame_seconds)
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
         self._gains = np.empty_like(self._ramp)
         self._gain: float | None = None
-        self.frame_index = round(start_seconds / self.frame_seconds)
         self.clipped_samples = 0
         self.latent = np.zeros(model.latent_size)  # the last frame's latent, for meters
         # (start time, latent, modulated visual controls) of each rendered frame: the visuals take each
@@ -152,15 +156,21 @@ class RenderGraph:
             decoded_all = self._decode(self._z).numpy()[0].T
         for k, (started, snapshot, controls, dry) in enumerate(frames):
             decoded = decoded_all[k * self.frame_samples:(k + 1) * self.frame_samples]
-            # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py).
+            # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py),
+            # and it moves the master's loudness target (levelling would otherwise undo it).
             energy = float(controls[self._energy_i])
-            self.energy_target_db = target_db(energy)  # for a loudness leveller: follow it, or energy is flattened
+            self.energy_target_db = self.master.target_offset_db = target_db(energy)
             wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
             mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-            gain = 10.0 ** ((float(controls[self._gain_i]) + self.energy_map.gain_db(energy)) / 20.0)
-            audio = self._apply_gain(mixed, gain)
+            audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0))
             if self._resampler is not None:
                 audio = self._resampler.process(audio)
+            audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
+                                        agc=bool(snapshot.values["/master/agc"]),
+                                        ceiling_db=float(controls[self._ceiling_i]), trim_db=float(controls[self._gain_i]))
+            if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
+                self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
+                np.clip(audio, -1.0, 1.0, out=audio)
             if self.analysis_active:
                 if self.analysis.wanted or self.mods.listening(snapshot):
                     self.analysis.push_output(audio, str(snapshot.values["/analysis/source"]), started)
@@ -214,13 +224,8 @@ class RenderGraph:
         start = gain if self._gain is None else self._gain
         self._gain = gain
         if gain == start:
-            audio = np.multiply(decoded, gain, dtype=np.float32)
-        else:
-            gains = self._gains[: decoded.shape[0]]
-            np.multiply(self._ramp[: decoded.shape[0]], gain - start, out=gains)
-            gains += start
-            audio = np.multiply(decoded, gains, dtype=np.float32)
-        if audio.max() > 1.0 or audio.min() < -1.0:  # two reductions: no per-frame temporaries
-            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
-            np.clip(audio, -1.0, 1.0, out=audio)
-        return audio
+            return np.multiply(decoded, gain, dtype=np.float32)
+        gains = self._gains[: decoded.shape[0]]
+        np.multiply(self._ramp[: decoded.shape[0]], gain - start, out=gains)
+        gains += start
+        return np.multiply(decoded, gains, dtype=np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -143,4 +143,4 @@ def render(request: RenderRequest, model: NNModel | None = None) -> RenderResult
     if request.out is not None:
         write_wav(request.out, audio, graph.output_rate)
     return RenderResult(audio, graph.output_rate, request.out, wall, graph.clipped_samples,
-                        {"realtime_factor": wall / seconds})
+                        {"realtime_factor": wall / seconds, **asdict(graph.master.meters)})

@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 
 from engine.analysis.features import INDEX
@@ -123,7 +124,8 @@ class LiveSession:
         if config.osc_port:  # first: a busy port fails before any audio starts
             self.osc = OscServer(self.hub, config.osc_host, config.osc_port, allow=config.osc_allow,
                                  routes=load_routes(config.osc_map, self.hub),
-                                 status=lambda: self.status().osc_reply()).start()
+                                 status=lambda: self.status().osc_reply(),
+                                 meters=lambda: self.decoder.graph.master.meters.osc_args()).start()
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
@@ -249,6 +251,7 @@ class LiveSession:
             "block_s": self.config.blocksize / rate,
             "lookahead_s": self.lookahead_blocks * self.config.blocksize / rate,
             "model_frame_s": graph.frames_per_call * frame / rate,  # a control waits for the whole call
+            "master_s": graph.master.latency / rate,  # the limiter's look-ahead
         }
         parts["total_s"] = sum(parts.values())
         return {k: round(v, 5) for k, v in parts.items()}
@@ -285,6 +288,7 @@ class LiveSession:
             recording=self.visuals.recorder.stats() if self.visuals and self.visuals.recorder else None,
             lookahead=self.lookahead.report(self.samplerate) if self.lookahead else None,
             errors=list(self.errors),
+            meters=asdict(self.decoder.graph.master.meters),
         )
 
     def _analysis_status(self) -> dict[str, object]:

@@ -46,6 +46,7 @@ class SessionStatus:
     recording: dict[str, object] | None = None
     errors: list[str] = field(default_factory=list)
     lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
+    meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
 
     @property
     def device_ok(self) -> bool:
@@ -86,6 +87,7 @@ class SessionStatus:
             "analysis": self.analysis,
             "visuals": self.visuals,
             "recording": self.recording,
+            "meters": {k: round(v, 2) for k, v in self.meters.items()},
         }
 
     def osc_reply(self) -> list[object]:
@@ -116,6 +118,13 @@ class StatusLine:
             ("model ", "dim"), status.model, "  ",
             ("scene ", "dim"), status.scene,
         )
+        if status.meters:
+            m = status.meters
+            over = m["max_true_peak_db"] > -0.1
+            line.append_text(Text.assemble(
+                "  ", ("TP ", "dim"), (f"{m['true_peak_db']:.1f}", "bold red" if over else ""),
+                ("  ST ", "dim"), f"{m['short_term_lufs']:.1f}", ("  I ", "dim"), f"{m['integrated_lufs']:.1f} LUFS",
+                ("  GR ", "dim"), f"{m['gain_reduction_db']:.1f} dB"))
         if not status.device_ok:
             line.append(f"  AUDIO DEVICE {str(status.device.get('state')).upper()}: "
                         f"{status.device.get('last_error') or ''}", style="bold red")
