@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--input", type=Path, metavar="AUDIO",
                         help="play the model from this file as its input (source A; the dry signal of /rave/drywet)")
     render.add_argument("--method", help="model method to play: decode (default) or an audio method, e.g. forward")
+    render.add_argument("--no-master", dest="master", action="store_false",
+                        help="write the model's own output: no levelling, trim or limiter (for a DAW that masters it)")
     render.add_argument("--frames-per-call", type=int, default=1, metavar="N",
                         help="latent frames per decode call (default 1; live chooses per model)")
 
@@ -199,7 +201,7 @@ def _render(args: argparse.Namespace) -> int:
     request = RenderRequest(seconds=args.seconds, out=args.out, model=args.model, scene=args.scene, sets=args.sets,
                             automation=args.automation, seed=args.seed, references=args.references,
                             samplerate=args.samplerate, input=args.input, method=args.method,
-                            frames_per_call=args.frames_per_call)
+                            frames_per_call=args.frames_per_call, master=args.master)
     result = render(request)
     seconds = result.audio.shape[0] / result.rate
     err_console.print(f"wrote {result.out} ({seconds:.2f} s, {result.rate} Hz, {result.audio.shape[1]} ch) "

@@ -1,5 +1,8 @@
 """Audio methods of any nn~ model (`--method`, `/rave/method`), with the genuine nn~ demo models."""
 
+# The renders here leave the master stage out (`--no-master`): they test how the input and the methods
+# come out, sample for sample, which levelling and limiting would change (tests/test_master_stage.py).
+
 from __future__ import annotations
 
 import os
@@ -47,7 +50,7 @@ def stereo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
 
 
 def _play(model: NNModel, path: Path, method: str | None, *sets: str) -> np.ndarray:
-    result = render(RenderRequest(seconds=None, input=path, method=method, sets=list(sets)), model=model)
+    result = render(RenderRequest(master=False, seconds=None, input=path, method=method, sets=list(sets)), model=model)
     assert result.rate == RATE  # a model that does not know its rate plays at the file's
     return result.audio
 
@@ -112,7 +115,7 @@ def test_method_with_an_output_ratio(demo: Path, stereo: tuple[Path, np.ndarray]
 def test_method_switches_live_and_drywet_mixes(demo: Path, stereo: tuple[Path, np.ndarray]) -> None:
     path, audio = stereo
     model = NNModel.load(demo / "src_models_effects.ts")
-    graph = prepare(RenderRequest(seconds=None, input=path, method="thru"), model=model)
+    graph = prepare(RenderRequest(master=False, seconds=None, input=path, method="thru"), model=model)
     assert isinstance(graph, EffectGraph) and graph.frame_samples == effect_frame_samples(model) == 1024
     n = graph.frame_samples
     graph.push_input(audio[: 3 * n])
@@ -124,7 +127,7 @@ def test_method_switches_live_and_drywet_mixes(demo: Path, stereo: tuple[Path, n
     graph.push_input(audio[3 * n: 4 * n])
     np.testing.assert_allclose(graph.next_frame()[:, 0], -audio[2 * n: 3 * n, 0], atol=1e-6)
     assert graph.method_switches == 1
-    dry = prepare(RenderRequest(seconds=None, input=path, method="invert", sets=["/rave/drywet=0"]), model=model)
+    dry = prepare(RenderRequest(master=False, seconds=None, input=path, method="invert", sets=["/rave/drywet=0"]), model=model)
     dry.push_input(audio[:n])
     np.testing.assert_allclose(dry.next_frame()[:, 0], audio[:n, 0], atol=1e-6)  # the dry input, aligned
 
@@ -137,7 +140,7 @@ def test_unknown_method_is_one_clear_error(demo: Path) -> None:
 
 def test_effect_model_without_input_says_what_is_missing(demo: Path) -> None:
     with pytest.raises(Exception, match="plays audio input: give --input FILE"):
-        render(RenderRequest(seconds=1.0, model=demo / "src_models_effects.ts", method="saturate"))
+        render(RenderRequest(master=False, seconds=1.0, model=demo / "src_models_effects.ts", method="saturate"))
 
 
 def test_cli_plays_a_method(demo: Path, stereo: tuple[Path, np.ndarray], tmp_path: Path) -> None:
@@ -171,7 +174,7 @@ def test_render_refuses_a_method_switch_it_cannot_play(demo: Path, stereo: tuple
     path, audio = stereo
     automation = tmp_path / "switch.toml"
     automation.write_text('[[event]]\ntime = 0.5\naddress = "/rave/method"\nvalue = "midside"\n')
-    request = RenderRequest(seconds=None, input=path, method="saturate", automation=automation,
+    request = RenderRequest(master=False, seconds=None, input=path, method="saturate", automation=automation,
                             model=demo / "src_models_effects.ts")
     with pytest.raises(ParamError, match="'midside' gives 2 channels, the render has 1"):
         render(request)

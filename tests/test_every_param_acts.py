@@ -61,9 +61,13 @@ def audio_cases(latent_size: int) -> dict[str, Case]:
         "/tempo/bpm": Case(60.0, {"/rave/source/a": "ref1"}, reference=True),
         "/tempo/reference_bpm": Case(240.0, {"/rave/source/a": "ref1"}, reference=True),
         "/master/gain_db": Case(-12.0),
+        "/master/loudness": Case(-30.0),
+        "/master/agc": Case(0),
+        "/master/ceiling": Case(-12.0),
         "/rave/drywet": Case(0.0),
         "/rave/method": Case("forward"),
-        "/analysis/source": Case("input", _fill(LEVEL_MOD, 0)),
+        # depth 0.3: energy follows the level without reaching its top, where both sources would agree
+        "/analysis/source": Case("input", {**_fill(LEVEL_MOD, 0), "/mod/0/depth": 0.3}),
     }
     for d in range(latent_size):
         cases[f"/rave/latent/{d}/bias"] = Case(1.5)

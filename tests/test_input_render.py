@@ -1,5 +1,8 @@
 """`render --input` and `/rave/drywet`: the file plays as the live input, dry and wet line up."""
 
+# The renders here leave the master stage out (`--no-master`): they test how the input and the methods
+# come out, sample for sample, which levelling and limiting would change (tests/test_master_stage.py).
+
 from __future__ import annotations
 
 import os
@@ -25,7 +28,7 @@ def _write_input(path: Path, rate: int, seconds: float) -> np.ndarray:
 
 
 def _render(model: NNModel, path: Path, *sets: str, **kwargs: object) -> np.ndarray:
-    request = RenderRequest(seconds=None, input=path, sets=list(sets), seed=5, **kwargs)  # type: ignore[arg-type]
+    request = RenderRequest(master=False, seconds=None, input=path, sets=list(sets), seed=5, **kwargs)  # type: ignore[arg-type]
     return render(request, model=model).audio
 
 
@@ -66,7 +69,7 @@ def test_pushing_input_in_live_blocks_gives_the_offline_render(tmp_path: Path, d
     rate = default_model.sample_rate or 48000
     signal = _write_input(tmp_path / "in.wav", rate, 1.0)
     offline = _render(default_model, tmp_path / "in.wav", "/rave/drywet=0.5")
-    graph = prepare(RenderRequest(seconds=1.0, input=tmp_path / "in.wav", sets=["/rave/drywet=0.5"], seed=5),
+    graph = prepare(RenderRequest(master=False, seconds=1.0, input=tmp_path / "in.wav", sets=["/rave/drywet=0.5"], seed=5),
                     model=default_model)
     frames: list[np.ndarray] = []
     padded = np.concatenate([signal, np.zeros(graph.frame_samples, np.float32)])
@@ -82,7 +85,7 @@ def test_pushing_input_in_live_blocks_gives_the_offline_render(tmp_path: Path, d
 def test_a_render_without_input_holds_and_counts(tmp_path: Path, default_model: NNModel) -> None:
     rate = default_model.sample_rate or 48000
     _write_input(tmp_path / "in.wav", rate, 0.5)
-    graph = prepare(RenderRequest(seconds=0.5, input=tmp_path / "in.wav", sets=["/rave/drywet=0"]),
+    graph = prepare(RenderRequest(master=False, seconds=0.5, input=tmp_path / "in.wav", sets=["/rave/drywet=0"]),
                     model=default_model)
     graph.push_input(np.full((graph.frame_samples, 1), 0.25, np.float32))
     assert np.allclose(graph.next_frame(), 0.25)  # the dry frame

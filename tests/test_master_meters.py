@@ -64,7 +64,8 @@ def test_status_line_and_report_show_the_meters() -> None:
 
     stage, _ = _played_stage()
     fields = {name: None for name in SessionStatus.__dataclass_fields__}
-    status = SessionStatus(**{**fields, "seconds": 1.0, "cpu_load": 0.1, "underruns": 0, "samplerate": RATE,
+    status = SessionStatus(**{**fields, "seconds": 1.0, "cpu_load": 0.1, "cpu_load_mean": 0.1, "underruns": 0,
+                              "samplerate": RATE,
                               "latency": {"total_s": 0.05}, "model": "m", "scene": "s",
                               "model_timing": ModelTiming(1.0, 2.0, 0.02), "device": {"state": "playing"},
                               "osc": {}, "errors": [], "meters": asdict(stage.meters)})

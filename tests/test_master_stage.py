@@ -173,3 +173,12 @@ def test_limiter_gain_falls_before_a_peak_and_recovers_over_a_150_ms_release() -
     end = start + int(0.05 * RATE)
     assert gain_db[end + int(0.1 * RATE)] < -1.0  # still recovering 100 ms later (40 dB/s)
     assert gain_db[end + int(0.2 * RATE)] == 0.0
+
+
+def test_no_master_writes_the_models_own_level() -> None:
+    """`render --no-master`: no levelling, so the file keeps the model's own (quieter) level."""
+    mastered = render(RenderRequest(seconds=8.0, seed=2))
+    raw = render(RenderRequest(seconds=8.0, seed=2, master=False))
+    assert mastered.audio.shape == raw.audio.shape
+    assert abs(integrated_loudness(mastered.audio, mastered.rate) - -16.0) <= 1.0
+    assert integrated_loudness(raw.audio, raw.rate) < -20.0  # the default model plays well under -16 LUFS

@@ -80,7 +80,7 @@ class EffectGraph:
 
     def __init__(self, model: NNModel, store: ParamStore, method: str, *, seed: int = 0,
                  output_rate: int | None = None, timeline: Timeline | None = None, start_seconds: float = 0.0,
-                 analysis: AnalysisTap | None = None) -> None:
+                 analysis: AnalysisTap | None = None, master: bool = True) -> None:
         self.model = model
         self.store = store
         self.spec = model.require(method)
@@ -102,6 +102,7 @@ class EffectGraph:
         self._gain_i, self._drywet_i = idx["/master/gain_db"], idx["/rave/drywet"]
         self._loudness_i, self._ceiling_i = idx["/master/loudness"], idx["/master/ceiling"]
         self.master = MasterStage(self.output_rate, self.spec.out_channels)  # the same master as decode's
+        self.mastered = master  # False: the method's own output (`render --no-master`)
         self._visual_i = np.array([idx[a] for a in VISUAL_MODULATED])
         self.drywet = DryWetMixer()
         self.input_frames = InputFrames()
@@ -162,9 +163,11 @@ class EffectGraph:
             audio = self._resampler.process(audio)
         if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them
             self.master = MasterStage(self.output_rate, audio.shape[1])
-        audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
-                                    agc=bool(snapshot.values["/master/agc"]),
-                                    ceiling_db=float(controls[self._ceiling_i]), trim_db=float(controls[self._gain_i]))
+        if self.mastered:
+            audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
+                                        agc=bool(snapshot.values["/master/agc"]),
+                                        ceiling_db=float(controls[self._ceiling_i]),
+                                        trim_db=float(controls[self._gain_i]))
         if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
             self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
             np.clip(audio, -1.0, 1.0, out=audio)

@@ -39,11 +39,13 @@ class RenderGraph:
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
                  references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
                  timeline: Timeline | None = None, start_seconds: float = 0.0,
-                 analysis: AnalysisTap | None = None, live_swap: bool = False, frames_per_call: int = 1) -> None:
+                 analysis: AnalysisTap | None = None, live_swap: bool = False, frames_per_call: int = 1,
+                 master: bool = True) -> None:
         """`timeline`, `start_seconds` and `analysis` let a swapped-in graph carry on the playing graph's
         timeline and analysis (its clock, beat tracker and input offset); such a graph leaves the
         analysis to the playing one until `analysis_active` is set, at the end of the crossfade.
         `live_swap`: built while another graph decodes, so nothing here may reseed torch's generator.
+        `master=False` leaves the master stage out (`render --no-master`: the model's own output).
 
         `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
         alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py.
@@ -79,6 +81,7 @@ class RenderGraph:
         self._loudness_i = idx["/master/loudness"]
         self._ceiling_i = idx["/master/ceiling"]
         self.master = MasterStage(self.output_rate, self.channels)  # output lags by master.latency samples
+        self.mastered = master
         self._energy_i = idx["/rave/energy"]
         self._drywet_i = idx["/rave/drywet"]
         self._z = torch.zeros(1, model.latent_size, frames_per_call)
@@ -165,9 +168,11 @@ class RenderGraph:
             audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0))
             if self._resampler is not None:
                 audio = self._resampler.process(audio)
-            audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
-                                        agc=bool(snapshot.values["/master/agc"]),
-                                        ceiling_db=float(controls[self._ceiling_i]), trim_db=float(controls[self._gain_i]))
+            if self.mastered:
+                audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
+                                            agc=bool(snapshot.values["/master/agc"]),
+                                            ceiling_db=float(controls[self._ceiling_i]),
+                                            trim_db=float(controls[self._gain_i]))
             if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
                 self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
                 np.clip(audio, -1.0, 1.0, out=audio)

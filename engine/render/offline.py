@@ -43,6 +43,7 @@ class RenderRequest:
     input: Path | None = None  # an audio file played as the live input (source A, the dry signal)
     method: str | None = None  # the model method that plays (None: /rave/method, else the model's default)
     frames_per_call: int = 1  # latent frames per decode call (live picks this per model; see model_policy)
+    master: bool = True  # False: the model's own output, without levelling, trim or limiter
 
 
 @dataclass
@@ -102,11 +103,12 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
     graph: RenderGraph | EffectGraph
     if method == "decode":
         graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=rate,
+                            master=request.master,
                             frames_per_call=request.frames_per_call)
     elif input_audio is None:
         raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
     else:
-        graph = EffectGraph(model, store, method, seed=request.seed, output_rate=rate)
+        graph = EffectGraph(model, store, method, seed=request.seed, output_rate=rate, master=request.master)
     if automation:
         check = method_validator(lambda: model, method == "decode", graph.channels)
         for _, values, _ in automation.events:  # a method switch must be one this render can play
