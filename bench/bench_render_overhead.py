@@ -28,10 +28,10 @@ from engine.presets.scenes import load_scene  # noqa: E402
 from engine.render.graph import RenderGraph  # noqa: E402
 
 
-def make_graph(model: NNModel, scene: str, analysis: bool = False) -> RenderGraph:
+def make_graph(model: NNModel, scene: str, analysis: bool = False, master: bool = True) -> RenderGraph:
     store = ParamStore(build_param_table(model.latent_size or 0))
     store.set_many(load_scene(scene, store).values)
-    graph = RenderGraph(model, store, seed=0)
+    graph = RenderGraph(model, store, seed=0, master=master)
     graph.analysis.wanted = analysis
     return graph
 
@@ -50,13 +50,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--scene", default="Intense", help="a scene with LFOs on, so the controls do real work")
     parser.add_argument("--analysis", action="store_true", help="run the analysis tap, as when something reads it")
+    parser.add_argument("--no-master", dest="master", action="store_false",
+                        help="leave the master stage out (render --no-master): the graph's own work only")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     model = NNModel.load(args.model)
     model.warm_up()
-    graph = make_graph(model, args.scene, args.analysis)
+    graph = make_graph(model, args.scene, args.analysis, args.master)
     latents = []
     for _ in range(args.frames):
         graph.next_frame()
@@ -76,7 +78,7 @@ def main() -> None:
     for _ in range(args.rounds):
         model.reset()
         bare.append(timed(bare_loop))
-        graph = make_graph(model, args.scene, args.analysis)
+        graph = make_graph(model, args.scene, args.analysis, args.master)
         full.append(timed(graph_loop))
 
     bare_s, full_s = (statistics.median(t[0] for t in runs) for runs in (bare, full))
@@ -88,6 +90,7 @@ def main() -> None:
         "frames": args.frames,
         "rounds": args.rounds,
         "analysis": args.analysis,
+        "master": args.master,
         "audio_seconds_per_round": round(audio_seconds, 3),
         "bare_decode_s_median": round(bare_s, 4),
         "render_graph_s_median": round(full_s, 4),
