@@ -19,14 +19,19 @@ def tilt_power(beta: float, freqs: np.ndarray, rate: int) -> np.ndarray:
 class SpectralTilt:
     def __init__(self, channels: int) -> None:
         self._last = np.zeros(channels, dtype=np.float32)
+        self._scratch = np.zeros((0, channels), dtype=np.float32)  # grown once: no allocation per frame
 
     def process(self, audio: np.ndarray, beta: float) -> np.ndarray:
         """`audio` (samples, channels) tilted: a new float32 array, or `audio` itself (never written) at b = 0."""
         if beta == 0.0:
             self._last = audio[-1].astype(np.float32)
             return audio
-        previous = np.concatenate([self._last[None, :], audio[:-1]])
-        self._last = audio[-1].astype(np.float32)
+        n = audio.shape[0]
+        if self._scratch.shape[0] < n:
+            self._scratch = np.zeros((n, audio.shape[1]), dtype=np.float32)
         out = np.multiply(audio, 1.0 + beta, dtype=np.float32)
-        out -= np.float32(beta) * previous
+        previous = np.multiply(audio[:-1], beta, out=self._scratch[: n - 1], dtype=np.float32)
+        np.subtract(out[1:], previous, out=out[1:])
+        out[0] -= np.float32(beta) * self._last
+        self._last = audio[-1].astype(np.float32)
         return out

@@ -22,6 +22,7 @@ by the model file's hash: a second load costs one hash.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -97,8 +98,8 @@ class EnergyMap:
     def __init__(self, calibration: EnergyCalibration) -> None:
         self.calibration = calibration
         self.direction = np.asarray(calibration.direction, dtype=np.float64)
-        self._log_grid = np.log(np.asarray(calibration.grid))
-        self._latent_db = np.asarray(calibration.latent_db)
+        self._log_grid = tuple(math.log(g) for g in calibration.grid)
+        self._latent_db = tuple(calibration.latent_db)
 
     def shape(self, z: np.ndarray, energy: float) -> np.ndarray:
         return z + (SHIFT * position(energy)) * self.direction
@@ -108,10 +109,14 @@ class EnergyMap:
         return TILT * position(energy)
 
     def gain_db(self, energy: float) -> float:
-        """Post-decode gain: the target rise less what the latent already does (measured at load)."""
+        """Post-decode gain: the target rise less what the latent already does (measured at load).
+        Plain floats, not numpy: it runs once a frame on the render thread, on one value."""
         e = min(max(energy, ENERGY_MIN), ENERGY_MAX)
-        latent = float(np.interp(math.log(e), self._log_grid, self._latent_db))
-        return float(np.clip(target_db(e) - latent, -MAX_TILT_DB, MAX_TILT_DB))
+        x, grid, db = math.log(e), self._log_grid, self._latent_db
+        i = min(max(bisect.bisect_right(grid, x), 1), len(grid) - 1)  # linear between grid[i-1] and grid[i]
+        t = min(max((x - grid[i - 1]) / (grid[i] - grid[i - 1]), 0.0), 1.0)
+        latent = db[i - 1] + t * (db[i] - db[i - 1])
+        return min(max(target_db(e) - latent, -MAX_TILT_DB), MAX_TILT_DB)
 
 
 # ----------------------------------------------------------------------------- measuring

@@ -165,7 +165,8 @@ class RenderGraph:
             self.energy_target_db = self.master.target_offset_db = target_db(energy)
             wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
             mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-            audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0))
+            audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0),
+                                     in_place=mixed is not decoded)
             if self._resampler is not None:
                 audio = self._resampler.process(audio)
             if self.mastered:
@@ -222,15 +223,16 @@ class RenderGraph:
             self.input_frames.push(latent, dry)
             self._input = self._input[frame:]
 
-    def _apply_gain(self, decoded: np.ndarray, gain: float) -> np.ndarray:
-        """A new float32 array: `decoded` is the model's own memory, which it may reuse, so it is never
-        written; the product is the only copy made."""
-        # Ramp from the previous frame's gain across the frame: a gain step never clicks.
+    def _apply_gain(self, audio: np.ndarray, gain: float, in_place: bool = False) -> np.ndarray:
+        """`audio` times the gain, ramped from the last frame's across this one (a step never clicks).
+        A new float32 array unless `in_place` (an array this graph made): the model's own output is
+        its memory, which it may reuse, so it is never written."""
         start = gain if self._gain is None else self._gain
         self._gain = gain
+        out = audio if in_place else None
         if gain == start:
-            return np.multiply(decoded, gain, dtype=np.float32)
-        gains = self._gains[: decoded.shape[0]]
-        np.multiply(self._ramp[: decoded.shape[0]], gain - start, out=gains)
+            return np.multiply(audio, gain, out=out, dtype=np.float32)
+        gains = self._gains[: audio.shape[0]]
+        np.multiply(self._ramp[: audio.shape[0]], gain - start, out=gains)
         gains += start
-        return np.multiply(decoded, gains, dtype=np.float32)
+        return np.multiply(audio, gains, out=out, dtype=np.float32)
