@@ -37,6 +37,7 @@ from engine.params.param import Value
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
+from engine.render.frame_end import FrameEnd
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def choose_method(model: NNModel, requested: str | None) -> str:
     return requested
 
 
-class EffectGraph:
+class EffectGraph(FrameEnd):
     frames_per_call = 1  # the method runs frame by frame, as nn~ calls it
     decodes_next = True  # so every `next_frame()` calls the model
 
@@ -163,19 +164,7 @@ class EffectGraph:
             audio = self._resampler.process(audio)
         if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them
             self.master = MasterStage(self.output_rate, audio.shape[1])
-        if self.mastered:
-            audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
-                                        agc=bool(snapshot.values["/master/agc"]),
-                                        ceiling_db=float(controls[self._ceiling_i]),
-                                        trim_db=float(controls[self._gain_i]))
-        if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
-            self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
-            np.clip(audio, -1.0, 1.0, out=audio)
-        if self.analysis_active:
-            if self.analysis.wanted or self.mods.listening(snapshot):
-                self.analysis.push_output(audio, str(snapshot.values["/analysis/source"]), self.time_seconds)
-            else:
-                self.analysis.pause()
+        audio = self._end_frame(audio, controls, snapshot, self.time_seconds)
         self.frame_index += 1
         return audio
 

@@ -27,6 +27,7 @@ from engine.models.resample import Resampler
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
+from engine.render.frame_end import FrameEnd
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ PENDING_LATENTS = 256  # about 11 s of default-model frames: far more than any l
 MAX_FRAMES_PER_CALL = 16
 
 
-class RenderGraph:
+class RenderGraph(FrameEnd):
     def __init__(self, model: NNModel, store: ParamStore, *, seed: int = 0,
                  references: Mapping[str, ReferenceLoop] | None = None, output_rate: int | None = None,
                  timeline: Timeline | None = None, start_seconds: float = 0.0,
@@ -169,19 +170,7 @@ class RenderGraph:
                                      in_place=mixed is not decoded)
             if self._resampler is not None:
                 audio = self._resampler.process(audio)
-            if self.mastered:
-                audio = self.master.process(audio, loudness_lufs=float(controls[self._loudness_i]),
-                                            agc=bool(snapshot.values["/master/agc"]),
-                                            ceiling_db=float(controls[self._ceiling_i]),
-                                            trim_db=float(controls[self._gain_i]))
-            if audio.max() > 1.0 or audio.min() < -1.0:  # only with a ceiling above 0 dBTP: never, today
-                self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
-                np.clip(audio, -1.0, 1.0, out=audio)
-            if self.analysis_active:
-                if self.analysis.wanted or self.mods.listening(snapshot):
-                    self.analysis.push_output(audio, str(snapshot.values["/analysis/source"]), started)
-                else:
-                    self.analysis.pause()
+            audio = self._end_frame(audio, controls, snapshot, started)
             self._ready.append(audio)
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
