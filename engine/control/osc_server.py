@@ -40,6 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from engine.analysis.features import FEATURE_NAMES
 from engine.control.actions import parse_action
@@ -130,12 +131,14 @@ class OscServer:
         self._thread = threading.Thread(target=self._serve, name="osc-server", daemon=True)
         self._commands: dict[str, Callable[[TimedMessage, Client], None]] = {
             "/engine/list": self._list, "/engine/get": self._get, "/engine/status": self._status,
-            "/engine/subscribe": self._subscribe, "/engine/unsubscribe": self._unsubscribe,
+            "/engine/subscribe": self._subscribe, "/engine/unsubscribe": partial(self._leave, self.subscribers),
             "/scene/recall": self._recall, "/scene/save": self._save, "/sync": self._sync,
-            "/analysis/subscribe": self._analysis_subscribe, "/analysis/unsubscribe": self._analysis_unsubscribe,
+            "/analysis/subscribe": partial(self._join, self.feature_subscribers),
+            "/analysis/unsubscribe": partial(self._leave, self.feature_subscribers),
             "/analysis/names": self._analysis_names, "/slot/save": self._slot, "/slot/recall": self._slot,
             "/engine/action": self._run_action,
-            "/meters/subscribe": self._meters_subscribe, "/meters/unsubscribe": self._meters_unsubscribe,
+            "/meters/subscribe": partial(self._join, self.meter_subscribers),
+            "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -374,45 +377,26 @@ class OscServer:
             raise OscInputError("wrong type", f"{message.address}: port must be 1..65535, got {_show(port)}")
         return (sender[0], port)
 
+    def _join(self, subscribers: Subscribers, message: TimedMessage, sender: Client) -> Client:
+        """Any `/.../subscribe [PORT]`: add the client to that stream, `/done` or `/fail` its address."""
+        client = self._client_port(message, sender)
+        if not subscribers.add(client):
+            self._reply(sender, "/fail", message.address, f"{subscribers.limit} subscribers already")
+            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
+        self._reply(client, "/done", message.address)
+        return client
+
+    def _leave(self, subscribers: Subscribers, message: TimedMessage, sender: Client) -> None:
+        """Any `/.../unsubscribe [PORT]`."""
+        client = self._client_port(message, sender)
+        subscribers.remove(client)
+        self._reply(client, "/done", message.address)
+
     def _subscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        if not self.subscribers.add(client):
-            self._reply(sender, "/fail", "/engine/subscribe", f"{self.subscribers.limit} subscribers already")
-            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
-        self._reply(client, "/done", "/engine/subscribe")
-        self.feedback.send_all(client)
-
-    def _analysis_subscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        if not self.feature_subscribers.add(client):
-            self._reply(sender, "/fail", "/analysis/subscribe", f"{self.feature_subscribers.limit} subscribers already")
-            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
-        self._reply(client, "/done", "/analysis/subscribe")
-
-    def _analysis_unsubscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        self.feature_subscribers.remove(client)
-        self._reply(client, "/done", "/analysis/unsubscribe")
-
-    def _meters_subscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        if not self.meter_subscribers.add(client):
-            self._reply(sender, "/fail", "/meters/subscribe", f"{self.meter_subscribers.limit} subscribers already")
-            raise OscInputError("too many subscribers", f"{client[0]}:{client[1]} refused")
-        self._reply(client, "/done", "/meters/subscribe")
-
-    def _meters_unsubscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        self.meter_subscribers.remove(client)
-        self._reply(client, "/done", "/meters/unsubscribe")
+        self.feedback.send_all(self._join(self.subscribers, message, sender))  # every value, at once
 
     def _analysis_names(self, message: TimedMessage, sender: Client) -> None:
         self._reply(self._client_port(message, sender), "/analysis/names", *FEATURE_NAMES)
-
-    def _unsubscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._client_port(message, sender)
-        self.subscribers.remove(client)
-        self._reply(client, "/done", "/engine/unsubscribe")
 
     def _recall(self, message: TimedMessage, sender: Client) -> None:
         args = message.args
