@@ -6,7 +6,7 @@ session builds it from its parts, so none of them reaches into the session's att
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from rich.console import Console
@@ -96,9 +96,6 @@ class SessionStatus:
         return [float(self.cpu_load), self.underruns, self.samplerate, self.osc["messages"], self.osc["errors"],
                 self.osc["dropped"], self.osc["subscribers"], round(self.latency["total_s"] * 1000, 2),
                 int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene]
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class StatusLine:
