@@ -1,4 +1,4 @@
-"""Procedural training corpus: drums, basses, pads and textures synthesised with numpy.
+"""Procedural training corpus: drums, basses, pads, textures and melodies synthesised with numpy.
 
 Everything is driven by a ``numpy.random.Generator`` so a seed fully determines the audio.
 Train and held-out sets use different seeds (see :data:`TRAIN_SEED`, :data:`HELDOUT_SEED`).
@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import butter, fftconvolve, lfilter, sosfilt
 
 SR = 48000
 TRAIN_SEED = 1000
 HELDOUT_SEED = 9_000_000
-TARGET_PEAK = 10 ** (-12 / 20)  # about -12 dBFS
 
 Layer = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -170,19 +169,146 @@ def texture(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     return np.sin(2 * np.pi * carrier * t + index * np.sin(2 * np.pi * carrier * ratio * t))
 
 
-LAYERS: tuple[Layer, ...] = (drums, bass, pad, texture)
+SCALES: tuple[tuple[int, ...], ...] = (
+    (0, 2, 4, 5, 7, 9, 11),  # major
+    (0, 2, 3, 5, 7, 8, 10),  # natural minor
+    (0, 2, 3, 5, 7, 9, 10),  # dorian
+    (0, 2, 3, 5, 7, 8, 11),  # harmonic minor
+    (0, 2, 4, 7, 9),  # major pentatonic
+    (0, 3, 5, 7, 10),  # minor pentatonic
+)
+# Vowel formants (Hz) for the voice: a, e, i, o, u.
+VOWELS: tuple[tuple[float, float, float], ...] = (
+    (800, 1150, 2900), (400, 1600, 2700), (300, 2300, 3000), (450, 800, 2830), (325, 700, 2530)
+)
+
+
+def _partials(
+    rng: np.random.Generator, f0: float, t: np.ndarray, amps: np.ndarray, decays: np.ndarray, stretch: float, sr: int,
+    vibrato: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sum of partials k*f0*sqrt(1 + stretch*k^2) with amplitudes ``amps`` and decay times ``decays`` (s)."""
+    k = np.arange(1, len(amps) + 1)
+    freqs = k * f0 * np.sqrt(1.0 + stretch * k**2)
+    keep = (freqs < 0.45 * sr) & (amps > 0.02 * amps.max())
+    freqs, amps, decays = freqs[keep], amps[keep], decays[keep]
+    t32 = t.astype(np.float32)
+    clock = t32 if vibrato is None else (np.cumsum(1.0 + vibrato) / sr).astype(np.float32)
+    out = np.zeros(len(t), dtype=np.float32)
+    for f, a, d, p in zip(freqs, amps, decays, rng.random(len(freqs)), strict=True):
+        partial = np.sin(np.float32(2 * np.pi * f) * clock + np.float32(2 * np.pi * p))
+        if d < 1e6:
+            partial *= np.exp(-t32 / np.float32(d))
+        out += np.float32(a) * partial
+    return out.astype(np.float64)
+
+
+def _pitched_note(rng: np.random.Generator, kind: str, f0: float, n: int, sr: int) -> np.ndarray:
+    t = np.arange(n) / sr
+    k = np.arange(1, 41, dtype=np.float64)
+    if kind == "piano":
+        amps = 1.0 / k**rng.uniform(1.0, 1.6)
+        decays = rng.uniform(0.6, 2.0) / k**0.7
+        return _partials(rng, f0, t, amps, decays, rng.uniform(1e-5, 4e-4), sr) * _adsr(n, sr, 0.003, 0.05)
+    if kind == "pluck":  # a plucked string: partials missing near multiples of the pluck position
+        pos = rng.uniform(0.1, 0.4)
+        amps = np.abs(np.sin(np.pi * k * pos)) / k**1.2
+        decays = rng.uniform(0.3, 1.5) / k**rng.uniform(0.5, 1.0)
+        return _partials(rng, f0, t, amps, decays, 1e-5, sr) * _adsr(n, sr, 0.002, 0.03)
+    if kind == "bell":  # mallet and bell: few inharmonic partials
+        ratios = np.array([1.0, 2.76, 5.40, 8.93, 13.34]) if rng.random() < 0.5 else np.array([1.0, 3.93, 9.54, 16.0])
+        out = np.zeros(n)
+        for r, a in zip(ratios, 1.0 / np.arange(1, len(ratios) + 1), strict=True):
+            if r * f0 < 0.45 * sr:
+                out += a * np.sin(2 * np.pi * r * f0 * t) * np.exp(-t * rng.uniform(1.0, 6.0) * r**0.5)
+        return out * _adsr(n, sr, 0.001, 0.02)
+    vibrato = 0.006 * np.sin(2 * np.pi * rng.uniform(4.5, 6.5) * t) * np.minimum(1.0, t / 0.3)
+    sustain = np.full(len(k), 1e9)
+    if kind == "brass":  # bright when loud: the partials' roll-off follows the envelope
+        env = _adsr(n, sr, rng.uniform(0.02, 0.08), rng.uniform(0.05, 0.2))
+        out = np.zeros(n)
+        for kk in range(1, 40):
+            if kk * f0 >= 0.45 * sr:
+                break
+            bright = 1.0 / (1.0 + (kk / (1.0 + 12.0 * env)) ** 3)
+            out += bright * np.sin(2 * np.pi * kk * f0 * np.cumsum(1.0 + vibrato) / sr) / kk
+        return out * env
+    if kind == "strings":
+        out = np.zeros(n)
+        for detune in rng.uniform(-0.08, 0.08, size=3):
+            out += _partials(rng, f0 * 2 ** (detune / 12), t, 1.0 / k, sustain, 0.0, sr, vibrato)
+        out = _resonant_lowpass(out, rng.uniform(2000, 7000), 0.7, sr)
+        return out * _adsr(n, sr, rng.uniform(0.08, 0.4), rng.uniform(0.1, 0.4))
+    # voice: a pulse spectrum shaped by three vowel formants
+    formants = np.array(VOWELS[int(rng.integers(0, len(VOWELS)))]) * rng.uniform(0.9, 1.15)
+    freqs = k * f0
+    shape = sum(np.exp(-0.5 * ((freqs - f) / (60 + 0.08 * f)) ** 2) * g for f, g in zip(formants, (1.0, 0.5, 0.25), strict=True))
+    amps = (shape + 0.02) / k**0.5
+    return _partials(rng, f0, t, amps, sustain, 0.0, sr, vibrato) * _adsr(n, sr, rng.uniform(0.03, 0.15), 0.1)
+
+
+def melody(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Notes on a musical scale, one instrument, sometimes two- or three-note chords."""
+    kind = str(rng.choice(["piano", "pluck", "bell", "brass", "strings", "voice"]))
+    scale = np.array(SCALES[int(rng.integers(0, len(SCALES)))])
+    low, high = {"voice": (48, 76), "bell": (60, 96), "brass": (45, 77)}.get(kind, (36, 88))
+    root = int(rng.integers(low, high - 12))
+    note_len = int(sr * 60 / rng.uniform(70, 170) / rng.choice([0.5, 1, 2, 4]))
+    polyphony = int(rng.choice([1, 1, 2, 3]))
+    out = np.zeros(n)
+    for start in range(-int(rng.integers(0, note_len)), n, note_len):
+        if rng.random() < 0.15:
+            continue  # a rest
+        length = min(int(note_len * rng.uniform(1.0, 3.0)), n - max(0, start)) + max(0, -start)
+        degrees = rng.integers(0, 2 * len(scale), size=polyphony)
+        for d in degrees:
+            midi = root + 12 * (d // len(scale)) + scale[d % len(scale)]
+            note = _pitched_note(rng, kind, float(_midi_to_hz(midi)), length, sr)
+            _place(out, note[max(0, -start):], max(0, start), rng.uniform(0.5, 1.0))
+    return out
+
+
+def _room(rng: np.random.Generator, x: np.ndarray, sr: int) -> np.ndarray:
+    """A cheap reverb: convolution with exponentially decaying, low-passed noise."""
+    length = int(sr * rng.uniform(0.2, 1.5))
+    ir = rng.standard_normal(length) * np.exp(-np.arange(length) / sr / rng.uniform(0.05, 0.4))
+    ir = _one_pole_lowpass(ir, rng.uniform(2000, 10000), sr)
+    wet = fftconvolve(x, ir)[: len(x)]
+    wet *= np.std(x) / (np.std(wet) + 1e-12)
+    mix = rng.uniform(0.1, 0.5)
+    return (1 - mix) * x + mix * wet
+
+
+def _band_limit(rng: np.random.Generator, x: np.ndarray, sr: int) -> np.ndarray:
+    """Recordings rarely fill 0-24 kHz: low-pass like a 22.05 kHz file, a lossy codec, or a dark room."""
+    choice = rng.random()
+    cutoff = 10800.0 if choice < 0.4 else 15500.0 if choice < 0.6 else float(np.exp(rng.uniform(np.log(3000), np.log(20000))))
+    return sosfilt(butter(12, cutoff, btype="low", fs=sr, output="sos"), x)
+
+
+LAYERS: tuple[Layer, ...] = (drums, bass, pad, texture, melody)
+# Pitched material on scales comes up most often: it is what most music is made of.
+LAYER_WEIGHTS = np.array([0.2, 0.15, 0.15, 0.1, 0.4])
 
 
 def make_clip(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
-    """One clip mixing 1-3 distinct layers, peak-normalised to about -12 dBFS (float32, mono)."""
+    """One clip mixing 1-3 distinct layers, sometimes in a room, often band-limited, at a random level.
+
+    Peaks fall between -24 and -1 dBFS, float32 mono.
+    """
     n = int(round(seconds * sr))
     n_layers = int(rng.integers(1, 4))
-    chosen = rng.choice(len(LAYERS), size=n_layers, replace=False)
+    chosen = rng.choice(len(LAYERS), size=n_layers, replace=False, p=LAYER_WEIGHTS)
     mix = np.zeros(n)
     for index in chosen:
         layer = LAYERS[int(index)](rng, n, sr)
         mix += layer / (np.max(np.abs(layer)) + 1e-9) * rng.uniform(0.4, 1.0)
-    mix *= TARGET_PEAK * rng.uniform(0.7, 1.0) / (np.max(np.abs(mix)) + 1e-9)
+    if rng.random() < 0.4:
+        mix = _room(rng, mix, sr)
+    if rng.random() < 0.6:
+        mix = _band_limit(rng, mix, sr)
+    peak = 10 ** (rng.uniform(-24.0, -1.0) / 20)
+    mix *= peak / (np.max(np.abs(mix)) + 1e-9)
     return mix.astype(np.float32)
 
 

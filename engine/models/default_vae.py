@@ -1,6 +1,8 @@
 """The engine's default neural audio model: a small causal streaming VAE (48 kHz, mono).
 
-Audio -> 8-dim latent at one frame per 2048 samples -> audio. The exported TorchScript module
+Audio -> 16-dim latent at one frame per 2048 samples -> audio. The latent is stored PCA-rotated
+(``latent_pca``, as RAVE exports do): dimension 0 carries the most variance over the training data,
+so the first faders matter most. The exported TorchScript module
 follows the nn~ interface (``encode`` / ``decode`` / ``forward`` with ``*_params`` buffers).
 
 Encoder: learned analysis filter pairs (kernel 512, hop 256) -> magnitude -> log -> causal strided
@@ -28,7 +30,7 @@ from engine.models.streaming_conv import (
 SAMPLE_RATE = 48000
 HOP = 256
 LATENT_RATIO = 2048
-LATENT_SIZE = 8
+LATENT_SIZE = 16
 
 
 def _leaky(x: torch.Tensor) -> torch.Tensor:
@@ -142,47 +144,55 @@ class DefaultVAE(nn.Module):
 
     def __init__(
         self,
-        enc_filters: int = 64,
-        enc_channels: int = 128,
+        enc_filters: int = 80,
+        enc_channels: int = 160,
         dec_channels: list[int] | None = None,
-        n_bands: int = 32,
+        n_bands: int = 64,
+        latent_size: int = LATENT_SIZE,
         streaming: bool = False,
     ) -> None:
         super().__init__()
-        dec_channels = dec_channels if dec_channels is not None else [128, 128, 96, 64]
+        dec_channels = dec_channels if dec_channels is not None else [192, 160, 128, 96]
         # Constructor arguments, so an export copy can be rebuilt with streaming on.
         self.config = {
             "enc_filters": enc_filters,
             "enc_channels": enc_channels,
             "dec_channels": list(dec_channels),
             "n_bands": n_bands,
+            "latent_size": latent_size,
         }
         if len(dec_channels) != 4:
             raise ValueError("three x2 upsampling stages need four channel counts")
-        self.encoder = Encoder(enc_filters, enc_channels, LATENT_SIZE, streaming)
-        self.decoder = Decoder(dec_channels, LATENT_SIZE, n_bands, streaming)
+        self.encoder = Encoder(enc_filters, enc_channels, latent_size, streaming)
+        self.decoder = Decoder(dec_channels, latent_size, n_bands, streaming)
         self.sr: int = SAMPLE_RATE
         self.register_buffer(
-            "encode_params", torch.tensor([1, 1, LATENT_SIZE, LATENT_RATIO], dtype=torch.long)
+            "encode_params", torch.tensor([1, 1, latent_size, LATENT_RATIO], dtype=torch.long)
         )
         self.register_buffer(
-            "decode_params", torch.tensor([LATENT_SIZE, LATENT_RATIO, 1, 1], dtype=torch.long)
+            "decode_params", torch.tensor([latent_size, LATENT_RATIO, 1, 1], dtype=torch.long)
         )
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1], dtype=torch.long))
-        self.register_buffer("latent_size", torch.tensor(LATENT_SIZE, dtype=torch.long))
-        self.register_buffer("latent_mean", torch.zeros(LATENT_SIZE))
-        self.register_buffer("latent_std", torch.ones(LATENT_SIZE))
+        self.register_buffer("latent_size", torch.tensor(latent_size, dtype=torch.long))
+        # Exported latent = latent_pca @ (posterior mean - latent_center): rows are principal
+        # directions, largest variance first. Identity until training fits them.
+        self.register_buffer("latent_pca", torch.eye(latent_size))
+        self.register_buffer("latent_center", torch.zeros(latent_size))
+        self.register_buffer("latent_mean", torch.zeros(latent_size))
+        self.register_buffer("latent_std", torch.ones(latent_size))
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(x)
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)[0]
+        mean = self.encoder(x)[0] - self.latent_center[None, :, None]
+        return torch.einsum("ij,bjt->bit", self.latent_pca, mean)
 
     @torch.jit.export
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        raw = torch.einsum("ji,bjt->bit", self.latent_pca, z) + self.latent_center[None, :, None]
+        return self.decoder(raw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
