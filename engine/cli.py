@@ -1,4 +1,4 @@
-"""Command line: `live`, `render`, `visuals`, `models inspect`, `params`, `devices`."""
+"""Command line: `live`, `render`, `explore`, `visuals`, `models inspect`, `params`, `devices`."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the model's own output: no levelling, trim or limiter (for a DAW that masters it)")
     render.add_argument("--frames-per-call", type=int, default=1, metavar="N",
                         help="latent frames per decode call (default 1; live chooses per model)")
+    render.add_argument("--codebook", type=Path, metavar="ATLAS",
+                        help="codebook resynthesis: each latent frame becomes its nearest frames of this atlas")
+    render.add_argument("--codebook-k", type=int, metavar="K",
+                        help="atlas frames blended per latent frame (default 3; /rave/codebook_k)")
+    _explore_parser(sub)
 
     live = sub.add_parser("live", help="play the engine in real time through PortAudio")
     live.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="nn~-compatible TorchScript model")
@@ -126,6 +131,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _explore_parser(sub: argparse._SubParsersAction) -> None:
+    explore = sub.add_parser("explore", help="map a collection into an atlas (explore --collection DIR --out "
+                             "ATLAS.npz); explore show / play")
+    explore.add_argument("--collection", type=Path, metavar="DIR", help="folder of audio files (searched recursively)")
+    explore.add_argument("--out", type=Path, metavar="ATLAS.npz", help="atlas file to write")
+    explore.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model whose encoder maps the collection")
+    explore.add_argument("--clusters", type=int, default=8, metavar="K", help="k-means clusters (default 8)")
+    explore.add_argument("--chunk-seconds", type=float, default=2.0, metavar="S", help="chunk length (default 2)")
+    explore.add_argument("--map", dest="map_method", choices=("auto", "umap", "pca"), default="auto",
+                         help="3D map: UMAP where umap-learn is installed (auto), or PCA")
+    explore.add_argument("--seed", type=int, default=0)
+    explore_sub = explore.add_subparsers(dest="explore_command")
+    show = explore_sub.add_parser("show", help="summarise an atlas: clusters, descriptors, typical chunks")
+    show.add_argument("atlas", type=Path)
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    play = explore_sub.add_parser("play", help="render a cluster of an atlas to a WAV file")
+    play.add_argument("atlas", type=Path)
+    play.add_argument("--cluster", type=int, required=True, metavar="N")
+    play.add_argument("--out", type=Path, required=True, help="output WAV file")
+    play.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the model the atlas was made with")
+    play.add_argument("--seconds", type=float, help="length (default: the cluster's, at most 30 s)")
+    play.add_argument("--seed", type=int, default=0)
+
+
+def _explore(args: argparse.Namespace) -> int:
+    if args.explore_command == "show":
+        from engine.explore.show import show
+
+        show(args.atlas, cli_console(), as_json=args.json)
+        return 0
+    if args.explore_command == "play":
+        from engine.explore.play import play_cluster
+
+        played = play_cluster(args.atlas, args.cluster, args.out, args.model, seconds=args.seconds,
+                              seed=args.seed, progress=sys.stderr.isatty())
+        err_console.print(f"wrote {played.out} (cluster {args.cluster}: {played.chunks} chunks, "
+                          f"{played.seconds:.2f} s, {played.rate} Hz)", highlight=False)
+        return 0
+    from engine.explore.build import ExploreRequest, build_atlas
+
+    if args.collection is None or args.out is None:
+        raise ParamError("explore needs --collection DIR and --out ATLAS.npz (or: explore show ATLAS, "
+                         "explore play ATLAS --cluster N --out F.wav)")
+    result = build_atlas(ExploreRequest(collection=args.collection, out=args.out, model=args.model,
+                                        clusters=args.clusters, chunk_seconds=args.chunk_seconds, seed=args.seed,
+                                        map_method=args.map_method, progress=sys.stderr.isatty()))
+    atlas = result.atlas
+    err_console.print(f"wrote {args.out}: {atlas.chunks} chunks from {len(atlas.files)} files "
+                      f"({result.audio_seconds:.1f} s of audio), {atlas.n_clusters} clusters, map {atlas.map_method}, "
+                      f"in {result.wall_seconds:.1f} s", highlight=False)
+    for line in atlas.skipped:
+        err_console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+    return 0
+
+
 def _visual_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default=DEFAULT_THEME, help="theme in presets/themes (or a TOML path)")
     parser.add_argument("--generator", choices=GENERATOR_NAMES, default=DEFAULT_GENERATOR,
@@ -201,7 +261,8 @@ def _render(args: argparse.Namespace) -> int:
     request = RenderRequest(seconds=args.seconds, out=args.out, model=args.model, scene=args.scene, sets=args.sets,
                             automation=args.automation, seed=args.seed, references=args.references,
                             samplerate=args.samplerate, input=args.input, method=args.method,
-                            frames_per_call=args.frames_per_call, master=args.master)
+                            frames_per_call=args.frames_per_call, master=args.master,
+                            codebook=args.codebook, codebook_k=args.codebook_k)
     result = render(request)
     seconds = result.audio.shape[0] / result.rate
     err_console.print(f"wrote {result.out} ({seconds:.2f} s, {result.rate} Hz, {result.audio.shape[1]} ch) "
@@ -294,6 +355,8 @@ def _command(args: argparse.Namespace) -> int:
             return inspect_command(args.path, as_json=args.json)
         if args.command == "render":
             return _render(args)
+        if args.command == "explore":
+            return _explore(args)
         if args.command == "params":
             return _params(args)
         if args.command == "live":

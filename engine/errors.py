@@ -21,6 +21,11 @@ class AudioFileError(EngineError):
     """An audio file that cannot be read or written."""
 
 
+class AtlasError(EngineError):
+    """A collection that cannot be mapped, or an atlas file that is missing, malformed or made for
+    another model."""
+
+
 class VisualError(EngineError):
     """A theme, generator or pipeline the visual path cannot use (missing weights, bad settings)."""
 

@@ -32,6 +32,10 @@ class LatentShaper:
         self.input_latent: np.ndarray | None = None  # the latest encoded live-input frame
         self.walk = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk_seed))
         self.walk2 = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk2_seed))  # source B's default
+        # The region both walks wander in: centre + spread * walk (the prior: 0 and 1). An atlas moves it
+        # into a cluster's region (engine/explore/steering.py).
+        self.walk_centre = np.zeros(latent_size)
+        self.walk_spread = np.ones(latent_size)
         self._texture = PriorWalk(latent_size, frame_seconds, np.random.default_rng(texture_seed))
         self._texture_speed = np.log(TEXTURE_SECONDS / PriorWalk.SLOW_SECONDS) / np.log(
             PriorWalk.FAST_SECONDS / PriorWalk.SLOW_SECONDS)
@@ -48,8 +52,8 @@ class LatentShaper:
         """One latent frame (latent_size,) from the discrete source choices and the control vector."""
         # Scalars as Python floats: cheaper than numpy scalars, the same arithmetic.
         speed = float(controls[self._walk_speed_i])
-        walk = self.walk.step(speed)
-        current: dict[str, np.ndarray] = {"walk2": self.walk2.step(speed)}
+        walk = self.walk_centre + self.walk_spread * self.walk.step(speed)
+        current: dict[str, np.ndarray] = {"walk2": self.walk_centre + self.walk_spread * self.walk2.step(speed)}
         if self.references:  # advance every reference each frame so switching sources keeps musical time
             rate = float(controls[self._bpm_i]) / float(controls[self._ref_bpm_i])
             current.update((name, ref.step(rate)) for name, ref in self.references.items())

@@ -80,6 +80,7 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
                           "else forward or its first audio method; an audio method plays the input through "
                           "the model; live, switches between audio methods at the next frame"),
         _float("/scene/morph_time", 2.0, 0.0, 60.0, "s", "duration of a scene morph", smoothing_ms=0.0),
+        *_explore_rows(),
     ]
     for i in range(latent_size):
         rows.append(_float(f"/rave/latent/{i}/bias", 0.0, -3.0, 3.0, "", f"offset added to latent dimension {i}"))
@@ -106,6 +107,31 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
                   description=f"LFO {n} target: the address of any continuous parameter, or empty"),
         ]
     return tuple(rows)
+
+
+MAX_CODEBOOK_K = 16  # nearest frames the codebook blends at most
+MAX_ATLAS_CLUSTERS = 256  # explore --clusters at most
+
+
+def _explore_rows() -> list[Param]:
+    """The atlas (`explore --out`): codebook resynthesis and navigation."""
+    return [
+        Param("/rave/codebook", Kind.STRING, "",
+              description="codebook resynthesis: each latent frame (any source) becomes its nearest frames of "
+                          "this atlas (.npz in models/ or presets/, or an allowed absolute path; offline any "
+                          "path); empty or off: none; switches with a 250 ms fade"),
+        Param("/rave/codebook_k", Kind.INT, 3, 1, MAX_CODEBOOK_K,
+              description="atlas frames blended per latent frame by the codebook, weighted by inverse distance"),
+        Param("/explore/atlas", Kind.STRING, "",
+              description="the atlas to navigate (paths as /rave/codebook); live, sent to /engine/subscribe "
+                          "clients (/explore/atlas/...)"),
+        Param("/explore/cluster", Kind.INT, -1, -1, MAX_ATLAS_CLUSTERS - 1,
+              description="the walk glides into this atlas cluster's region over /scene/morph_time "
+                          "(-1: the prior); action cluster:N"),
+        Param("/explore/chunk", Kind.INT, -1, -1, 2**31 - 1,
+              description="the walk glides into this atlas chunk's region (/explore/point X Y Z picks the chunk "
+                          "nearest a map position); -1: none"),
+    ]
 
 
 # Visual controls the visual process takes as the render graph's values (smoothed, with LFOs and

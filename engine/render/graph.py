@@ -15,6 +15,7 @@ import torch
 
 from engine.analysis.tap import AnalysisTap
 from engine.dsp.tilt import SpectralTilt
+from engine.explore.steering import AtlasSteering
 from engine.latent.energy import energy_map_for, target_db
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
@@ -71,6 +72,7 @@ class RenderGraph(FrameEnd):
         self.smoother = Smoother(store, self.frame_seconds)
         self.lfos = LfoBank(store, N_LFOS, self.frame_seconds, lfo_seed)
         self.shaper = LatentShaper(store, model.latent_size, self.frame_seconds, references or {}, shaper_seed)
+        self.explore = AtlasSteering(model.latent_size, self.frame_seconds)  # atlas navigation and codebook
         self.timeline = timeline or Timeline(store)
         self.mods = FeatureModBank(store)
         self.analysis = analysis or AnalysisTap(self.output_rate)
@@ -151,7 +153,9 @@ class RenderGraph(FrameEnd):
             controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
             controls = self.mods.apply(snapshot, controls, self.analysis.latest)
             values = snapshot.values
-            self.latent = self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls)
+            self.explore.steer_walk(values, self.shaper.walk_centre, self.shaper.walk_spread)
+            self.latent = self.explore.codebook_frame(
+                self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls), values)
             self.latents_pending.append((started, self.latent, controls[self._visual_i]))
             self._z_values[:, k] = self._latent_mean + self._latent_std * self.latent
             frames.append((started, snapshot, controls, dry))
@@ -172,6 +176,11 @@ class RenderGraph(FrameEnd):
                 audio = self._resampler.process(audio)
             audio = self._end_frame(audio, controls, snapshot, started)
             self._ready.append(audio)
+
+    @property
+    def latent_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and std that map control-space latents to the model's (zeros and ones without)."""
+        return self._latent_mean, self._latent_std
 
     def normalise(self, latents: np.ndarray) -> np.ndarray:
         """Model-space latents (dims first) into the control space the sources and controls use."""

@@ -11,6 +11,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import ParamError
+from engine.explore.loading import apply_before_render, requested
 from engine.io.audio_files import read_audio, write_wav
 from engine.latent.reference import encode_reference
 from engine.models.default import DEFAULT_MODEL
@@ -44,6 +45,8 @@ class RenderRequest:
     method: str | None = None  # the model method that plays (None: /rave/method, else the model's default)
     frames_per_call: int = 1  # latent frames per decode call (live picks this per model; see model_policy)
     master: bool = True  # False: the model's own output, without levelling, trim or limiter
+    codebook: Path | None = None  # an atlas: codebook resynthesis (/rave/codebook)
+    codebook_k: int | None = None  # /rave/codebook_k
 
 
 @dataclass
@@ -80,6 +83,10 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         initial["/rave/source/a"] = "input"
     if request.scene:
         initial.update(load_scene(request.scene, store).values)
+    if request.codebook is not None:
+        initial["/rave/codebook"] = str(request.codebook)
+    if request.codebook_k is not None:
+        initial["/rave/codebook_k"] = request.codebook_k
     initial.update(parse_sets(store, request.sets))
     method = choose_method(model, request.method or str(initial.get("/rave/method", "")))
     initial["/rave/method"] = method
@@ -105,6 +112,9 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         graph = RenderGraph(model, store, seed=request.seed, references=references, output_rate=rate,
                             master=request.master,
                             frames_per_call=request.frames_per_call)
+        apply_before_render(graph.explore, store.snapshot().values, graph.latent_statistics, model.path.name)
+    elif any(requested(store.get(a)) for a in ("/rave/codebook", "/explore/atlas")):
+        raise ParamError(f"/rave/codebook and /explore/atlas steer decode's latents: method '{method}' has none")
     elif input_audio is None:
         raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
     else:

@@ -1,0 +1,1 @@
+"""The latent-space explorer: map a collection into an atlas, resynthesise from its codebook, navigate it."""
