@@ -85,6 +85,9 @@ def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:
     return int(min_lag + np.argmax(corr[min_lag:max_lag]))
 
 
+# Generated collections, their atlas and a codebook target (tests/explore_fixtures.py).
+from explore_fixtures import atlas_path, collection, hats_file  # noqa: E402, F401
+
 # The real audio server for the live tests (tests/jack_fixtures.py): JACK's dummy driver, session-wide.
 from jack_fixtures import jack_server  # noqa: E402, F401
 

@@ -46,6 +46,8 @@ CASES: dict[str, tuple[Callable[[ControlHub], None], Callable[[ControlHub], bool
                          lambda hub: hub.beats["pulse_noise"] == 1 and hub.store.get("/visual/pulse") == 1),
     "slot:5": (_prepare_recall, lambda hub: hub.store.get(BIAS) == 1.5),
     "slot_save:6": (lambda hub: hub.store.set(BIAS, 0.75), _saved),
+    "cluster:2": (lambda hub: hub.store.set("/explore/chunk", 5),
+                  lambda hub: hub.store.get("/explore/cluster") == 2 and hub.store.get("/explore/chunk") == -1),
 }
 
 
@@ -53,10 +55,13 @@ def test_parse_action_reads_every_kind() -> None:
     assert parse_action("scene:calm") == Action("scene", "calm")
     assert parse_action("slot_save:127").slot == 127
     assert str(parse_action("beat:prompt_cycle")) == "beat:prompt_cycle"
+    assert parse_action("cluster:-1").slot == -1
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("dance:now", "unknown action 'dance' in 'dance:now' (actions: scene, slot, slot_save, beat, theme)"),
+    ("dance:now", "unknown action 'dance' in 'dance:now' (actions: scene, slot, slot_save, beat, theme, cluster)"),
+    ("cluster:256", "cluster '256' in 'cluster:256' must be a number -1..255"),
+    ("cluster:x", "must be a number -1..255"),
     ("calm", "unknown action 'calm' in 'calm'"),
     ("theme:", "action 'theme:' names nothing after the colon"),
     ("slot:128", "slot '128' in 'slot:128' must be a number 0..127"),

@@ -1,7 +1,7 @@
 """The control hub: every OSC message, MIDI event, GUI move and scene recall becomes a write here.
 
-Controller actions (`scene:`, `slot:`, `slot_save:`, `beat:`, `theme:`) run here too, from every
-surface, against the one slot bank the hub owns.
+Controller actions (`scene:`, `slot:`, `slot_save:`, `beat:`, `theme:`, `cluster:`) run here too, from
+every surface, against the one slot bank the hub owns.
 
 Writes are validated by the parameter store (unknown address, NaN, wrong type: refused, nothing
 changes), patterns fan out to every matching address, and timed writes go onto the render
@@ -65,6 +65,7 @@ class ControlHub:
         # Beat actions (`beat:NAME` from a controller, MIDI clock beats), counted.
         self.beats: Counter[str] = Counter()
         self._learn_handler: Callable[[str], None] | None = None
+        self._point_handler: Callable[[float, float, float], int] | None = None
 
     # --- writes ----------------------------------------------------------------------------
     def resolve(self, address: str) -> list[str]:
@@ -121,6 +122,8 @@ class ControlHub:
             self.slots.save(action.slot)
         elif action.kind == "beat":
             self.fire_beat(action.argument)
+        elif action.kind == "cluster":
+            self.store.set_many({"/explore/cluster": action.slot, "/explore/chunk": -1})
         else:
             self.set("/visual/theme", action.argument)
 
@@ -130,6 +133,19 @@ class ControlHub:
         self.beats[name] += 1
         if name in BEAT_ACTION_TRIGGERS:
             self.store.set(BEAT_ACTION_TRIGGERS[name], 1)
+
+    def set_point_handler(self, handler: Callable[[float, float, float], int] | None) -> None:
+        """Who finds the atlas chunk nearest a map position (the live session's atlas loader)."""
+        self._point_handler = handler
+
+    def explore_point(self, x: float, y: float, z: float) -> int:
+        """`/explore/point X Y Z`: the walk goes to the chunk nearest that map position; returns it."""
+        if self._point_handler is None:
+            raise ParamError("/explore/point: no atlas can be loaded here")
+        chunk = self._point_handler(x, y, z)
+        self.messages += 1
+        self.store.set_many({"/explore/chunk": chunk, "/explore/cluster": -1})
+        return chunk
 
     def set_learn_handler(self, handler: Callable[[str], None] | None) -> None:
         self._learn_handler = handler

@@ -27,7 +27,11 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
                                            beat:NAME, theme:NAME) -> /done /engine/action TEXT,
                                            or /fail /engine/action MESSAGE
+    /explore/point X Y Z                the walk goes to the loaded atlas's chunk nearest that map position
+                                           -> /done /explore/point CHUNK, or /fail /explore/point MESSAGE
     /sync ID                            -> /synced ID (every earlier message has been applied)
+Subscribers also get the loaded atlas (/explore/atlas/..., see engine/explore/messages.py) when they
+subscribe and whenever a new one loads.
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
 
@@ -44,6 +48,7 @@ from functools import partial
 
 from engine.analysis.features import FEATURE_NAMES
 from engine.control.actions import parse_action
+from engine.control.atlas_sender import AtlasSender
 from engine.control.feature_sender import FeatureSender
 from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
@@ -118,6 +123,7 @@ class OscServer:
         self.subscribers = Subscribers()
         self.feedback = Feedback(self.store, self.sock, self.subscribers, routes=routes)
         self.hub.add_error_listener(self.feedback.on_error)
+        self.atlas = AtlasSender(self.sock, self.subscribers)
         self.feature_subscribers = Subscribers()
         self.features = FeatureSender(self.sock, self.feature_subscribers)
         self.meter_subscribers = Subscribers()
@@ -136,7 +142,7 @@ class OscServer:
             "/analysis/subscribe": partial(self._join, self.feature_subscribers),
             "/analysis/unsubscribe": partial(self._leave, self.feature_subscribers),
             "/analysis/names": self._analysis_names, "/slot/save": self._slot, "/slot/recall": self._slot,
-            "/engine/action": self._run_action,
+            "/engine/action": self._run_action, "/explore/point": self._point,
             "/meters/subscribe": partial(self._join, self.meter_subscribers),
             "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
         }
@@ -393,7 +399,9 @@ class OscServer:
         self._reply(client, "/done", message.address)
 
     def _subscribe(self, message: TimedMessage, sender: Client) -> None:
-        self.feedback.send_all(self._join(self.subscribers, message, sender))  # every value, at once
+        client = self._join(self.subscribers, message, sender)
+        self.feedback.send_all(client)  # every value, at once
+        self.atlas.send_to(client)
 
     def _analysis_names(self, message: TimedMessage, sender: Client) -> None:
         self._reply(self._client_port(message, sender), "/analysis/names", *FEATURE_NAMES)
@@ -451,6 +459,19 @@ class OscServer:
             self._reply(sender, "/fail", "/engine/action", str(exc))
             raise OscInputError("action failed", str(exc)) from None
         self._reply(sender, "/done", "/engine/action", args[0])
+
+    def _point(self, message: TimedMessage, sender: Client) -> None:
+        args = message.args
+        try:
+            if len(args) != 3 or any(isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a)
+                                     for a in args):
+                raise EngineError(f"usage: /explore/point X Y Z (three numbers), got "
+                                  f"{' '.join(_show(a) for a in args) or 'nothing'}")
+            chunk = self.hub.explore_point(*(float(a) for a in args))
+        except EngineError as exc:
+            self._reply(sender, "/fail", "/explore/point", str(exc))
+            raise OscInputError("/explore/point failed", str(exc)) from None
+        self._reply(sender, "/done", "/explore/point", chunk)
 
     def _sync(self, message: TimedMessage, sender: Client) -> None:
         self._reply(sender, "/synced", *message.args[:1])

@@ -16,6 +16,7 @@ ANALYSIS_RATE = 22050
 HOP = 512
 N_FFT = 2048
 SILENCE_DB = -120.0
+ONSET_DELTA_DB = 1.0
 
 
 def chunk_descriptors(mono: np.ndarray, rate: int, spans: list[tuple[float, float]]) -> np.ndarray:
@@ -30,7 +31,10 @@ def chunk_descriptors(mono: np.ndarray, rate: int, spans: list[tuple[float, floa
     centroid = librosa.feature.spectral_centroid(S=np.sqrt(power), sr=ANALYSIS_RATE)[0]
     chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0)
     envelope = librosa.onset.onset_strength(S=librosa.power_to_db(power), sr=ANALYSIS_RATE)
-    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP, units="time")
+    # An absolute threshold (1 dB of mean spectral rise above the local mean): librosa's default
+    # normalises the envelope per file, which finds "onsets" in the noise of a steady drone.
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP, units="time",
+                                        normalize=False, delta=ONSET_DELTA_DB)
     frames = rms.shape[0]
     out = np.zeros((len(spans), len(DESCRIPTOR_NAMES)), dtype=np.float32)
     for i, (start, seconds) in enumerate(spans):

@@ -29,6 +29,8 @@ from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
 from engine.errors import EngineError, ParamError
+from engine.explore.atlas import Atlas
+from engine.explore.messages import atlas_messages
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
@@ -36,6 +38,7 @@ from engine.presets.scenes import load_scene
 from engine.render.effect_graph import EffectGraph, method_validator
 from engine.render.graph import RenderGraph
 from engine.render.seeding import seed_decoder_noise
+from engine.session.atlas_loader import AtlasLoader
 from engine.session.config import SessionConfig
 from engine.session.effect_policy import load_effect, plays_decode
 from engine.session.feed import FeatureFeed
@@ -101,6 +104,9 @@ class LiveSession:
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
                                     on_swapped=self._swapped, on_error=self._swap_error)
+        self.atlases = AtlasLoader(self.store, lambda: self.decoder.graph, allowed_dirs=config.allowed_model_dirs,
+                                   on_error=self._atlas_error, on_atlas=self._atlas_loaded)
+        self.hub.set_point_handler(self.atlases.nearest_chunk)
         self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
         self.started_at = 0.0
         self.stopped_at = 0.0
@@ -167,6 +173,7 @@ class LiveSession:
             self._cpu_sum, self._cpu_ticks = self._cpu_sum + load, self._cpu_ticks + 1
         self._follow_analysis_demand()
         self.swapper.poll()
+        self.atlases.poll()
         if self.visuals is not None:
             self.visuals.follow_generator()
         if self.decoder.error is not None:
@@ -220,6 +227,15 @@ class LiveSession:
         self.errors.append(message)
         self.hub.report_error("session", "/rave/model", message)
 
+    def _atlas_error(self, address: str, message: str) -> None:
+        self.errors.append(message)
+        self.hub.report_error("session", address, message)
+
+    def _atlas_loaded(self, atlas: Atlas | None, path: str) -> None:
+        """The navigated atlas changed: every OSC subscriber gets it (a GUI draws the map)."""
+        if self.osc is not None:
+            self.osc.atlas.publish(atlas_messages(atlas, path) if atlas is not None else [])
+
     def _device_state(self, state: str, message: str) -> None:
         """From the device watch: the device went away, or came back."""
         self.errors.append(message)
@@ -228,6 +244,7 @@ class LiveSession:
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
         self.decoder.decode_threads = timing.threads
+        self.atlases.attach(self.decoder.graph)
 
     @property
     def lookahead_blocks(self) -> int:

@@ -1,0 +1,125 @@
+"""`/rave/codebook PATH|off` and `/explore/atlas PATH` live: confine the path (like `/rave/model`), load
+the atlas and build what the playing graph needs on a loader thread, then hand it over by reference
+(the render thread never waits; the codebook fades in over 250 ms). Bad input (a path outside the
+allowed folders, a file that is not an atlas, an atlas of another latent size) is reported and the
+playing state stays."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import EngineError, ParamError
+from engine.explore.atlas import Atlas
+from engine.explore.codebook import Codebook
+from engine.explore.loading import load_checked, requested
+from engine.explore.regions import AtlasRegions
+from engine.models.default import MODELS_DIR
+from engine.params.store import ParamStore
+from engine.render.effect_graph import EffectGraph
+from engine.render.graph import RenderGraph
+
+PRESETS_DIR = MODELS_DIR.parent / "presets"
+ADDRESSES = ("/rave/codebook", "/explore/atlas")
+
+
+def resolve_atlas_path(request: str, address: str, allowed_dirs: list[Path]) -> Path:
+    """A relative path names a file in models/ or presets/; an absolute one must sit under one of
+    those or a folder given with --allow-model-dir."""
+    path = Path(request)
+    bases = [MODELS_DIR.resolve(), PRESETS_DIR.resolve()]
+    if not path.is_absolute():
+        candidates = [(base / path).resolve() for base in bases]
+        inside = [c for c, base in zip(candidates, bases, strict=True) if base in c.parents]
+        if not inside:
+            raise ParamError(f"{address}: {request!r} leaves the models and presets folders")
+        return next((c for c in inside if c.exists()), inside[0])
+    path = path.resolve()
+    if not any(d.resolve() == path.parent or d.resolve() in path.parents for d in [*bases, *allowed_dirs]):
+        raise ParamError(f"{address}: {request} is outside models/ and presets/ and no --allow-model-dir covers it")
+    return path
+
+
+class AtlasLoader:
+    def __init__(self, store: ParamStore, graph: Callable[[], RenderGraph | EffectGraph], *,
+                 allowed_dirs: list[Path], on_error: Callable[[str, str], None],
+                 on_atlas: Callable[[Atlas | None, str], None]) -> None:
+        """`graph()`: the playing graph; `on_error(address, message)`; `on_atlas(atlas, path)` when the
+        navigated atlas changes (None: unloaded)."""
+        self.store = store
+        self._graph = graph
+        self.allowed_dirs = allowed_dirs
+        self._on_error = on_error
+        self._on_atlas = on_atlas
+        self._requested: dict[str, str | None] = dict.fromkeys(ADDRESSES)
+        self._loaded: dict[str, Atlas | None] = dict.fromkeys(ADDRESSES)
+        self._loading: threading.Thread | None = None
+        self.regions: AtlasRegions | None = None  # the navigated atlas's, for /explore/point
+
+    @property
+    def loading(self) -> bool:
+        return self._loading is not None
+
+    def poll(self) -> None:
+        """From the session's housekeeping: follow both addresses (one load at a time)."""
+        for address in ADDRESSES:
+            wanted = requested(self.store.get(address))
+            if wanted == self._requested[address] or self._loading is not None:
+                continue
+            self._requested[address] = wanted
+            if wanted is None:
+                self._install(address, None, self._graph())
+                continue
+            self._loading = threading.Thread(target=self._load, args=(address, wanted), daemon=True,
+                                             name="atlas-load")
+            self._loading.start()
+
+    def _load(self, address: str, request: str) -> None:
+        try:
+            graph = self._graph()
+            if not isinstance(graph, RenderGraph):
+                raise ParamError(f"{address}: the engine plays an audio method; the atlas steers decode's latents")
+            path = resolve_atlas_path(request, address, self.allowed_dirs)
+            self._install(address, load_checked(path, graph.model.latent_size or 0, graph.model.path.name), graph)
+            if address == "/explore/atlas":
+                self._on_atlas(self._loaded[address], request)
+        except EngineError as exc:
+            self._on_error(address, str(exc))
+        finally:
+            self._loading = None
+
+    def _install(self, address: str, atlas: Atlas | None, graph: RenderGraph | EffectGraph) -> None:
+        """Build what `graph` plays from `atlas` (here, off the render thread) and hand it over."""
+        self._loaded[address] = atlas
+        if not isinstance(graph, RenderGraph):
+            return
+        statistics = graph.latent_statistics
+        if address == "/rave/codebook":
+            graph.explore.use_codebook(None if atlas is None else
+                                       Codebook.from_atlas(atlas, *statistics, graph.frame_seconds))
+        else:
+            self.regions = None if atlas is None else AtlasRegions(atlas, *statistics)
+            graph.explore.use_regions(self.regions)
+            if atlas is None:
+                self._on_atlas(None, "")
+
+    def attach(self, graph: RenderGraph | EffectGraph) -> None:
+        """A new graph plays (a model swap): give it the loaded atlases, or report why it cannot have them."""
+        for address, atlas in self._loaded.items():
+            if atlas is None:
+                continue
+            try:
+                if isinstance(graph, RenderGraph):
+                    atlas.check_model(graph.model.latent_size, graph.model.path.name)
+                self._install(address, atlas, graph)
+            except EngineError as exc:
+                self._loaded[address] = None
+                self._on_error(address, f"{exc}; {address} is off")
+
+    def nearest_chunk(self, x: float, y: float, z: float) -> int:
+        """For `/explore/point X Y Z`: the loaded atlas's chunk nearest that map position."""
+        regions = self.regions
+        if regions is None:
+            raise ParamError("/explore/point: no atlas loaded (send /explore/atlas PATH first)")
+        return regions.nearest_chunk(x, y, z)
