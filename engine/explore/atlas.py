@@ -102,6 +102,8 @@ class Atlas:
         path = Path(path)
         if not path.is_file():
             raise AtlasError(f"{path}: no such atlas file")
+        if not zipfile.is_zipfile(path):
+            raise AtlasError(f"{path} is not an atlas (not an .npz archive; make one with `explore --collection`)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 if "header" not in data.files:

@@ -1,0 +1,130 @@
+"""Navigating an atlas: the walk glides into a cluster's or a chunk's region over /scene/morph_time,
+/explore/point finds the chunk nearest a map position, and the atlas travels to OSC subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osc_fixtures import Listener
+
+from engine.control.hub import ControlHub
+from engine.control.osc_codec import encode_message
+from engine.control.osc_server import OscServer
+from engine.explore.atlas import Atlas
+from engine.explore.messages import CHUNKS_PER_MESSAGE, MAX_SENT_CHUNKS, atlas_messages
+from engine.explore.regions import AtlasRegions
+from engine.explore.steering import AtlasSteering
+from engine.models.nn_tilde import NNModel
+from engine.render.offline import RenderRequest, prepare
+
+FRAME = 2048 / 48000
+
+
+@pytest.fixture(scope="module")
+def regions(atlas_path: Path, default_model: NNModel) -> AtlasRegions:
+    stats = default_model.latent_statistics()
+    assert stats is not None
+    return AtlasRegions(Atlas.load(atlas_path), *stats)
+
+
+def _values(cluster: int = -1, chunk: int = -1, morph: float = 1.0) -> dict[str, object]:
+    return {"/explore/cluster": cluster, "/explore/chunk": chunk, "/scene/morph_time": morph}
+
+
+def test_the_walk_glides_into_a_cluster_over_the_morph_time(regions: AtlasRegions) -> None:
+    steering = AtlasSteering(8, FRAME)
+    steering.use_regions(regions)
+    centre, spread = np.zeros(8), np.ones(8)
+    steering.steer_walk(_values(), centre, spread)  # the first frame: the free walk
+    frames = round(1.0 / FRAME)
+    target_centre, target_spread = regions.cluster(2)  # type: ignore[misc]
+    for i in range(frames):
+        steering.steer_walk(_values(cluster=2), centre, spread)
+        if i == frames // 2 - 1:
+            assert np.allclose(centre, target_centre * (frames // 2) / frames)
+    assert np.allclose(centre, target_centre) and np.allclose(spread, target_spread)
+    assert steering.target == ("cluster", 2)
+    # A point picked later wins; a cluster after it wins again; -1 and -1 is the prior.
+    steering.steer_walk(_values(cluster=2, chunk=5, morph=0.0), centre, spread)
+    assert steering.target == ("chunk", 5) and np.allclose(centre, regions.chunk(5)[0])  # type: ignore[index]
+    steering.steer_walk(_values(cluster=1, chunk=5, morph=0.0), centre, spread)
+    assert steering.target == ("cluster", 1)
+    steering.steer_walk(_values(morph=0.0), centre, spread)
+    assert steering.target is None and np.allclose(centre, 0.0) and np.allclose(spread, 1.0)
+
+
+def test_regions_are_where_the_clusters_frames_are(atlas_path: Path, regions: AtlasRegions,
+                                                   default_model: NNModel) -> None:
+    atlas = Atlas.load(atlas_path)
+    mean, std = default_model.latent_statistics()  # type: ignore[misc]
+    frames = (atlas.frames - mean) / std
+    in_cluster = atlas.clusters[atlas.frame_chunk] == 1
+    assert np.allclose(regions.cluster(1)[0], frames[in_cluster].mean(axis=0))  # type: ignore[index]
+    assert regions.cluster(atlas.n_clusters) is None and regions.chunk(-1) is None
+    assert regions.nearest_chunk(*atlas.positions[7]) == 7
+
+
+def test_an_offline_render_plays_inside_the_cluster(atlas_path: Path, default_model: NNModel,
+                                                    regions: AtlasRegions) -> None:
+    """With texture off the frame is the walk itself: in cluster 3 it is that walk, moved to the
+    cluster's centre and scaled by its spread, from the first frame of the render."""
+    def latents(sets: list[str]) -> np.ndarray:
+        graph = prepare(RenderRequest(seconds=2, sets=["/rave/texture=0", *sets], seed=2), model=default_model)
+        out = []
+        for _ in range(40):
+            graph.next_frame()
+            out.append(graph.latent.copy())
+        return np.array(out)
+
+    centre, spread = regions.cluster(3)  # type: ignore[misc]
+    inside = latents([f"/explore/atlas={atlas_path}", "/explore/cluster=3"])
+    free = latents([])
+    assert np.allclose(inside, centre + spread * free)
+    assert not np.allclose(centre, 0.0)
+
+
+def test_explore_point_through_osc(regions: AtlasRegions, hub: ControlHub, listener: Listener) -> None:
+    with OscServer(hub, port=0) as server:
+        listener.send(server.port, encode_message("/explore/point", 0.0, 0.0, 0.0))
+        listener.wait_for(lambda r: any(a == "/fail" for a, _ in r))
+        assert "no atlas" in str(listener.messages("/fail")[0])
+        hub.set_point_handler(regions.nearest_chunk)
+        hub.store.set("/explore/cluster", 2)
+        x, y, z = (float(v) for v in regions.positions[4])
+        listener.send(server.port, encode_message("/explore/point", x, y, z))
+        listener.wait_for(lambda r: any(a == "/done" for a, _ in r))
+        assert listener.messages("/done") == [["/explore/point", 4]]
+        assert hub.store.get("/explore/chunk") == 4 and hub.store.get("/explore/cluster") == -1
+        listener.send(server.port, encode_message("/explore/point", 1.0, "y"))
+        listener.wait_for(lambda r: len([a for a, _ in r if a == "/fail"]) == 2)
+        assert "usage: /explore/point X Y Z" in str(listener.messages("/fail")[1])
+
+
+def test_the_atlas_travels_to_subscribers(atlas_path: Path, hub: ControlHub, listener: Listener) -> None:
+    atlas = Atlas.load(atlas_path)
+    with OscServer(hub, port=0) as server:
+        server.atlas.publish(atlas_messages(atlas, "collection.npz"))
+        listener.send(server.port, encode_message("/engine/subscribe"))
+        received = listener.wait_for(lambda r: any(a == "/explore/atlas/end" for a, _ in r))
+    begin = listener.messages("/explore/atlas/begin")[0]
+    assert begin[:5] == ["collection.npz", 20, 20, 4, 8]
+    assert len(listener.messages("/explore/atlas/cluster")) == 4
+    chunks = [args for a, args in received if a == "/explore/atlas/chunks"]
+    values = np.array([v for args in chunks for v in args[1:]], dtype=np.float64).reshape(-1, 4)
+    assert np.allclose(values[:, :3], atlas.positions, atol=1e-6)
+    assert list(values[:, 3].astype(int)) == list(atlas.clusters)
+
+
+def test_the_atlas_messages_are_bounded(atlas_path: Path) -> None:
+    atlas = Atlas.load(atlas_path)
+    n = 20000
+    rng = np.random.default_rng(0)
+    atlas.positions = rng.uniform(-1, 1, (n, 3)).astype(np.float32)
+    atlas.clusters = rng.integers(0, 256, n).astype(np.int32)
+    atlas.descriptors = np.zeros((n, atlas.descriptors.shape[1]), np.float32)
+    atlas.chunk_latent = np.zeros((n, atlas.latent_size), np.float32)
+    messages = atlas_messages(atlas, "big.npz")
+    assert messages[0][1][1:3] == [n, MAX_SENT_CHUNKS]
+    assert len(messages) == 2 + 256 + MAX_SENT_CHUNKS // CHUNKS_PER_MESSAGE
