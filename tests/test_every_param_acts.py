@@ -41,6 +41,8 @@ class Case:
 
 
 ENERGY_TARGET = {"/lfo/{n}/target": "/rave/energy", "/lfo/{n}/depth": 1.0}
+ATLAS = "<atlas>"  # replaced by the path of the test collection's atlas (tests/explore_fixtures.py)
+IN_ATLAS = {"/explore/atlas": ATLAS, "/rave/source/a": "walk"}
 LEVEL_MOD = {"/mod/{n}/source": "level", "/mod/{n}/target": "/rave/energy", "/mod/{n}/depth": 1.0}
 
 
@@ -68,6 +70,11 @@ def audio_cases(latent_size: int) -> dict[str, Case]:
         "/rave/method": Case("forward"),
         # depth 0.3: energy follows the level without reaching its top, where both sources would agree
         "/analysis/source": Case("input", {**_fill(LEVEL_MOD, 0), "/mod/0/depth": 0.3}),
+        "/rave/codebook": Case(ATLAS),
+        "/rave/codebook_k": Case(1, {"/rave/codebook": ATLAS}),
+        "/explore/atlas": Case(ATLAS, {"/explore/cluster": 1, "/rave/source/a": "walk"}),
+        "/explore/cluster": Case(1, IN_ATLAS),
+        "/explore/chunk": Case(3, IN_ATLAS),
     }
     for d in range(latent_size):
         cases[f"/rave/latent/{d}/bias"] = Case(1.5)
@@ -132,7 +139,9 @@ def input_file(tmp_path_factory: pytest.TempPathFactory, default_model: NNModel)
 _renders: dict[tuple, np.ndarray] = {}
 
 
-def _render(model: NNModel, input_file: Path, sets: dict[str, Value], reference: bool) -> np.ndarray:
+def _render(model: NNModel, input_file: Path, sets: dict[str, Value], reference: bool,
+            atlas: Path | None = None) -> np.ndarray:
+    sets = {k: str(atlas) if v == ATLAS else v for k, v in sets.items()}
     key = (tuple(sorted((k, str(v)) for k, v in sets.items())), reference)
     if key not in _renders:
         request = RenderRequest(seconds=None, input=input_file, sets=[f"{k}={v}" for k, v in sets.items()],
@@ -148,13 +157,15 @@ def test_every_address_has_a_case(default_model: NNModel) -> None:
 
 
 @pytest.mark.parametrize("address", list(audio_cases(8)))
-def test_audio_parameter_changes_the_render(address: str, default_model: NNModel, input_file: Path) -> None:
+def test_audio_parameter_changes_the_render(address: str, default_model: NNModel, input_file: Path,
+                                           atlas_path: Path) -> None:
     cases = audio_cases(default_model.latent_size or 1)
     if address not in cases:
         pytest.skip(f"{address}: the default model has fewer latent dimensions")
     case = cases[address]
-    base = _render(default_model, input_file, case.companions, case.reference)
-    changed = _render(default_model, input_file, {**case.companions, address: case.value}, case.reference)
+    base = _render(default_model, input_file, case.companions, case.reference, atlas_path)
+    changed = _render(default_model, input_file, {**case.companions, address: case.value}, case.reference,
+                      atlas_path)
     level = float(np.sqrt(np.mean(base.astype(np.float64) ** 2)))
     assert level > 1e-4, "the baseline render is silent"
     assert base.shape == changed.shape

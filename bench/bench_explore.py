@@ -1,0 +1,163 @@
+"""The explorer's costs and its codebook measure (issue 11):
+
+- `explore`: seconds per minute of audio to map a collection (encode, librosa descriptors, 3D map,
+  k-means), cold (first build in the process: librosa's and UMAP's numba compilation included) and
+  warm, with PCA and, where umap-learn is installed, UMAP;
+- codebook render speed: `render --input` with and without `--codebook` (real-time factor, one torch
+  thread), and one frame's `Codebook.project` at 1k/8k/32k entries, latent size 8 and 16, K 1/3/8;
+- the measure: a target through a collection's codebook, its onset-envelope correlation with the
+  target and the distance of its long-term spectrum to the collection's and to the target's.
+
+Collections: the music excerpts in ../shared/fixtures/music (skipped when absent) and generated ones.
+
+.venv/bin/python bench/bench_explore.py [--json-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.explore.build import ExploreRequest, build_atlas  # noqa: E402
+from engine.explore.codebook import Codebook  # noqa: E402
+from engine.explore.map3d import umap_available  # noqa: E402
+from engine.explore.measures import long_term_spectrum, onset_correlation, spectrum_distance  # noqa: E402
+from engine.io.audio_files import read_audio  # noqa: E402
+from engine.models.default import DEFAULT_MODEL  # noqa: E402
+from engine.models.nn_tilde import NNModel  # noqa: E402
+from engine.render.offline import RenderRequest, render  # noqa: E402
+
+MUSIC = ROOT.parent / "shared" / "fixtures" / "music"
+RATE = 48000
+
+
+def hats(seconds: float, bpm: float = 120.0) -> np.ndarray:
+    """Bright noise hats on eighth notes and a click every beat."""
+    rng = np.random.default_rng(1)
+    n = int(seconds * RATE)
+    y = np.zeros(n)
+    noise = np.diff(rng.standard_normal(n + 1))
+    step = 60.0 / bpm / 2
+    for k in range(int(seconds / step)):
+        a = int(k * step * RATE)
+        t = np.arange(min(int(0.06 * RATE), n - a)) / RATE
+        y[a:a + t.size] += (0.5 if k % 2 == 0 else 0.25) * noise[a:a + t.size] * np.exp(-t / 0.015)
+        if k % 4 == 0:
+            y[a:a + t.size] += 0.4 * np.sin(2 * np.pi * 1500 * t) * np.exp(-t / 0.03)
+    return (0.5 * y).astype(np.float32)
+
+
+def plucks(seconds: float, seed: int = 0) -> np.ndarray:
+    """Low decaying harmonic notes."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    y = np.zeros(n)
+    start = 0
+    while start < n:
+        f = float(rng.choice([55.0, 65.4, 73.4, 82.4, 98.0, 110.0]))
+        t = np.arange(min(n - start, int(rng.uniform(0.3, 0.7) * RATE))) / RATE
+        y[start:start + t.size] += np.exp(-t / 0.25) * sum(0.4 / h * np.sin(2 * np.pi * f * h * t) for h in (1, 2, 3, 4))
+        start += t.size
+    return (0.6 * y).astype(np.float32)
+
+
+def explore_cost(model: NNModel, folder: Path, out: Path) -> dict[str, object]:
+    results: dict[str, object] = {}
+    methods = ["pca", "umap"] if umap_available() else ["pca"]
+    for method in methods:
+        for run in ("cold", "warm"):
+            result = build_atlas(ExploreRequest(folder, out, map_method=method), model=model)
+            minutes = result.audio_seconds / 60
+            results[f"{method}_{run}"] = {
+                "audio_minutes": round(minutes, 3), "wall_s": round(result.wall_seconds, 2),
+                "seconds_per_audio_minute": round(result.wall_seconds / minutes, 2),
+                "stages_s": {k: round(v, 3) for k, v in result.stages.items()}, "chunks": result.atlas.chunks}
+    return results
+
+
+def project_cost() -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    out: dict[str, float] = {}
+    for dims in (8, 16):
+        for size in (1024, 8192, 32768):
+            book = Codebook(rng.normal(size=(size, dims)), 2048 / 48000)
+            frames = rng.normal(size=(200, dims))
+            for k in (1, 3, 8):
+                for z in frames[:10]:
+                    book.project(z, k)
+                start = time.perf_counter()
+                for z in frames:
+                    book.project(z, k)
+                out[f"d{dims}_n{size}_k{k}_us"] = round((time.perf_counter() - start) / len(frames) * 1e6, 1)
+    return out
+
+
+def measure(model: NNModel, atlas: Path, collection: np.ndarray, collection_rate: int, target_path: Path,
+            k: int) -> dict[str, float]:
+    target, target_rate = read_audio(target_path)
+    result = render(RenderRequest(seconds=min(30.0, target.shape[0] / target_rate), input=target_path,
+                                  codebook=atlas, codebook_k=k), model=model)
+    plain = render(RenderRequest(seconds=min(30.0, target.shape[0] / target_rate), input=target_path), model=model)
+    spectrum = long_term_spectrum(result.audio, result.rate)
+    return {
+        "onset_correlation": round(onset_correlation(result.audio, target, result.rate, target_rate=target_rate), 3),
+        "spectrum_db_to_collection": round(spectrum_distance(spectrum, long_term_spectrum(collection, collection_rate)), 2),
+        "spectrum_db_to_target": round(spectrum_distance(spectrum, long_term_spectrum(target, target_rate)), 2),
+        "realtime_factor": round(result.wall_seconds / (result.audio.shape[0] / result.rate), 4),
+        "realtime_factor_without_codebook": round(plain.wall_seconds / (plain.audio.shape[0] / plain.rate), 4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = NNModel.load(DEFAULT_MODEL)
+    results: dict[str, object] = {"model": DEFAULT_MODEL.name, "latent_size": model.latent_size, "threads": 1}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        generated = tmp_path / "plucks"
+        generated.mkdir()
+        sf.write(generated / "plucks.wav", plucks(60.0), RATE)
+        target = tmp_path / "hats.wav"
+        sf.write(target, hats(20.0), RATE)
+        results["explore_generated_1min"] = explore_cost(model, generated, tmp_path / "g.npz")
+        pairs = [("plucks -> hats", tmp_path / "g.npz", plucks(60.0), RATE, target)]
+        if MUSIC.is_dir():
+            results["explore_music"] = explore_cost(model, MUSIC, tmp_path / "music.npz")
+            tracks = {p.stem.split("_-_")[-1]: p for p in sorted(MUSIC.glob("*.ogg"))}
+            for name, path in tracks.items():
+                folder = tmp_path / name
+                folder.mkdir()
+                (folder / path.name).symlink_to(path)
+                build_atlas(ExploreRequest(folder, tmp_path / f"{name}.npz", map_method="pca"), model=model)
+                audio, rate = read_audio(path)
+                pairs.append((f"{name} -> hats", tmp_path / f"{name}.npz", audio.mean(axis=1), rate, target))
+                for other_name, other in tracks.items():
+                    if other != path:
+                        pairs.append((f"{name} -> {other_name}", tmp_path / f"{name}.npz", audio.mean(axis=1),
+                                      rate, other))
+        results["project_per_frame"] = project_cost()
+        results["codebook_measure"] = {f"{label} k{k}": measure(model, atlas, collection, rate, tgt, k)
+                                       for label, atlas, collection, rate, tgt in pairs for k in (1, 3)}
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
