@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import rms
+from explore_fixtures import plucks
 
 from engine.cli import main
 from engine.errors import AtlasError
@@ -17,6 +18,7 @@ from engine.explore.atlas import DESCRIPTOR_NAMES, Atlas
 from engine.explore.build import ExploreRequest, build_atlas
 from engine.explore.map3d import map_3d
 from engine.models.nn_tilde import NNModel
+from engine.models.resample import resample
 
 
 def test_the_atlas_holds_every_readable_file_in_chunks(atlas_path: Path, default_model: NNModel) -> None:
@@ -178,3 +180,20 @@ def test_build_checks_its_settings(collection: Path, tmp_path: Path) -> None:
         build_atlas(ExploreRequest(collection, tmp_path / "a.json"))
     with pytest.raises(AtlasError, match="does not exist"):
         build_atlas(ExploreRequest(collection, tmp_path / "no" / "a.npz"))
+
+
+def test_long_files_are_read_in_blocks_with_the_same_result(tmp_path: Path, default_model: NNModel,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is read, resampled, described and encoded block by block (so an hour never sits in memory);
+    the blocks give the latents and the descriptors of the whole file read at once."""
+    import engine.explore.build as build
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    sf.write(folder / "plucks44.wav", resample(plucks(6.0), 48000, 44100), 44100)
+    whole = build_atlas(ExploreRequest(folder, None, clusters=2, map_method="pca"), model=default_model).atlas
+    monkeypatch.setattr(build, "READ_BLOCK_SECONDS", 0.37)
+    blocks = build_atlas(ExploreRequest(folder, None, clusters=2, map_method="pca"), model=default_model).atlas
+    assert blocks.frames.shape == whole.frames.shape
+    assert np.allclose(blocks.frames, whole.frames, atol=1e-3)
+    assert np.allclose(blocks.descriptors, whole.descriptors, rtol=1e-3, atol=1e-3)

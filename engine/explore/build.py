@@ -1,36 +1,38 @@
 """`explore --collection DIR`: encode every audio file of a folder into latent chunks and map them.
 
-Each file is read, mixed to mono, brought to the model's rate and encoded in blocks (streaming state
-kept within a file, reset between files); its latent frames are cut into chunks of `chunk_seconds`,
-each summarised by its mean latent (and spread), and described with librosa. The chunks' normalised
+Each file is read in blocks, mixed to mono, described with librosa (descriptors.py), brought to the
+model's rate and encoded (streaming state kept within a file, reset between files); its latent frames
+are cut into chunks of `chunk_seconds`, each summarised by its mean latent (and spread) and its
+descriptors. The chunks' normalised
 latents are then laid out in 3D (map3d.py) and clustered with k-means (clusters.py).
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import AtlasError, AudioFileError
 from engine.explore.atlas import Atlas, file_sha256
 from engine.explore.clusters import DEFAULT_CLUSTERS, cluster_chunks
-from engine.explore.descriptors import chunk_descriptors
+from engine.explore.descriptors import DescriptorFrames
 from engine.explore.map3d import map_3d
-from engine.io.audio_files import read_audio
 from engine.models.default import DEFAULT_MODEL
 from engine.models.nn_tilde import NNModel
-from engine.models.resample import resample
+from engine.models.resample import Resampler
 from engine.params.table import MAX_ATLAS_CLUSTERS
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 DEFAULT_CHUNK_SECONDS = 2.0
-ENCODE_BLOCK_SECONDS = 20.0  # encoder input per call: bounds memory on long files
+READ_BLOCK_SECONDS = 30.0  # audio read, described and encoded at a time: long files never sit whole in memory
 
 
 @dataclass
@@ -77,25 +79,79 @@ def _check(request: ExploreRequest) -> None:
         raise AtlasError(f"--out {request.out}: folder {request.out.parent} does not exist")
 
 
+class FileEncoder:
+    """Encodes one file's audio (mono, model rate) pushed in blocks; the streaming state runs on
+    across blocks and is reset at the start and the end of the file."""
+
+    def __init__(self, model: NNModel) -> None:
+        self.model = model
+        spec = model.require("encode")
+        self._channels = spec.in_channels
+        self._ratio = max(1, spec.out_ratio // spec.in_ratio)  # input samples per latent frame
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._latents: list[np.ndarray] = []
+        model.reset()
+
+    def push(self, mono: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, mono.astype(np.float32)])
+        whole = self._pending.shape[0] // self._ratio * self._ratio
+        if whole:
+            self._encode(self._pending[:whole])
+            self._pending = self._pending[whole:]
+
+    def finish(self) -> np.ndarray:
+        """(frames, latent_size): the rest padded with silence to a whole frame (at least one frame)."""
+        if self._pending.shape[0] or not self._latents:
+            padded = np.zeros(self._ratio, dtype=np.float32)
+            padded[: self._pending.shape[0]] = self._pending
+            self._encode(padded)
+        self.model.reset()
+        latents = np.concatenate(self._latents).astype(np.float32)
+        if not np.isfinite(latents).all():
+            raise AtlasError(f"{self.model.path.name}: the encoder gave non-finite latents")
+        return latents
+
+    def _encode(self, samples: np.ndarray) -> None:
+        x = torch.from_numpy(np.ascontiguousarray(samples)).reshape(1, 1, -1)
+        z = self.model.encode(x.expand(1, self._channels, x.shape[-1]).contiguous())[0]
+        self._latents.append(z[: self.model.latent_size].numpy().T)
+
+
 def encode_file(model: NNModel, mono: np.ndarray) -> np.ndarray:
-    """(frames, latent_size) latents of mono audio at the model's rate, encoded block by block."""
-    spec = model.require("encode")
-    ratio = max(1, spec.out_ratio // spec.in_ratio)  # input samples per latent frame
-    frames = max(1, -(-mono.shape[0] // ratio))
-    padded = np.zeros(frames * ratio, dtype=np.float32)
-    padded[: mono.shape[0]] = mono
-    block = max(1, int(ENCODE_BLOCK_SECONDS * (model.sample_rate or 48000)) // ratio) * ratio
-    model.reset()
-    parts = []
-    for start in range(0, padded.shape[0], block):
-        x = torch.from_numpy(padded[start: start + block]).reshape(1, 1, -1)
-        z = model.encode(x.expand(1, spec.in_channels, x.shape[-1]).contiguous())[0]
-        parts.append(z[: model.latent_size].numpy().T)
-    model.reset()
-    latents = np.concatenate(parts).astype(np.float32)
-    if not np.isfinite(latents).all():
-        raise AtlasError(f"{model.path.name}: the encoder gave non-finite latents")
-    return latents
+    """(frames, latent_size) latents of mono audio at the model's rate."""
+    encoder = FileEncoder(model)
+    encoder.push(mono)
+    return encoder.finish()
+
+
+def _read_file(path: Path, model: NNModel, rate: int, stages: dict[str, float]
+               ) -> tuple[np.ndarray, DescriptorFrames, float]:
+    """Read `path` block by block: its latents, its descriptor frames and its length in seconds (the
+    time spent describing and encoding added to `stages`). AudioFileError for a file that cannot be
+    read or holds nothing."""
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            file_rate = handle.samplerate
+            resampler = Resampler(file_rate, rate, 1) if file_rate != rate else None
+            encoder, described, samples = FileEncoder(model), DescriptorFrames(file_rate), 0
+            size = int(READ_BLOCK_SECONDS * file_rate)
+            for block in handle.blocks(blocksize=size, dtype="float32", always_2d=True):
+                mono = block.mean(axis=1)
+                samples += mono.shape[0]
+                t0 = time.perf_counter()
+                described.add(mono)
+                t1 = time.perf_counter()
+                encoder.push(resampler.process(mono)[:, 0] if resampler is not None else mono)
+                stages["describe"] += t1 - t0
+                stages["encode"] += time.perf_counter() - t1
+            if resampler is not None:
+                encoder.push(resampler.flush()[:, 0])
+            described.finish()
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioFileError(f"{path}: cannot read audio: {exc}") from None
+    if samples == 0:
+        raise AudioFileError(f"{path}: the file holds no samples")
+    return encoder.finish(), described, samples / file_rate
 
 
 def build_atlas(request: ExploreRequest, model: NNModel | None = None) -> ExploreResult:
@@ -123,21 +179,15 @@ def build_atlas(request: ExploreRequest, model: NNModel | None = None) -> Explor
         for path in files:
             progress.update(task, description=f"encoding {path.name[:40]}")
             try:
-                audio, file_rate = read_audio(path)
+                latents, described, seconds = _read_file(path, model, rate, stages)
             except AudioFileError as exc:
                 skipped.append(str(exc))
                 continue
-            mono = audio.mean(axis=1)
-            seconds = mono.shape[0] / file_rate
-            t0 = time.perf_counter()
-            latents = encode_file(model, resample(mono, file_rate, rate) if file_rate != rate else mono)
-            stages["encode"] += time.perf_counter() - t0
             spans = _chunk_spans(latents.shape[0], per_chunk)
             file_index = len(names)
             names.append(path.relative_to(request.collection).as_posix())
             t0 = time.perf_counter()
-            descriptors.append(chunk_descriptors(mono, file_rate, [(a * frame_seconds, (b - a) * frame_seconds)
-                                                                   for a, b in spans]))
+            descriptors.append(described.chunks([(a * frame_seconds, (b - a) * frame_seconds) for a, b in spans]))
             stages["describe"] += time.perf_counter() - t0
             for a, b in spans:
                 frame_chunk.append(np.full(b - a, len(means), dtype=np.int32))
@@ -154,12 +204,14 @@ def build_atlas(request: ExploreRequest, model: NNModel | None = None) -> Explor
                          f"({skipped[0]})")
     chunk_latent = np.stack(means).astype(np.float32)
     points = normalised(model, chunk_latent)
-    t0 = time.perf_counter()
-    positions, method = map_3d(points, seed=request.seed, method=request.map_method)
-    stages["map"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    clusters = cluster_chunks(points, request.clusters, seed=request.seed)
-    stages["cluster"] = time.perf_counter() - t0
+    status = Console(stderr=True).status if request.progress else _quiet
+    with status(f"mapping {len(means)} chunks in 3D and clustering them"):
+        t0 = time.perf_counter()
+        positions, method = map_3d(points, seed=request.seed, method=request.map_method)
+        stages["map"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        clusters = cluster_chunks(points, request.clusters, seed=request.seed)
+        stages["cluster"] = time.perf_counter() - t0
     atlas = Atlas(latent_size=int(model.latent_size), model_name=model.path.name,
                   model_sha256=file_sha256(model.path), model_rate=rate, frame_seconds=frame_seconds,
                   map_method=method, files=names, collection=str(request.collection.resolve()),
@@ -192,6 +244,10 @@ def _chunk_spans(n_frames: int, per_chunk: int) -> list[tuple[int, int]]:
     if len(spans) > 1 and spans[-1][1] - spans[-1][0] < per_chunk / 2:
         spans[-2:] = [(spans[-2][0], spans[-1][1])]
     return spans
+
+
+def _quiet(_: str) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 def _duration(path: Path) -> float:

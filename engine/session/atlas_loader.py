@@ -55,6 +55,7 @@ class AtlasLoader:
         self._requested: dict[str, str | None] = dict.fromkeys(ADDRESSES)
         self._loaded: dict[str, Atlas | None] = dict.fromkeys(ADDRESSES)
         self._loading: threading.Thread | None = None
+        self._attached: RenderGraph | EffectGraph | None = None  # the graph the loaded atlases were given to
         self.regions: AtlasRegions | None = None  # the navigated atlas's, for /explore/point
 
     @property
@@ -62,7 +63,14 @@ class AtlasLoader:
         return self._loading is not None
 
     def poll(self) -> None:
-        """From the session's housekeeping: follow both addresses (one load at a time)."""
+        """From the session's housekeeping: give a graph that took over (a model swap, once its
+        crossfade is done) the loaded atlases, and follow both addresses (one load at a time)."""
+        if self._loading is not None:
+            return
+        graph = self._graph()
+        if graph is not self._attached:
+            self._attached = graph
+            self.attach(graph)
         for address in ADDRESSES:
             wanted = requested(self.store.get(address))
             if wanted == self._requested[address] or self._loading is not None:
@@ -105,7 +113,7 @@ class AtlasLoader:
                 self._on_atlas(None, "")
 
     def attach(self, graph: RenderGraph | EffectGraph) -> None:
-        """A new graph plays (a model swap): give it the loaded atlases, or report why it cannot have them."""
+        """A new graph plays: give it the loaded atlases, or report why it cannot have them."""
         for address, atlas in self._loaded.items():
             if atlas is None:
                 continue

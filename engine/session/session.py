@@ -244,7 +244,6 @@ class LiveSession:
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
         self.decoder.decode_threads = timing.threads
-        self.atlases.attach(self.decoder.graph)
 
     @property
     def lookahead_blocks(self) -> int:
