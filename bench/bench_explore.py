@@ -4,9 +4,12 @@
   k-means), cold (first build in the process: librosa's and UMAP's numba compilation included) and
   warm, with PCA and, where umap-learn is installed, UMAP;
 - codebook render speed: `render --input` with and without `--codebook` (real-time factor, one torch
-  thread), and one frame's `Codebook.project` at 1k/8k/32k entries, latent size 8 and 16, K 1/3/8;
+  thread, 20 s targets), and one frame's `Codebook.project` at 1k/8k/32k entries, latent size 8 and 16,
+  K 1/3/8;
 - the measure: a target through a collection's codebook, its onset-envelope correlation with the
-  target and the distance of its long-term spectrum to the collection's and to the target's.
+  target and the distance of its long-term spectrum to the collection's and to the target's (K 3).
+
+Each result is also written to stderr as it comes.
 
 Collections: the music excerpts in ../shared/fixtures/music (skipped when absent) and generated ones.
 
@@ -72,18 +75,26 @@ def plucks(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.6 * y).astype(np.float32)
 
 
-def explore_cost(model: NNModel, folder: Path, out: Path) -> dict[str, object]:
+def explore_cost(model: NNModel, folder: Path, out: Path, runs: tuple[str, ...]) -> dict[str, object]:
+    """`runs`: "pca_cold", "pca_warm", "umap_cold", "umap_warm" (cold: the first build of that kind in
+    this process, numba compiling librosa's or UMAP's functions)."""
     results: dict[str, object] = {}
-    methods = ["pca", "umap"] if umap_available() else ["pca"]
-    for method in methods:
-        for run in ("cold", "warm"):
-            result = build_atlas(ExploreRequest(folder, out, map_method=method), model=model)
-            minutes = result.audio_seconds / 60
-            results[f"{method}_{run}"] = {
-                "audio_minutes": round(minutes, 3), "wall_s": round(result.wall_seconds, 2),
-                "seconds_per_audio_minute": round(result.wall_seconds / minutes, 2),
-                "stages_s": {k: round(v, 3) for k, v in result.stages.items()}, "chunks": result.atlas.chunks}
+    for run in runs:
+        method = run.split("_")[0]
+        if method == "umap" and not umap_available():
+            continue
+        result = build_atlas(ExploreRequest(folder, out, map_method=method), model=model)
+        minutes = result.audio_seconds / 60
+        results[run] = {
+            "audio_minutes": round(minutes, 3), "wall_s": round(result.wall_seconds, 2),
+            "seconds_per_audio_minute": round(result.wall_seconds / minutes, 2),
+            "stages_s": {k: round(v, 3) for k, v in result.stages.items()}, "chunks": result.atlas.chunks}
+        _say(run, results[run])
     return results
+
+
+def _say(label: str, value: object) -> None:
+    print(f"{label}: {json.dumps(value)}", file=sys.stderr, flush=True)
 
 
 def project_cost() -> dict[str, float]:
@@ -104,18 +115,20 @@ def project_cost() -> dict[str, float]:
 
 
 def measure(model: NNModel, atlas: Path, collection: np.ndarray, collection_rate: int, target_path: Path,
-            k: int) -> dict[str, float]:
+            k: int, plain_rtf: dict[Path, float]) -> dict[str, float]:
     target, target_rate = read_audio(target_path)
-    result = render(RenderRequest(seconds=min(30.0, target.shape[0] / target_rate), input=target_path,
-                                  codebook=atlas, codebook_k=k), model=model)
-    plain = render(RenderRequest(seconds=min(30.0, target.shape[0] / target_rate), input=target_path), model=model)
+    seconds = min(20.0, target.shape[0] / target_rate)
+    result = render(RenderRequest(seconds=seconds, input=target_path, codebook=atlas, codebook_k=k), model=model)
+    if target_path not in plain_rtf:
+        plain = render(RenderRequest(seconds=seconds, input=target_path), model=model)
+        plain_rtf[target_path] = plain.wall_seconds / seconds
     spectrum = long_term_spectrum(result.audio, result.rate)
     return {
         "onset_correlation": round(onset_correlation(result.audio, target, result.rate, target_rate=target_rate), 3),
         "spectrum_db_to_collection": round(spectrum_distance(spectrum, long_term_spectrum(collection, collection_rate)), 2),
         "spectrum_db_to_target": round(spectrum_distance(spectrum, long_term_spectrum(target, target_rate)), 2),
-        "realtime_factor": round(result.wall_seconds / (result.audio.shape[0] / result.rate), 4),
-        "realtime_factor_without_codebook": round(plain.wall_seconds / (plain.audio.shape[0] / plain.rate), 4),
+        "realtime_factor": round(result.wall_seconds / seconds, 4),
+        "realtime_factor_without_codebook": round(plain_rtf[target_path], 4),
     }
 
 
@@ -133,10 +146,13 @@ def main() -> int:
         sf.write(generated / "plucks.wav", plucks(60.0), RATE)
         target = tmp_path / "hats.wav"
         sf.write(target, hats(20.0), RATE)
-        results["explore_generated_1min"] = explore_cost(model, generated, tmp_path / "g.npz")
+        results["explore_generated_1min"] = explore_cost(model, generated, tmp_path / "g.npz",
+                                                         ("pca_cold", "pca_warm", "umap_cold", "umap_warm"))
+        results["project_per_frame"] = project_cost()
+        _say("project_per_frame", results["project_per_frame"])
         pairs = [("plucks -> hats", tmp_path / "g.npz", plucks(60.0), RATE, target)]
         if MUSIC.is_dir():
-            results["explore_music"] = explore_cost(model, MUSIC, tmp_path / "music.npz")
+            results["explore_music"] = explore_cost(model, MUSIC, tmp_path / "music.npz", ("pca_warm", "umap_warm"))
             tracks = {p.stem.split("_-_")[-1]: p for p in sorted(MUSIC.glob("*.ogg"))}
             for name, path in tracks.items():
                 folder = tmp_path / name
@@ -149,9 +165,12 @@ def main() -> int:
                     if other != path:
                         pairs.append((f"{name} -> {other_name}", tmp_path / f"{name}.npz", audio.mean(axis=1),
                                       rate, other))
-        results["project_per_frame"] = project_cost()
-        results["codebook_measure"] = {f"{label} k{k}": measure(model, atlas, collection, rate, tgt, k)
-                                       for label, atlas, collection, rate, tgt in pairs for k in (1, 3)}
+        plain_rtf: dict[Path, float] = {}
+        measured = {}
+        for label, atlas, collection, rate, tgt in pairs:
+            measured[f"{label} k3"] = measure(model, atlas, collection, rate, tgt, 3, plain_rtf)
+            _say(label, measured[f"{label} k3"])
+        results["codebook_measure"] = measured
     text = json.dumps(results, indent=2)
     print(text)
     if args.json_out:
