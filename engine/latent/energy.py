@@ -38,6 +38,7 @@ import torch
 
 from engine.dsp.sound_measures import centroid_hz, frame_power, loudness
 from engine.dsp.tilt import tilt_power
+from engine.master.limiter import RELEASE_DB_PER_S
 from engine.models.nn_tilde import NNModel
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ LOUD_WEIGHT = 1.0  # weight of the loudness direction against the brightness one
 SHIFT = 1.5  # prior standard deviations along the direction at energy 0.3 (-) and 2.0 (+)
 MAX_TILT_DB = 24.0  # the gain never makes up more than this
 GRID = (0.3, 0.45, 0.65, 1.0, 1.4, 2.0)
+RELEASE_BOOST = 10.0  # limiter release at energy 2.0 against energy 1 (master/limiter.py)
 REGRESSION_SAMPLES = 160
 SWEEP_SAMPLES = 32
 HOLD_FRAMES = 2  # each sample is held this long; its last frame is measured (streaming decoders settle)
@@ -67,6 +69,18 @@ def position(energy: float) -> float:
     """Where `energy` sits in its range on a log scale: -1 at 0.3, 0 at 1, +1 at 2.0."""
     e = min(max(energy, ENERGY_MIN), ENERGY_MAX)
     return math.log(e) / math.log(ENERGY_MAX) if e >= 1.0 else -math.log(e) / math.log(ENERGY_MIN)
+
+
+def limiter_release_db_per_s(energy: float) -> float:
+    """The master limiter's release for an energy: the usual 40 dB/s up to energy 1, ten times faster at 2.
+
+    A dense, peaky signal (an untrained decoder's noise) already meets the -1 dBTP ceiling at the
+    -16 LUFS target; with the usual release, more gain only means more limiting and no more
+    loudness. A faster release at high energy lets the limiter follow the peaks closely, so energy
+    keeps adding loudness (and some grit, which is what pushing energy asks for).
+    """
+    drive = min(max(math.log2(max(energy, ENERGY_MIN)), 0.0), 1.0)
+    return RELEASE_DB_PER_S * RELEASE_BOOST**drive
 
 
 def target_db(energy: float) -> float:
