@@ -11,6 +11,7 @@ through a temporary file and a rename: an interrupted export never leaves half a
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -62,9 +63,10 @@ def export(model: DefaultVAE, path: Path, importance: torch.Tensor | None = None
     scripted = torch.jit.script(streaming_copy(model, importance))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # A temporary folder beside the target (same file system, so the rename is atomic) holding a file
+    # of the final name: the archive's inner folder is named after the file.
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = folder / path.name
     try:
         torch.jit.save(scripted, str(tmp))
         if with_calibration:
@@ -74,7 +76,7 @@ def export(model: DefaultVAE, path: Path, importance: torch.Tensor | None = None
         tmp.chmod(0o644)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
     return torch.jit.load(str(path))
 
 
