@@ -11,6 +11,7 @@ the current step with a checkpoint and exports nothing; `--resume` continues fro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,8 +91,10 @@ class FolderTrainRequest:
         return self.out.with_suffix(".ckpt.pt")
 
 
-def train_folder(req: FolderTrainRequest, console: Console) -> int:
-    """Run the command; returns the exit status (0 done, 130 stopped by Ctrl-C with a checkpoint)."""
+def train_folder(req: FolderTrainRequest, console: Console,
+                 on_checkpoint: Callable[[DefaultVAE, int, float], None] | None = None) -> int:
+    """Run the command; returns the exit status (0 done, 130 stopped by Ctrl-C with a checkpoint).
+    `on_checkpoint`: see TrainSettings (bench/bench_training.py measures the model as it trains)."""
     req.check()
     ranks = ranks_from_env()
     device = resolve_device(req.device, ranks)
@@ -120,7 +123,8 @@ def train_folder(req: FolderTrainRequest, console: Console) -> int:
     crops = FolderCrops(audio.clips, pool_samples)
     settings = TrainSettings(batch=req.batch, lr=req.lr, beta=req.beta, kl_warmup=req.kl_warmup,
                              steps=req.steps, minutes=req.minutes, checkpoint=req.checkpoint,
-                             checkpoint_minutes=req.checkpoint_minutes, device=str(device), meta=meta)
+                             checkpoint_minutes=req.checkpoint_minutes, device=str(device), meta=meta,
+                             on_checkpoint=on_checkpoint)
     if ranks.main:
         parameters = sum(p.numel() for p in model.parameters())
         where = f"{ranks.world} processes" if ranks.world > 1 else str(device)

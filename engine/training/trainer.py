@@ -64,6 +64,9 @@ class TrainSettings:
     device: str = "cpu"
     progress: bool = True  # a rich progress bar on rank 0
     meta: dict[str, object] = field(default_factory=dict)  # saved in checkpoints; a resume must match it
+    # Called on rank 0 after each periodic checkpoint with (model, step, training seconds), e.g. to
+    # measure the model so far; the time it takes does not count as training time.
+    on_checkpoint: Callable[[DefaultVAE, int, float], None] | None = None
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -317,6 +320,10 @@ def train(
             if now - last_checkpoint > settings.checkpoint_minutes * 60:
                 elapsed = done_seconds + now - start
                 checkpoint()
+                if settings.on_checkpoint is not None and ranks.main:
+                    settings.on_checkpoint(model, step, elapsed)
+                    model.train()
+                start += time.perf_counter() - now  # checkpoint time is not training time
                 last_checkpoint = time.perf_counter()
             if step % settings.log_every == 0 or step == 1:
                 show.update(step, done_seconds + now - start, spec_ema, kl_ema, (step - first_step) / max(now - start, 1e-9))
