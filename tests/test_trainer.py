@@ -16,10 +16,10 @@ from training_fixtures import ROOT, TINY, TINY_ARGS, cli_env, run_cli, tone_fold
 
 from engine.training.clip_pool import ClipPool
 from engine.training.model_rate import build_model
-from engine.training.trainer import TrainSettings, load_checkpoint, train, weights_digest
+from engine.training.trainer import Ranks, TrainSettings, load_checkpoint, train, weights_digest
 
 
-def _train_tiny(seed: int, steps: int = 3, checkpoint: Path | None = None) -> str:
+def _train_tiny(seed: int, steps: int = 3, checkpoint: Path | None = None, ranks: Ranks | None = None) -> str:
     torch.manual_seed(seed)
     model = build_model(config=TINY)
     source = np.random.default_rng(99).standard_normal(48000).astype(np.float32) * 0.1
@@ -32,7 +32,7 @@ def _train_tiny(seed: int, steps: int = 3, checkpoint: Path | None = None) -> st
         return ClipPool(excerpt, rng, 4, 4096)
 
     settings = TrainSettings(batch=2, steps=steps, checkpoint=checkpoint, progress=False)
-    result = train(model, make_pool, [seed, 7], settings)
+    result = train(model, make_pool, [seed, 7], settings, ranks=ranks)
     assert result.steps == steps and not result.interrupted
     assert result.weights_sha256 == weights_digest(model)
     return result.weights_sha256
@@ -49,6 +49,18 @@ def test_same_seed_and_steps_give_the_same_weights(tmp_path: Path) -> None:
     assert other != first
     state = load_checkpoint(tmp_path / "c.ckpt.pt")  # the final checkpoint holds the final weights
     assert state["step"] == 3
+
+
+def test_another_rank_crops_other_examples_and_writes_nothing(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rank0 = _train_tiny(0)
+        rank1 = _train_tiny(0, checkpoint=tmp_path / "c.ckpt.pt", ranks=Ranks(rank=1, world=1))
+    finally:
+        torch.set_num_threads(threads)
+    assert rank1 != rank0  # same seed, other data and noise
+    assert not (tmp_path / "c.ckpt.pt").exists()
 
 
 def test_ctrl_c_leaves_a_checkpoint_that_resume_continues(tmp_path: Path) -> None:

@@ -12,9 +12,11 @@ import torch
 from training_fixtures import TINY
 
 import engine.latent.energy as energy
+from engine.errors import TrainingDataError
 from engine.models.nn_tilde import NNModel
 from engine.render.offline import RenderRequest, render
 from engine.training.export import export, fit_latent_rotation
+from engine.training.init_weights import load_init, read_init
 from engine.training.model_rate import build_model
 
 
@@ -81,3 +83,14 @@ def test_another_sample_rate_is_built_and_exported(tmp_path: Path) -> None:
     assert model.sample_rate == 44100 and model.decode(torch.zeros(1, 4, 2)).shape == (1, 1, 4096)
     with pytest.raises(ValueError, match="8000..192000"):
         build_model(4000)
+
+
+def test_init_reads_the_configuration_and_weights_of_an_export(exported: Path, tmp_path: Path) -> None:
+    init = read_init(exported)
+    assert init.config == TINY and init.rate == 48000
+    model = build_model(config=init.config)
+    load_init(model, init)
+    assert torch.equal(model.decoder.inp.conv.weight, torch.jit.load(str(exported)).decoder.inp.conv.weight)
+    (tmp_path / "junk.ts").write_bytes(b"not a model")
+    with pytest.raises(TrainingDataError, match="not an export of our architecture"):
+        read_init(tmp_path / "junk.ts")

@@ -24,6 +24,7 @@ from engine.models.default_vae import LATENT_RATIO, SAMPLE_RATE, DefaultVAE
 from engine.training.audio_folder import FolderAudio, FolderCrops, read_folder
 from engine.training.clip_pool import ClipPool
 from engine.training.export import check_streaming, export, fit_latent_rotation
+from engine.training.init_weights import load_init, read_init
 from engine.training.model_rate import MAX_RATE, MIN_RATE, build_model
 from engine.training.report import card_path, report, training_json
 from engine.training.trainer import (
@@ -107,13 +108,23 @@ def train_folder(req: FolderTrainRequest, console: Console,
     audio = read_folder(req.data, req.samplerate)
     if ranks.main:
         _say_folder(console, req, audio)
+    init = read_init(req.init) if req.init is not None and resume is None else None
+    config = req.model_config or None
+    if init is not None:
+        if config and config != init.config:
+            raise TrainingDataError(f"--model-config {json.dumps(config)} differs from --init {req.init}'s "
+                                    f"{json.dumps(init.config)}; give one of them")
+        if init.rate != req.samplerate:
+            raise TrainingDataError(f"--init {req.init}: made for {init.rate} Hz; this run trains at "
+                                    f"{req.samplerate} Hz (--samplerate)")
+        config = init.config
     torch.manual_seed(req.seed)
     try:
-        model = build_model(req.samplerate, req.model_config or None)
+        model = build_model(req.samplerate, config)
     except (TypeError, ValueError) as exc:
         raise TrainingDataError(f"--model-config {json.dumps(req.model_config)}: {exc}") from None
-    if req.init is not None and resume is None:
-        _load_init(model, req.init)
+    if init is not None:
+        load_init(model, init)
     meta = {"trainer": "run_engine.py train", "sample_rate": req.samplerate, "config": model.config}
     if resume is not None and resume.get("meta") != meta:
         raise TrainingDataError(f"{req.checkpoint}: made for {_describe(resume.get('meta'))}; "
@@ -161,21 +172,6 @@ def _describe(meta: object) -> str:
     if not isinstance(meta, dict):
         return "another trainer"
     return f"{meta.get('sample_rate')} Hz with {json.dumps(meta.get('config'))}"
-
-
-def _load_init(model: DefaultVAE, path: Path) -> None:
-    """Start from the weights of an export of this architecture (configuration and rate equal)."""
-    try:
-        module = torch.jit.load(str(path), map_location="cpu")
-        state = {k: v for k, v in module.state_dict().items() if k in model.state_dict()}
-        model.load_state_dict(state)
-        rate = int(module.get_sample_rate())
-    except Exception as exc:  # a foreign file fails in torch's own ways
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainingDataError(f"--init {path}: not an export of this architecture and configuration "
-                                f"({first[:120]})") from None
-    if rate != model.sr:
-        raise TrainingDataError(f"--init {path}: made for {rate} Hz; this run trains at {model.sr} Hz")
 
 
 def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, result: TrainResult,
