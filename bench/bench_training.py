@@ -120,6 +120,9 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
         if status != 0:
             raise SystemExit(status)
         figures = json.loads(out.with_suffix(".training.json").read_text())
+    if not curve or curve[-1]["step"] != figures["steps"]:
+        curve.append({"minutes": figures["train_seconds"] / 60, "step": figures["steps"],
+                      "music_score_mean": figures["music_score_mean"]})
     return {
         "data": str(args.data) if args.data else "fixtures from 16 s on (held-out passages of the scored recordings)",
         "data_seconds": figures["data_seconds"], "init": str(args.init) if args.init else None,

@@ -19,13 +19,13 @@ def test_every_format_is_read_recursively_as_mono_at_the_model_rate(tmp_path: Pa
     (tmp_path / "notes.txt").write_text("not audio")
     (tmp_path / "sub" / "broken.wav").write_bytes(b"RIFF....WAVEfmt nothing else")
     audio = read_folder(tmp_path, 48000)
-    assert sorted(p.suffix for p in audio.files) == sorted(p.suffix for p in written)  # mp3 included
+    assert sorted(p.suffix for p in audio.files) == sorted(p.suffix for p in written)  # mp3 where libsndfile has it
     assert [p.name for p, _ in audio.skipped] == ["broken.wav"]
     for clip in audio.clips:
         assert clip.ndim == 1 and clip.dtype == np.float32
         assert abs(len(clip) - 7.0 * 48000) < 0.02 * 48000  # resampled from 22.05 kHz (mp3 pads a little)
         assert float(np.max(np.abs(clip))) > 0.1
-    assert audio.seconds == pytest.approx(35.0, rel=0.02)
+    assert audio.seconds == pytest.approx(7.0 * len(written), rel=0.02)
 
 
 def test_a_folder_with_no_audio_is_refused(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_another_rank_crops_other_examples_and_writes_nothing(tmp_path: Path) ->
 
 def test_ctrl_c_leaves_a_checkpoint_that_resume_continues(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "m.ts"
-    tone_folder(data, seconds_each=7.0)
+    tone_folder(data, seconds_each=8.0)
     checkpoint = out.with_suffix(".ckpt.pt")
     args = ["train", "--data", str(data), "--out", str(out), "--model-config", json.dumps(TINY), *TINY_ARGS]
     process = subprocess.Popen([sys.executable, str(ROOT / "run_engine.py"), *args, "--minutes", "10",
@@ -98,7 +98,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_resume_continues(tmp_path: Path) -> Non
 
 def test_two_processes_under_torchrun_hold_the_same_weights(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "m.ts"
-    tone_folder(data, seconds_each=7.0)
+    tone_folder(data, seconds_each=8.0)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            str(ROOT / "run_engine.py"), "train", "--data", str(data), "--out", str(out), "--steps", "3",
            "--device", "cpu", "--model-config", json.dumps(TINY), *TINY_ARGS]

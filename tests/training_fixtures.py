@@ -13,8 +13,9 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"enc_filters": 8, "enc_channels": 8, "dec_channels": [8, 8, 8, 8], "n_bands": 4, "latent_size": 4}
 TINY_ARGS = ["--batch", "2", "--clip-frames", "2", "--pool", "4", "--pool-seconds", "0.2", "--threads", "1"]
-FORMATS = (("wav", "WAV", None), ("flac", "FLAC", None), ("ogg", "OGG", "VORBIS"), ("mp3", "MP3", None),
-           ("aiff", "AIFF", None))
+# libsndfile writes mp3 from 1.1 on (soundfile's wheels bundle 1.2); an older system library skips it.
+FORMATS = tuple(f for f in (("wav", "WAV", None), ("flac", "FLAC", None), ("ogg", "OGG", "VORBIS"),
+                            ("mp3", "MP3", None), ("aiff", "AIFF", None)) if f[1] in sf.available_formats())
 
 
 def tone(seconds: float, rate: int, pitch: float, seed: int = 0) -> np.ndarray:
