@@ -203,6 +203,10 @@ def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, resu
             f"- Final (EMA) spectral loss {result.final_spectral_loss:.3f}, KL {result.final_kl:.1f} nats per latent frame."
         ),
     }
+    results["corpus_evaluation"] = (
+        f"Reconstruction score on the recordings in `{req.eval_dir}` (kept out of training): below."
+        if req.eval_dir else "No recordings were kept out of training (`--eval-dir DIR` adds the reconstruction "
+        "score on them).")
     training_json(req.out).write_text(json.dumps(results, indent=2) + "\n")
     figures = report(req.out, req.eval_dir)
     score = figures.get("music_score_mean")
