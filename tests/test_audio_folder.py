@@ -56,3 +56,9 @@ def test_crops_cover_every_file_in_proportion_to_its_length() -> None:
     share = values.count(2.0) / len(values)
     assert 0.65 < share < 0.85  # 3/4 of the material
     assert all(len(crops(rng)) == 100 for _ in range(10))
+
+
+def test_short_clips_are_strung_together_not_padded_with_silence() -> None:
+    hits = [np.full(30, float(i + 1), np.float32) for i in range(5)]
+    excerpt = FolderCrops(hits, 100)(np.random.default_rng(0))
+    assert len(excerpt) == 100 and np.all(excerpt > 0)

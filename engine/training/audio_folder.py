@@ -66,8 +66,10 @@ def read_folder(folder: Path, rate: int, *, min_seconds: float = MIN_SECONDS) ->
 
 
 class FolderCrops:
-    """Random excerpts of `seconds` from the folder's clips, a clip chosen in proportion to its length
-    (so each second of the folder is equally likely): the clip source of a ClipPool."""
+    """Random excerpts of `samples` from the folder's clips, a clip chosen in proportion to its length
+    (so each second of the folder is equally likely): the clip source of a ClipPool. Clips shorter
+    than an excerpt (one-shots, a folder of drum hits) are strung together, whole, to fill it rather
+    than padded with silence."""
 
     def __init__(self, clips: list[np.ndarray], samples: int) -> None:
         self.clips = clips
@@ -75,7 +77,16 @@ class FolderCrops:
         lengths = np.array([len(c) for c in clips], dtype=np.float64)
         self.weights = lengths / lengths.sum()
 
+    def _pick(self, rng: np.random.Generator) -> np.ndarray:
+        return self.clips[int(rng.choice(len(self.clips), p=self.weights))]
+
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
-        clip = self.clips[int(rng.choice(len(self.clips), p=self.weights))]
-        start = int(rng.integers(0, max(1, len(clip) - self.samples + 1)))
-        return clip[start : start + self.samples]
+        clip = self._pick(rng)
+        if len(clip) >= self.samples:
+            start = int(rng.integers(0, len(clip) - self.samples + 1))
+            return clip[start : start + self.samples]
+        parts, total = [clip], len(clip)
+        while total < self.samples:
+            parts.append(self._pick(rng))
+            total += len(parts[-1])
+        return np.concatenate(parts)[: self.samples]
