@@ -5,6 +5,10 @@ branch's mel band layout (a buffer) and `sr`. A model for another rate gets thos
 construction; the layers, the hop and the 2048-sample latent frame are unchanged (a frame lasts
 2048 / rate seconds). Both retuned tensors live in the state dict, so a checkpoint carries them; `sr`
 does not, so `export.py` sets it from the training model.
+
+Once `DefaultVAE` takes the rate as a constructor argument (used by `_analysis_init`, NoiseSynth's
+band layout and `sr`, and kept in `config`), `build_model` is `DefaultVAE(**config, sample_rate=rate)`
+and this retuning goes away.
 """
 
 from __future__ import annotations
