@@ -139,6 +139,8 @@ def process_group(ranks: Ranks, device: torch.device) -> Iterator[None]:
         return
     import torch.distributed as dist
 
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # nccl binds each rank's communicator to its current device
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield
