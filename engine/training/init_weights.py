@@ -47,7 +47,7 @@ def read_init(path: Path) -> InitWeights:
         rate = int(module.get_sample_rate())
         expected = set(DefaultVAE(**config).state_dict())
     except Exception as exc:  # a foreign or broken file fails in torch's own ways
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:120]
         raise TrainingDataError(f"--init {path}: not an export of our architecture ({reason})") from None
     missing, unexpected = expected - set(state) - OPTIONAL, set(state) - expected
     if missing or unexpected:

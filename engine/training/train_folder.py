@@ -105,10 +105,10 @@ def train_folder(req: FolderTrainRequest, console: Console,
     if resume is None and req.checkpoint.exists():
         raise TrainingDataError(f"{req.checkpoint}: a checkpoint of an earlier run is there; "
                                 "continue it with --resume or delete it")
+    init = read_init(req.init) if req.init is not None and resume is None else None
     audio = read_folder(req.data, req.samplerate)
     if ranks.main:
         _say_folder(console, req, audio)
-    init = read_init(req.init) if req.init is not None and resume is None else None
     config = req.model_config or None
     if init is not None:
         if config and config != init.config:
