@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     results: dict = {"seed": cfg.seed, "parameters": parameters, "config": cfg.model, "sample_rate": SAMPLE_RATE}
     results.update(train_on_corpus(cfg, model))
+    return finish(cfg, model, results)
+
+
+def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
+    """After training: fit the latent rotation, evaluate, export, measure and write the card."""
     model.eval()
     importance = fit_latent_rotation(model, rotation_clips(cfg.seed))
     # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
