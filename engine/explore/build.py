@@ -25,12 +25,12 @@ from engine.explore.atlas import Atlas, file_sha256
 from engine.explore.clusters import DEFAULT_CLUSTERS, cluster_chunks
 from engine.explore.descriptors import DescriptorFrames
 from engine.explore.map3d import map_3d
+from engine.io.audio_files import audio_files
 from engine.models.default import DEFAULT_MODEL
 from engine.models.nn_tilde import NNModel
 from engine.models.resample import Resampler
 from engine.params.table import MAX_ATLAS_CLUSTERS
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 DEFAULT_CHUNK_SECONDS = 2.0
 READ_BLOCK_SECONDS = 30.0  # audio read, described and encoded at a time: long files never sit whole in memory
 
@@ -61,10 +61,9 @@ def find_audio(collection: Path) -> list[Path]:
         raise AtlasError(f"{collection}: no such folder")
     if not collection.is_dir():
         raise AtlasError(f"{collection}: not a folder (give the folder that holds the collection)")
-    files = sorted(p for p in collection.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    files = audio_files(collection)
     if not files:
-        raise AtlasError(f"{collection}: no audio files ({', '.join(s[1:] for s in AUDIO_SUFFIXES)}) in it "
-                         "or its subfolders")
+        raise AtlasError(f"{collection}: no audio files (wav, flac, ogg, mp3, aiff) in it or its subfolders")
     return files
 
 

@@ -11,6 +11,14 @@ import soundfile as sf
 
 from engine.errors import AudioFileError
 
+# libsndfile's formats, found by suffix: wav, flac, ogg, mp3, aiff.
+AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".aifc"})
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """Every file under `folder` (recursively, sorted) whose suffix names an audio format."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Return float32 samples shaped (frames, channels) and the file's sample rate."""
