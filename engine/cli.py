@@ -171,6 +171,8 @@ def _explore(args: argparse.Namespace) -> int:
                               seed=args.seed, progress=sys.stderr.isatty())
         err_console.print(f"wrote {played.out} (cluster {args.cluster}: {played.chunks} chunks, "
                           f"{played.seconds:.2f} s, {played.rate} Hz)", highlight=False)
+        if played.note:
+            err_console.print(f"[yellow]note:[/] {played.note}", highlight=False)
         return 0
     from engine.explore.build import ExploreRequest, build_atlas
 

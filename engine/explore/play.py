@@ -14,7 +14,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn
 
 from engine.errors import AtlasError
-from engine.explore.atlas import Atlas
+from engine.explore.atlas import Atlas, file_sha256
 from engine.io.audio_files import write_wav
 from engine.latent.sources import ReferenceLoop
 from engine.models.nn_tilde import NNModel
@@ -32,6 +32,7 @@ class PlayResult:
     seconds: float
     chunks: int
     rate: int
+    note: str = ""  # set when the model is not the one the atlas was made with
 
 
 def cluster_frames(atlas: Atlas, cluster: int) -> tuple[np.ndarray, int]:
@@ -72,4 +73,6 @@ def play_cluster(atlas_path: Path, cluster: int, out: Path, model_path: Path, *,
             done += blocks[-1].shape[0]
             bar.update(task, completed=done)
     write_wav(out, np.concatenate(blocks)[:total], graph.output_rate)
-    return PlayResult(out, seconds, chunks, graph.output_rate)
+    note = "" if file_sha256(model.path) == atlas.model_sha256 else (
+        f"the atlas was made with {atlas.model_name}, not with {model.path.name}: its latents may mean other sounds")
+    return PlayResult(out, seconds, chunks, graph.output_rate, note)
