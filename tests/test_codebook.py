@@ -150,3 +150,12 @@ def test_render_refuses_an_atlas_of_another_latent_size(atlas_path: Path, hats_f
         render(RenderRequest(seconds=1, codebook=small))
     with pytest.raises(ParamError, match="method 'forward' has none"):
         render(RenderRequest(seconds=1, input=hats_file, codebook=atlas_path, method="forward"))
+
+
+def test_automation_cannot_load_an_atlas_mid_render(atlas_path: Path, tmp_path: Path) -> None:
+    automation = tmp_path / "a.toml"
+    automation.write_text(f'[[event]]\ntime = 1.0\naddress = "/rave/codebook"\nvalue = "{atlas_path}"\n')
+    with pytest.raises(ParamError, match="/rave/codebook cannot change during a render"):
+        render(RenderRequest(seconds=2, automation=automation))
+    automation.write_text('[[event]]\ntime = 0.5\naddress = "/rave/codebook_k"\nvalue = 1\n')
+    assert rms(render(RenderRequest(seconds=1, automation=automation, codebook=atlas_path)).audio) > 1e-3

@@ -19,6 +19,7 @@ from engine.explore.steering import AtlasSteering
 from engine.params.param import Value
 
 OFF = ("", "off")
+ATLAS_PATHS = ("/rave/codebook", "/explore/atlas")  # the addresses whose value is an atlas file
 
 
 def requested(value: Value) -> str | None:
@@ -38,7 +39,7 @@ def apply_before_render(steering: AtlasSteering, values: Mapping[str, Value],
                         statistics: tuple[np.ndarray, np.ndarray], model_name: str) -> None:
     """Offline: load what `/rave/codebook` and `/explore/atlas` name into `steering`, at once (no fade)."""
     loaded: dict[str, Atlas] = {}
-    for address in ("/rave/codebook", "/explore/atlas"):
+    for address in ATLAS_PATHS:
         path = requested(values[address])
         if path is None:
             continue

@@ -11,7 +11,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import ParamError
-from engine.explore.loading import apply_before_render, requested
+from engine.explore.loading import ATLAS_PATHS, apply_before_render, requested
 from engine.io.audio_files import read_audio, write_wav
 from engine.latent.reference import encode_reference
 from engine.models.default import DEFAULT_MODEL
@@ -113,7 +113,7 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
                             master=request.master,
                             frames_per_call=request.frames_per_call)
         apply_before_render(graph.explore, store.snapshot().values, graph.latent_statistics, model.path.name)
-    elif any(requested(store.get(a)) for a in ("/rave/codebook", "/explore/atlas")):
+    elif any(requested(store.get(a)) for a in ATLAS_PATHS):
         raise ParamError(f"/rave/codebook and /explore/atlas steer decode's latents: method '{method}' has none")
     elif input_audio is None:
         raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
@@ -124,6 +124,10 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         for _, values, _ in automation.events:  # a method switch must be one this render can play
             if "/rave/method" in values:
                 check(values["/rave/method"])
+            for address in ATLAS_PATHS:  # atlases load before the first frame (live: on a loader thread)
+                if address in values and values[address] != store.get(address):
+                    raise ParamError(f"{request.automation}: {address} cannot change during a render; "
+                                     f"set it with --set (or --codebook)")
         automation.schedule(graph.timeline)
     feeder = None
     if input_audio is not None and request.input is not None:

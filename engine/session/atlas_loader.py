@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.errors import EngineError, ParamError
 from engine.explore.atlas import Atlas
 from engine.explore.codebook import Codebook
-from engine.explore.loading import load_checked, requested
+from engine.explore.loading import ATLAS_PATHS, load_checked, requested
 from engine.explore.regions import AtlasRegions
 from engine.models.default import MODELS_DIR
 from engine.params.store import ParamStore
@@ -21,7 +21,6 @@ from engine.render.effect_graph import EffectGraph
 from engine.render.graph import RenderGraph
 
 PRESETS_DIR = MODELS_DIR.parent / "presets"
-ADDRESSES = ("/rave/codebook", "/explore/atlas")
 
 
 def resolve_atlas_path(request: str, address: str, allowed_dirs: list[Path]) -> Path:
@@ -52,8 +51,8 @@ class AtlasLoader:
         self.allowed_dirs = allowed_dirs
         self._on_error = on_error
         self._on_atlas = on_atlas
-        self._requested: dict[str, str | None] = dict.fromkeys(ADDRESSES)
-        self._loaded: dict[str, Atlas | None] = dict.fromkeys(ADDRESSES)
+        self._requested: dict[str, str | None] = dict.fromkeys(ATLAS_PATHS)
+        self._loaded: dict[str, Atlas | None] = dict.fromkeys(ATLAS_PATHS)
         self._loading: threading.Thread | None = None
         self._attached: RenderGraph | EffectGraph | None = None  # the graph the loaded atlases were given to
         self.regions: AtlasRegions | None = None  # the navigated atlas's, for /explore/point
@@ -71,7 +70,7 @@ class AtlasLoader:
         if graph is not self._attached:
             self._attached = graph
             self.attach(graph)
-        for address in ADDRESSES:
+        for address in ATLAS_PATHS:
             wanted = requested(self.store.get(address))
             if wanted == self._requested[address] or self._loading is not None:
                 continue
