@@ -7,17 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_factories import make_new_style_model
 from osc_fixtures import Listener
 
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import encode_message
 from engine.control.osc_server import OscServer
+from engine.errors import AtlasError
 from engine.explore.atlas import Atlas
+from engine.explore.build import ExploreRequest, build_atlas
 from engine.explore.messages import CHUNKS_PER_MESSAGE, MAX_SENT_CHUNKS, atlas_messages
 from engine.explore.regions import AtlasRegions
 from engine.explore.steering import AtlasSteering
 from engine.models.nn_tilde import NNModel
-from engine.render.offline import RenderRequest, prepare
+from engine.render.offline import RenderRequest, prepare, render
 
 FRAME = 2048 / 48000
 
@@ -128,3 +131,21 @@ def test_the_atlas_messages_are_bounded(atlas_path: Path) -> None:
     messages = atlas_messages(atlas, "big.npz")
     assert messages[0][1][1:3] == [n, MAX_SENT_CHUNKS]
     assert len(messages) == 2 + 256 + MAX_SENT_CHUNKS // CHUNKS_PER_MESSAGE
+
+
+def test_any_latent_size_and_rate(collection: Path, hats_file: Path, tmp_path: Path) -> None:
+    """A 16-dimension model at 44.1 kHz with 1024-sample frames and no latent statistics: mapped,
+    resynthesised and navigated like the default model; its atlas is refused by the 8-dimension one."""
+    model_path = make_new_style_model(tmp_path, latent_size=16, ratio=1024, sr=44100)
+    model = NNModel.load(model_path)
+    out = tmp_path / "a16.npz"
+    atlas = build_atlas(ExploreRequest(collection, out, model=model_path, clusters=3, chunk_seconds=1.0,
+                                       map_method="pca"), model=model).atlas
+    assert atlas.latent_size == 16 and atlas.model_rate == 44100
+    assert atlas.frame_seconds == pytest.approx(1024 / 44100) and atlas.chunks == 20
+    sets = [f"/rave/codebook={out}", f"/explore/atlas={out}", "/explore/cluster=2"]
+    audio = render(RenderRequest(seconds=1.0, input=hats_file, sets=sets), model=model).audio
+    assert audio.shape[0] == 44100 and np.sqrt(np.mean(audio ** 2)) > 1e-4
+    with pytest.raises(AtlasError, match="latent size 16"):
+        prepare(RenderRequest(seconds=1, codebook=out))  # the default model: 8 dimensions
+
