@@ -64,6 +64,13 @@ def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model:
             assert graph.explore.codebook_active  # the playing codebook stays
             send("/rave/codebook", "off")
             assert run_until(engine, lambda: not graph.explore.codebook_active, 5.0), errors()
+            # Unloading sends an empty atlas; loading it again sends it whole.
+            send("/explore/atlas", "off")
+            assert run_until(engine, lambda: listener.drain() or ["", 0, 0, 0, 0, 0, "none"]
+                             in listener.messages("/explore/atlas/begin"), 5.0), errors()
+            assert graph.explore.regions is None
+            send("/explore/atlas", str(atlas_file))
+            assert run_until(engine, lambda: graph.explore.regions is not None, 10.0), errors()
             # A late subscriber gets the atlas too.
             late = Listener()
             try:

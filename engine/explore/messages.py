@@ -5,7 +5,8 @@
     /explore/atlas/chunks FIRST X Y Z CLUSTER X Y Z CLUSTER ...               (64 chunks a message)
     /explore/atlas/end SENT
 
-Positions are the 3D map's (each axis -1..1); at most MAX_SENT_CHUNKS chunks go out (SENT says how
+`/explore/atlas off` sends an empty atlas: `begin "" 0 0 0 0 0 none`, then `end 0`. Positions are the
+3D map's (each axis -1..1); at most MAX_SENT_CHUNKS chunks go out (SENT says how
 many, CHUNKS how many the atlas holds), so an atlas costs a subscriber at most 128 chunk messages
 plus one per cluster (about 180 kB).
 """
@@ -37,3 +38,8 @@ def atlas_messages(atlas: Atlas, path: str) -> list[Message]:
         messages.append(("/explore/atlas/chunks", args))
     messages.append(("/explore/atlas/end", [sent]))
     return messages
+
+
+def no_atlas_messages() -> list[Message]:
+    """What subscribers get when the atlas is unloaded: an empty one."""
+    return [("/explore/atlas/begin", ["", 0, 0, 0, 0, 0, "none"]), ("/explore/atlas/end", [0])]

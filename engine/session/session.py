@@ -30,7 +30,7 @@ from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
 from engine.errors import EngineError, ParamError
 from engine.explore.atlas import Atlas
-from engine.explore.messages import atlas_messages
+from engine.explore.messages import atlas_messages, no_atlas_messages
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore, parse_sets
 from engine.params.table import build_param_table
@@ -234,7 +234,7 @@ class LiveSession:
     def _atlas_loaded(self, atlas: Atlas | None, path: str) -> None:
         """The navigated atlas changed: every OSC subscriber gets it (a GUI draws the map)."""
         if self.osc is not None:
-            self.osc.atlas.publish(atlas_messages(atlas, path) if atlas is not None else [])
+            self.osc.atlas.publish(atlas_messages(atlas, path) if atlas is not None else no_atlas_messages())
 
     def _device_state(self, state: str, message: str) -> None:
         """From the device watch: the device went away, or came back."""
