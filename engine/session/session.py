@@ -39,9 +39,11 @@ from engine.render.seeding import seed_decoder_noise
 from engine.session.config import SessionConfig
 from engine.session.effect_policy import load_effect, plays_decode
 from engine.session.feed import FeatureFeed
+from engine.session.live_models import LiveModels
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
 from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
+from engine.session.table_change import TableChange
 from engine.session.visuals import SessionVisuals
 from engine.visual.themes import check_theme_name
 
@@ -100,7 +102,9 @@ class LiveSession:
         self.swapper = ModelSwapper(self.decoder, self.store, seed=config.seed, samplerate=self.samplerate,
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
-                                    on_swapped=self._swapped, on_error=self._swap_error)
+                                    on_swapped=self._swapped, on_error=self._swap_error,
+                                    on_table_changed=self._table_changed)
+        self.live_models = LiveModels(self, self.swapper)  # /rave/model/b, /rave/reference/a|b
         self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
         self.started_at = 0.0
         self.stopped_at = 0.0
@@ -167,6 +171,7 @@ class LiveSession:
             self._cpu_sum, self._cpu_ticks = self._cpu_sum + load, self._cpu_ticks + 1
         self._follow_analysis_demand()
         self.swapper.poll()
+        self.live_models.poll()
         if self.visuals is not None:
             self.visuals.follow_generator()
         if self.decoder.error is not None:
@@ -228,6 +233,10 @@ class LiveSession:
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
         self.decoder.decode_threads = timing.threads
+        self.live_models.model_changed()
+
+    def _table_changed(self, change: TableChange) -> None:
+        self.live_models.table_changed(change)
 
     @property
     def lookahead_blocks(self) -> int:
