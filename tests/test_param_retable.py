@@ -1,0 +1,88 @@
+"""The parameter table following a model of another latent size: values that carry over, values that are
+reported lost, and the readers (a graph fading out, the timeline, the slots) that must not break."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from model_factories import make_new_style_model
+
+from engine.control.slots import SlotBank
+from engine.models.nn_tilde import NNModel
+from engine.params.store import FrozenStore, ParamStore
+from engine.params.table import build_param_table
+from engine.render.graph import RenderGraph
+from engine.render.timeline import Timeline
+from engine.session.table_change import commit_table
+
+
+def test_retable_carries_shared_values_and_returns_the_rest() -> None:
+    store = ParamStore(build_param_table(8))
+    store.set_many({"/rave/latent/1/bias": 0.5, "/rave/latent/6/scale": 2.0, "/rave/energy": 1.5,
+                    "/lfo/0/target": "/rave/latent/7/bias", "/mod/1/target": "/rave/latent/2/scale"})
+    version = store.snapshot().version
+    lost = store.retable(build_param_table(4))
+    assert store.snapshot().version == version + 1
+    assert store.get("/rave/latent/1/bias") == 0.5 and store.get("/rave/energy") == 1.5
+    assert store.get("/mod/1/target") == "/rave/latent/2/scale"  # still there
+    assert store.get("/lfo/0/target") == ""  # its address went: reset, and reported
+    assert lost["/lfo/0/target"] == "/rave/latent/7/bias"
+    assert lost["/rave/latent/6/scale"] == 2.0 and lost["/rave/latent/5/bias"] == 0.0
+    assert "/rave/latent/4/bias" not in store and len(store.snapshot().continuous) == len(store.continuous_addresses)
+    store.retable(build_param_table(16))
+    assert store.get("/rave/latent/12/scale") == 1.0 and store.get("/rave/latent/1/bias") == 0.5
+
+
+def test_frozen_store_holds_one_snapshot() -> None:
+    store = ParamStore(build_param_table(2))
+    frozen = FrozenStore(store.snapshot())
+    store.set("/rave/energy", 1.7)
+    assert frozen.get("/rave/energy") == 1.0 and frozen.snapshot().version == 0
+
+
+def test_timeline_drops_changes_to_vanished_addresses() -> None:
+    store = ParamStore(build_param_table(8))
+    timeline = Timeline(store)
+    timeline.schedule(0.5, {"/rave/latent/7/bias": 1.0, "/rave/energy": 1.4})
+    timeline.morph_now({"/rave/latent/6/bias": 2.0}, 2.0)
+    timeline.advance(0.0)
+    store.retable(build_param_table(4))
+    timeline.advance(0.6)  # would raise for the unknown addresses
+    assert store.get("/rave/energy") == 1.4
+    assert not timeline.busy
+
+
+def test_slots_follow_the_table_and_report_what_they_lose(tmp_path: Path) -> None:
+    store = ParamStore(build_param_table(8))
+    slots = SlotBank(store, tmp_path)
+    store.set_many({"/rave/latent/7/bias": 1.5, "/rave/latent/0/bias": -1.0})
+    slots.save(3)
+    assert slots.values_lost({"/rave/latent/7/bias", "/rave/latent/6/bias"}) == {3: ["/rave/latent/7/bias"]}
+    store.retable(build_param_table(4))
+    assert len(slots.addresses) == 8
+    store.set("/rave/latent/0/bias", 0.0)
+    assert "/rave/latent/7/bias" not in slots.recall(3)  # saved with the larger model: left out
+    assert store.get("/rave/latent/0/bias") == -1.0
+
+
+def test_commit_table_lets_the_playing_graph_fade_out(tmp_path: Path) -> None:
+    """The playing graph keeps rendering from a frozen snapshot of its own table while the incoming
+    one, built on a staging store, reads the live store with the new table."""
+    store = ParamStore(build_param_table(8))
+    store.set_many({"/rave/latent/7/bias": 2.0, "/rave/latent/1/bias": 0.5})
+    playing = RenderGraph(NNModel.load(make_new_style_model(tmp_path, latent_size=8)), store, output_rate=48000)
+    playing.next_frame()
+    incoming = RenderGraph(NNModel.load(make_new_style_model(tmp_path, latent_size=3, sr=44100)),
+                           ParamStore(build_param_table(3)), output_rate=48000, timeline=playing.timeline,
+                           start_seconds=playing.handed_out_seconds, analysis=playing.analysis, live_swap=True)
+    change = commit_table(store, playing, incoming)
+    assert change.old_size == 8 and change.new_size == 3 and change.params == len(store.addresses)
+    assert ("/rave/latent/7/bias", "value 2.0") in change.lost
+    assert all(a != "/rave/latent/6/bias" for a, _ in change.lost)  # at its default: nothing lost
+    store.set("/rave/latent/1/bias", -1.0)
+    for _ in range(3):
+        old, new = playing.next_frame(), incoming.next_frame()
+        assert np.isfinite(old).all() and np.isfinite(new).all()
+    assert playing.shaper.latent_size == 8 and incoming.store is store
+    assert change.summary().startswith("latent size 8 -> 3") and "/rave/latent/7/bias" in change.summary()
