@@ -4,6 +4,7 @@ cannot carry over is reported), a second model mixed in and out, references load
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,8 @@ def test_second_model_and_references_live(jack_server: JackServer, live_model: P
                                           tmp_path_factory: pytest.TempPathFactory,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     second = make_random_decoder_model(tmp_path, latent_size=4, sr=44100)  # another size and rate
+    copy = tmp_path / "copy.ts"
+    shutil.copyfile(live_model, copy)
     reference = _tone(tmp_path / "loop.wav", 330.0)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
@@ -135,21 +138,26 @@ def test_second_model_and_references_live(jack_server: JackServer, live_model: P
             engine.run(0.5)
             assert engine.decoder.graph.shaper.references["ref1"].position != position  # the loop plays
 
-            # B refused when the two would not keep real time: the message carries the measured cost.
+            # A swap to a model B does not fit beside unloads B; the reference is encoded again.
             monkeypatch.setattr(second_model_loader, "HEADROOM_FACTOR", 0.0)
             errors = len(engine.errors)
-            _send(listener, port, "/rave/model/b", "off")
-            assert run_until(engine, lambda: engine.decoder.graph.second.voice is None, 30.0)
+            _send(listener, port, "/rave/model", str(copy))
+            assert run_until(engine, lambda: engine.model_name == copy.name and not engine.decoder.swapping
+                             and len(engine.errors) > errors, 60.0), list(engine.errors)
+            assert run_until(engine, lambda: "ref1" in engine.decoder.graph.shaper.references, 30.0)
+            assert engine.decoder.graph.second.voice is None and engine.store.get("/rave/model/b") == ""
+            # B refused when the two would not keep real time: the message carries the measured cost.
             _send(listener, port, "/rave/model/b", str(second))
-            assert run_until(engine, lambda: len(engine.errors) > errors, 60.0)
+            assert run_until(engine, lambda: len(engine.errors) > errors + 1, 60.0)
             engine.run(0.5)
             end = s.capture.frames
         messages = list(engine.errors)
         assert "no such audio file" in messages[0] and "absent.wav" in messages[0]
         assert "cannot read audio" in messages[1] and "notes.wav" in messages[1]
         assert "outside" in messages[2] and "outside.wav" in messages[2]
-        assert "refused" in messages[3] and "ms per call" in messages[3]
-        listener.wait_for(lambda _: len(listener.messages("/engine/error")) >= 4)
+        assert "refused" in messages[3] and "unloaded at the swap" in messages[3]
+        assert "refused" in messages[4] and "ms per call" in messages[4]
+        listener.wait_for(lambda _: len(listener.messages("/engine/error")) >= 5)
         sent = [str(args[2]) for args in listener.messages("/engine/error")]
         assert any("absent.wav" in m for m in sent) and any("refused" in m for m in sent)
         assert engine.decoder.graph.second.voice is None

@@ -17,6 +17,7 @@ from engine.audio.decoder import Decoder
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiControl
 from engine.control.osc_server import OscServer
+from engine.errors import EngineError
 from engine.params.store import ParamStore
 from engine.render.graph import RenderGraph
 from engine.session.config import SessionConfig
@@ -24,7 +25,7 @@ from engine.session.model_policy import ModelTiming
 from engine.session.model_swap import ModelSwapper
 from engine.session.reference_loader import ReferenceLoader
 from engine.session.second_model_loader import ADDRESS as MODEL_B_ADDRESS
-from engine.session.second_model_loader import SecondModelLoader
+from engine.session.second_model_loader import SecondModelLoader, check_pair_budget
 from engine.session.table_change import MAX_LOST_LINES, TableChange
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,21 @@ class LiveModels:
 
     def model_changed(self) -> None:
         self.references.model_changed()
+
+    def keeps_model_b(self, timing: ModelTiming) -> bool:
+        """From a model swap: whether model B may stay beside a model of `timing`; when the two would
+        not keep real time, B is unloaded (and `/rave/model/b` emptied) with an error saying why."""
+        second = self.model_b.timing
+        if second is None:
+            return True
+        try:
+            check_pair_budget(timing, second, self.model_b.name or "model b")
+        except EngineError as exc:
+            self.model_b.forget()
+            self.session.store.set(MODEL_B_ADDRESS, "")
+            self._error(MODEL_B_ADDRESS, f"{exc}; model b unloaded at the swap")
+            return False
+        return True
 
     def _error(self, address: str, message: str) -> None:
         self.session.errors.append(message)

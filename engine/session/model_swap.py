@@ -35,7 +35,9 @@ class ModelSwapper:
     def __init__(self, decoder: Decoder, store: ParamStore, *, seed: int, samplerate: int, headroom_frames: int,
                  allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None],
                  frames_per_call: int | None = None, threads: int | None = None,
-                 on_table_changed: Callable[[TableChange], None] | None = None) -> None:
+                 on_table_changed: Callable[[TableChange], None] | None = None,
+                 keep_second: Callable[[ModelTiming], bool] = lambda _: True) -> None:
+        """`keep_second(timing)`: whether model B (/rave/model/b) may stay beside a model of this timing."""
         self.decoder = decoder
         self.store = store
         self.seed = seed
@@ -47,6 +49,7 @@ class ModelSwapper:
         self._on_swapped = on_swapped
         self._on_error = on_error
         self._on_table_changed = on_table_changed
+        self._keep_second = keep_second
         self._request = ""
         self._loading: threading.Thread | None = None
 
@@ -82,6 +85,8 @@ class ModelSwapper:
             self.queue_headroom()
             model, timing = load_playable(path, **self.decode_overrides)
             playing = self.decoder.graph
+            if not isinstance(playing, RenderGraph):
+                raise EngineError(f"/rave/model: {path.name}: an audio method plays (--method); restart to swap")
             assert model.latent_size is not None
             resized = model.latent_size != playing.model.latent_size
             # Another latent size needs another table: the graph is built against a staging store with
@@ -91,7 +96,10 @@ class ModelSwapper:
                                 timeline=playing.timeline, start_seconds=playing.handed_out_seconds,
                                 analysis=playing.analysis, live_swap=True, frames_per_call=timing.frames_per_call)
             change = commit_table(self.store, playing, graph) if resized else None
-            playing.second.hand_over(graph.second)  # model B carries on beside the new model
+            if self._keep_second(timing):  # model B carries on beside the new model, if both fit
+                playing.second.hand_over(graph.second)
+            else:
+                playing.second.offer(None)
             self.decoder.swap(graph)
             self._on_swapped(model, timing)
             if change is not None and self._on_table_changed is not None:

@@ -66,6 +66,12 @@ class SecondModelLoader:
     def loading(self) -> bool:
         return self._loading is not None
 
+    def forget(self) -> None:
+        """B was unloaded by someone else (a swap to a model it does not fit beside): the next request
+        for the same file loads it again."""
+        self.timing = None
+        self._request = ""
+
     @property
     def name(self) -> str:
         return self._graph().second.name

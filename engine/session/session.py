@@ -103,7 +103,8 @@ class LiveSession:
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
                                     on_swapped=self._swapped, on_error=self._swap_error,
-                                    on_table_changed=self._table_changed)
+                                    on_table_changed=self._table_changed,
+                                    keep_second=lambda timing: self.live_models.keeps_model_b(timing))
         self.live_models = LiveModels(self, self.swapper)  # /rave/model/b, /rave/reference/a|b
         self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
         self.started_at = 0.0
