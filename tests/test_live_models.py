@@ -82,6 +82,8 @@ def test_swap_across_latent_sizes_and_rates(jack_server: JackServer, live_model:
         assert "/lfo/0/target" in lost and engine.store.get("/lfo/0/target") == ""  # its target went with dim 5
         assert "/rave/latent/7/bias" not in lost  # at its default: nothing was lost
         assert listener.messages("/engine/params_changed")[-1][2] == len(lost)
+        changes = engine.report()["live_models"]["table_changes"]  # type: ignore[index]
+        assert [c["latent_size"] for c in changes] == [[first_size, 32], [32, 4]]
         assert first_size != 4 and first_size != 32
         assert not engine.errors, list(engine.errors)
         assert engine.decoder.error is None
@@ -161,6 +163,8 @@ def test_second_model_and_references_live(jack_server: JackServer, live_model: P
         sent = [str(args[2]) for args in listener.messages("/engine/error")]
         assert any("absent.wav" in m for m in sent) and any("refused" in m for m in sent)
         assert engine.decoder.graph.second.voice is None
+        live = engine.report()["live_models"]
+        assert live["model_b"] == "" and live["references"] == {"ref1": str(reference.resolve())}  # type: ignore[index]
         assert engine.decoder.error is None
         assert engine.output.underruns == 0
         assert_continuous(s.capture.recorded[start:end], "capture while model B and references came and went")

@@ -63,6 +63,15 @@ class LiveModels:
         self.references.poll()
         self.model_b.poll()
 
+    def stats(self) -> dict[str, object]:
+        """For the status and `--report`: what plays beside the model, and every table change."""
+        timing = self.model_b.timing
+        return {"model_b": self.model_b.name if timing is not None else "",
+                "model_b_realtime_factor": round(timing.realtime_factor, 4) if timing is not None else None,
+                "references": dict(self.references.loaded),
+                "table_changes": [{"latent_size": [c.old_size, c.new_size], "lost": len(c.lost)}
+                                  for c in self.table_changes]}
+
     def model_changed(self) -> None:
         self.references.model_changed()
 

@@ -299,6 +299,7 @@ class LiveSession:
             lookahead=self.lookahead.report(self.samplerate) if self.lookahead else None,
             errors=list(self.errors),
             meters=asdict(self.decoder.graph.master.meters),
+            live_models=self.live_models.stats(),
         )
 
     def _analysis_status(self) -> dict[str, object]:
