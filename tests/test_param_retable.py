@@ -4,17 +4,22 @@ reported lost, and the readers (a graph fading out, the timeline, the slots) tha
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from model_factories import make_new_style_model
 
+from engine.control.hub import ControlHub
+from engine.control.osc_routes import OscRoutes
 from engine.control.slots import SlotBank
 from engine.models.nn_tilde import NNModel
 from engine.params.store import FrozenStore, ParamStore
 from engine.params.table import build_param_table
+from engine.presets.controller_maps import load_controller_map
 from engine.render.graph import RenderGraph
 from engine.render.timeline import Timeline
-from engine.session.table_change import commit_table
+from engine.session.live_models import LiveModels
+from engine.session.table_change import TableChange, commit_table
 
 
 def test_retable_carries_shared_values_and_returns_the_rest() -> None:
@@ -86,3 +91,27 @@ def test_commit_table_lets_the_playing_graph_fade_out(tmp_path: Path) -> None:
         assert np.isfinite(old).all() and np.isfinite(new).all()
     assert playing.shaper.latent_size == 8 and incoming.store is store
     assert change.summary().startswith("latent size 8 -> 3") and "/rave/latent/7/bias" in change.summary()
+
+
+def test_a_table_change_reports_controller_rows_and_slots(tmp_path: Path) -> None:
+    """What a smaller model leaves controllers and slots without is listed, sent and logged."""
+    store = ParamStore(build_param_table(8))
+    hub = ControlHub(store, slots_dir=tmp_path)
+    store.set("/rave/latent/6/bias", 1.0)
+    hub.slots.save(2)
+    sent: list[tuple[object, ...]] = []
+    feedback = SimpleNamespace(notice=lambda *args: sent.append(args))
+    cmap = load_controller_map("generic16", addresses=store.addresses)
+    session = SimpleNamespace(hub=hub, midi=SimpleNamespace(router=SimpleNamespace(cmap=cmap)),
+                              osc=SimpleNamespace(routes=OscRoutes.load("touchosc", store), feedback=feedback))
+    models = object.__new__(LiveModels)  # only the reporting is under test
+    models.session, models.table_changes = session, []  # type: ignore[assignment]
+    vanished = frozenset(f"/rave/latent/{d}/{k}" for d in range(4, 8) for k in ("bias", "scale"))
+    store.retable(build_param_table(4))
+    models.table_changed(TableChange(8, 4, len(store.addresses), vanished,
+                                     (("/rave/latent/6/bias", "value 1.0"),)))
+    lost = [args[1:] for args in sent if args[0] == "/engine/params_lost"]
+    assert ("/rave/latent/6/bias", "value 1.0") in lost and ("/rave/latent/6/bias", "slot 2") in lost
+    assert any(what.startswith("MIDI cc") and address == "/rave/latent/7/bias" for address, what in lost)
+    assert any(what.startswith("OSC map /1/") for _, what in lost)
+    assert sent[0] == ("/engine/params_changed", 4, len(store.addresses), len(lost))
