@@ -10,6 +10,7 @@ import numpy as np
 from model_factories import make_new_style_model
 
 from engine.control.hub import ControlHub
+from engine.control.midi_feedback import MidiFeedback
 from engine.control.osc_routes import OscRoutes
 from engine.control.slots import SlotBank
 from engine.models.nn_tilde import NNModel
@@ -115,3 +116,20 @@ def test_a_table_change_reports_controller_rows_and_slots(tmp_path: Path) -> Non
     assert any(what.startswith("MIDI cc") and address == "/rave/latent/7/bias" for address, what in lost)
     assert any(what.startswith("OSC map /1/") for _, what in lost)
     assert sent[0] == ("/engine/params_changed", 4, len(store.addresses), len(lost))
+
+
+def test_controller_feedback_skips_vanished_addresses(tmp_path: Path) -> None:
+    """MIDI motor faders and OSC xy pads mapped to a dimension a swap took away show nothing for it,
+    and the feedback keeps going for the rest."""
+    store = ParamStore(build_param_table(8))
+    hub = ControlHub(store, slots_dir=tmp_path)
+    cmap = load_controller_map("generic16", addresses=store.addresses)
+    sent: list[list[int]] = []
+    feedback = MidiFeedback(SimpleNamespace(hub=hub, cmap=cmap, last_raw={}), sent.append)  # type: ignore[arg-type]
+    routes = OscRoutes.load("touchosc", store)
+    store.retable(build_param_table(2))
+    store.set("/rave/latent/1/bias", 2.0)
+    feedback.update(now=100.0)
+    assert sent  # the controls that still have a parameter were sent
+    changed = dict(store.snapshot().values)
+    assert routes.feedback(changed, store)
