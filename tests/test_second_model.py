@@ -156,3 +156,17 @@ def test_model_b_of_any_size_keeps_the_render_length(tmp_path: Path) -> None:
     small = make_random_decoder_model(tmp_path, latent_size=2, sr=22050)
     audio = render(RenderRequest(seconds=0.4, seed=0, model_b=small, sets=["/rave/model_mix=0.5"])).audio
     assert audio.shape[0] == int(0.4 * 48000) and np.isfinite(audio).all()
+
+
+def test_a_request_during_a_swap_wins_over_the_hand_over(model_b: Path) -> None:
+    """`/rave/model/b off` sent while a model swap crossfades: the old graph's B must not come back."""
+    store = ParamStore(build_param_table(8))
+    graph, incoming = _graph(store), _graph(store)
+    graph.second.offer(SecondModel(NNModel.load(model_b)), fade=False)
+    graph.second.hand_over(incoming.second)
+    incoming.second.offer(None)  # the loader offers to the newest graph
+    frames = int(np.ceil(FADE_SECONDS / graph.frame_seconds)) + 2
+    for _ in range(frames):
+        graph.next_frame()
+        incoming.next_frame()
+    assert graph.second.voice is None and incoming.second.voice is None

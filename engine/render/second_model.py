@@ -140,10 +140,12 @@ class SecondModelSlot:
         self._next: SecondModel | None = None
         self._changing = False
         self._hand_to: SecondModelSlot | None = None
+        self._asked = False  # offered a model (or none) by a loader: a later hand-over gives way
 
     def offer(self, voice: SecondModel | None, *, fade: bool = True) -> None:
         """Any thread: play `voice` as model B (None unloads) after the current one has faded out.
         `fade=False` (offline, before the first frame) starts it at full share."""
+        self._asked = True
         if not fade:
             if voice is not None:
                 voice.bind(self._index, self._host_rate, self._host_channels)
@@ -154,7 +156,13 @@ class SecondModelSlot:
     def hand_over(self, other: SecondModelSlot) -> None:
         """A model swap: fade B out of this (outgoing) graph, then offer it to `other` to fade in."""
         self._hand_to = other
-        self._offers.append(None)
+        self._offers.append(None)  # not an ask: this graph is on its way out
+
+    def adopt(self, voice: SecondModel) -> None:
+        """A hand-over arriving (render thread): taken unless model B was loaded or unloaded for this
+        graph meanwhile, which wins (it was asked for later)."""
+        if not self._asked:
+            self._offers.append(voice)
 
     @property
     def name(self) -> str:
@@ -172,7 +180,7 @@ class SecondModelSlot:
                 if self.voice is not None:
                     self.voice.bind(self._index, self._host_rate, self._host_channels)
                 if outgoing is not None and self._hand_to is not None:
-                    self._hand_to.offer(outgoing)
+                    self._hand_to.adopt(outgoing)
                     self._hand_to = None
         elif self.voice is not None:
             self._fade = min(1.0, self._fade + self._fade_step)
