@@ -6,7 +6,8 @@ it at /rave/model_mix 0.5, in interleaved turns of 10 frames (a busy neighbour t
 alike); and each model's bare decode of one frame. Medians and 95th percentiles, one JSON object.
 
 .venv/bin/python bench/bench_two_models.py [--model PATH] [--second PATH ...] [--frames N] [--json-out FILE]
-(without --second: the default model again, and an untrained RAVE-shaped decoder of latent size 16 at 44.1 kHz)
+(without --second: the default model again and an untrained RAVE-shaped decoder of latent size 16 at 44.1 kHz;
+and a stand-in costing --costly-ms per frame, 8 by default)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.costly_model import build as build_costly  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.models.nn_tilde import NNModel  # noqa: E402
 from engine.params.store import ParamStore  # noqa: E402
@@ -33,6 +35,7 @@ from engine.params.table import build_param_table  # noqa: E402
 from engine.render.graph import RenderGraph  # noqa: E402
 from engine.render.second_model import SecondModel  # noqa: E402
 from engine.render.seeding import seed_decoder_noise  # noqa: E402
+from engine.session.decode_choice import HEADROOM_FACTOR  # noqa: E402
 from tests.model_factories import make_random_decoder_model  # noqa: E402
 
 WARMUP_FRAMES = 10
@@ -88,11 +91,15 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--second", type=Path, action="append", default=[])
     parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--costly-ms", type=float, default=8.0,
+                        help="also a stand-in second model whose decode costs about this (bench/costly_model.py; 0: none)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         seconds = args.second or [args.model, make_random_decoder_model(Path(tmp), latent_size=16, sr=44100)]
+        if args.costly_ms > 0:
+            seconds.append(build_costly(Path(tmp) / f"costly_{args.costly_ms:g}ms.ts", args.costly_ms)[0])
         graphs = {"one": _graph(args.model, None)}
         graphs.update((f"two:{i}", _graph(args.model, path)) for i, path in enumerate(seconds))
         seed_decoder_noise(0)
@@ -102,7 +109,7 @@ def main() -> int:
         frame_seconds = graphs["one"].frame_seconds
         one = _stats(frame_times["one"], frame_seconds)
         result: dict[str, object] = {
-            "model": args.model.name, "frames": args.frames, "threads": 1,
+            "model": args.model.name, "frames": args.frames, "threads": 1, "live_budget": HEADROOM_FACTOR,
             "one_model": {"frame": one, "decode": _stats(decode_times["a"], decoders["a"][1])},
             "two_models": [],
         }
@@ -112,7 +119,9 @@ def main() -> int:
                 "second": second.name, "frame": two,
                 "decode": _stats(decode_times[f"b:{i}"], decoders[f"b:{i}"][1]),
                 "added_ms_median": round(two["ms_median"] - one["ms_median"], 3),
-                "cost_ratio": round(two["ms_median"] / one["ms_median"], 3)})
+                "cost_ratio": round(two["ms_median"] / one["ms_median"], 3),
+                # the live load check sums the two decodes' factors against this
+                "within_live_budget": two["realtime_factor"] <= HEADROOM_FACTOR})
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_out is not None:

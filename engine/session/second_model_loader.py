@@ -74,7 +74,8 @@ class SecondModelLoader:
 
     @property
     def name(self) -> str:
-        return self._graph().second.name
+        slot = getattr(self._graph(), "second", None)  # an effect graph (--method) has no model B
+        return slot.name if slot is not None else ""
 
     def _load(self, request: str) -> None:
         torch.set_num_threads(1)
