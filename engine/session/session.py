@@ -43,7 +43,6 @@ from engine.session.live_models import LiveModels
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
 from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
-from engine.session.table_change import TableChange
 from engine.session.visuals import SessionVisuals
 from engine.visual.themes import check_theme_name
 
@@ -103,7 +102,7 @@ class LiveSession:
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
                                     on_swapped=self._swapped, on_error=self._swap_error,
-                                    on_table_changed=self._table_changed,
+                                    on_table_changed=lambda change: self.live_models.table_changed(change),
                                     keep_second=lambda timing: self.live_models.keeps_model_b(timing))
         self.live_models = LiveModels(self, self.swapper)  # /rave/model/b, /rave/reference/a|b
         self._cpu_sum, self._cpu_ticks = 0.0, 0  # the CPU load's running mean over the set
@@ -235,9 +234,6 @@ class LiveSession:
         self.model, self.timing, self.model_name = model, timing, model.path.name
         self.decoder.decode_threads = timing.threads
         self.live_models.model_changed()
-
-    def _table_changed(self, change: TableChange) -> None:
-        self.live_models.table_changed(change)
 
     @property
     def lookahead_blocks(self) -> int:
