@@ -97,7 +97,10 @@ def test_commit_table_lets_the_playing_graph_fade_out(tmp_path: Path) -> None:
 def test_a_table_change_reports_controller_rows_and_slots(tmp_path: Path) -> None:
     """What a smaller model leaves controllers and slots without is listed, sent and logged."""
     store = ParamStore(build_param_table(8))
-    hub = ControlHub(store, slots_dir=tmp_path)
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "wide.toml").write_text('name = "wide"\n[params]\n"/rave/latent/5/scale" = 2.0\n')
+    hub = ControlHub(store, slots_dir=tmp_path / "slots", scenes_dir=tmp_path / "scenes")
+    hub.recall_scene("wide")
     store.set("/rave/latent/6/bias", 1.0)
     hub.slots.save(2)
     sent: list[tuple[object, ...]] = []
@@ -115,6 +118,7 @@ def test_a_table_change_reports_controller_rows_and_slots(tmp_path: Path) -> Non
     assert ("/rave/latent/6/bias", "value 1.0") in lost and ("/rave/latent/6/bias", "slot 2") in lost
     assert any(what.startswith("MIDI cc") and address == "/rave/latent/7/bias" for address, what in lost)
     assert any(what.startswith("OSC map /1/") for _, what in lost)
+    assert ("/rave/latent/5/scale", "scene wide") in lost
     assert sent[0] == ("/engine/params_changed", 4, len(store.addresses), len(lost))
 
 

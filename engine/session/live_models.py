@@ -4,12 +4,14 @@
 audio path; their errors become `/engine/error` and one log line each. After a swap across latent sizes
 (table_change.py) OSC subscribers get `/engine/params_changed LATENT_SIZE ADDRESSES LOST` (re-read
 `/engine/list` for the new addresses) and one `/engine/params_lost ADDRESS WHAT` per value that did
-not carry over (at most MAX_LOST_LINES), and the log one line.
+not carry over (at most MAX_LOST_LINES): values of vanished dimensions, targets that named them, and what
+slots, the scene last recalled and MIDI/OSC map rows hold for them; and the log one line.
 """
 
 from __future__ import annotations
 
 import logging
+import tomllib
 from collections import deque
 from typing import Protocol
 
@@ -19,6 +21,7 @@ from engine.control.midi_input import MidiControl
 from engine.control.osc_server import OscServer
 from engine.errors import EngineError
 from engine.params.store import ParamStore
+from engine.presets.scenes import find_scene
 from engine.render.graph import RenderGraph
 from engine.session.config import SessionConfig
 from engine.session.model_policy import ModelTiming
@@ -63,6 +66,19 @@ class LiveModels:
         self.references.poll()
         self.model_b.poll()
 
+    def _scene_losses(self, vanished: frozenset[str]) -> list[tuple[str, str]]:
+        """Per-dimension values of the scene last recalled that the new model has no address for (a
+        recall then leaves them out, as it does for any scene written for a larger model)."""
+        hub = self.session.hub
+        if hub.scene == "-":
+            return []
+        try:
+            path = find_scene(hub.scene, hub.scenes_dir)
+            params = tomllib.loads(path.read_text()).get("params", {})
+        except (EngineError, OSError, tomllib.TOMLDecodeError):
+            return []  # a scene that no longer loads: its recall says so
+        return [(address, f"scene {hub.scene}") for address in params if address in vanished]
+
     def stats(self) -> dict[str, object]:
         """For the status and `--report`: what plays beside the model, and every table change."""
         timing = self.model_b.timing
@@ -106,6 +122,7 @@ class LiveModels:
         if session.osc is not None and session.osc.routes is not None:
             lost += [(m.address, f"OSC map {source}") for source, m in session.osc.routes.routes.items()
                      if not m.is_action and m.address in change.vanished]
+        lost += self._scene_losses(change.vanished)
         change = change.with_lost(lost)
         self.table_changes.append(change)
         log.warning("model swap: %s", change.summary())
