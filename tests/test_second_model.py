@@ -84,10 +84,18 @@ def test_model_b_fades_in_and_out_and_is_handed_over(model_b: Path) -> None:
     assert graph.second.voice is None and graph.second._fade == 0.0
     other.next_frame()
     assert other.second.voice is voice
-    other.second.offer(None)
+    store.set("/rave/model_mix", 0.8)
     for _ in range(frames + 1):
         other.next_frame()
+    other.second.offer(None)
+    shares = []
+    for _ in range(frames + 1):
+        playing = other.second.voice is not None
+        other.next_frame()
+        shares.append((playing, other.second._last_mix))
     assert other.second.voice is None
+    last_heard = [share for playing, share in shares if playing][-1]
+    assert last_heard == 0.0  # B's share ramps to 0 within its last frame: no step when it goes
 
 
 def test_a_second_model_beyond_the_budget_is_refused_with_its_cost() -> None:

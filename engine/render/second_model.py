@@ -173,23 +173,23 @@ class SecondModelSlot:
         """A's frame `wet` (host rate) mixed with B's, equal-power; `wet` itself while B plays no part."""
         while self._offers:
             self._next, self._changing = self._offers.popleft(), True
-        if self._changing:
+        if self._changing:  # the playing B (if any) fades out first; the next one comes in after
             self._fade = max(0.0, self._fade - self._fade_step)
-            if self._fade == 0.0 or self.voice is None:
-                outgoing, self.voice, self._changing = self.voice, self._next, False
-                if self.voice is not None:
-                    self.voice.bind(self._index, self._host_rate, self._host_channels)
-                if outgoing is not None and self._hand_to is not None:
-                    self._hand_to.adopt(outgoing)
-                    self._hand_to = None
         elif self.voice is not None:
             self._fade = min(1.0, self._fade + self._fade_step)
         share = float(controls[self._mix_i]) * self._fade if self.voice is not None else 0.0
         start, self._last_mix = self._last_mix, share
-        if self.voice is None:
-            return wet
-        b = self.voice.render(wet.shape[0], latent, controls, host_gain_db)
-        if start == share == 0.0:
-            return wet  # B keeps decoding (its state and walk keep time) but takes no part yet
-        ramp = np.linspace(start, share, wet.shape[0], endpoint=False, dtype=np.float32)[:, None]
-        return equal_power(wet, b, ramp)
+        out = wet
+        if self.voice is not None:
+            b = self.voice.render(wet.shape[0], latent, controls, host_gain_db)  # keeps its time even unheard
+            if start != 0.0 or share != 0.0:
+                ramp = np.linspace(start, share, wet.shape[0], endpoint=False, dtype=np.float32)[:, None]
+                out = equal_power(wet, b, ramp)
+        if self._changing and self._fade == 0.0:  # faded out within this frame: switch for the next
+            outgoing, self.voice, self._changing = self.voice, self._next, False
+            if self.voice is not None:
+                self.voice.bind(self._index, self._host_rate, self._host_channels)
+            if outgoing is not None and self._hand_to is not None:
+                self._hand_to.adopt(outgoing)
+                self._hand_to = None
+        return out
