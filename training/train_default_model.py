@@ -132,6 +132,7 @@ def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
         "train_seconds": result.train_seconds,
         "final_spectral_loss": result.final_spectral_loss,
         "final_kl": result.final_kl,
+        "history": result.history,
     }
 
 

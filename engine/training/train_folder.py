@@ -188,7 +188,7 @@ def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, resu
     results = {
         "trainer": "run_engine.py train", "seed": req.seed, "parameters": parameters, "config": model.config,
         "sample_rate": req.samplerate, "steps": result.steps, "train_seconds": result.train_seconds,
-        "final_spectral_loss": result.final_spectral_loss, "final_kl": result.final_kl,
+        "final_spectral_loss": result.final_spectral_loss, "final_kl": result.final_kl, "history": result.history,
         "data_seconds": audio.seconds, "data_files": len(audio.files), "skipped_files": len(audio.skipped),
         "streaming_max_abs_diff": check_streaming(model, exported),
         "data": f"{len(audio.files)} recordings from `{req.data.name}` ({audio.seconds / 60:.1f} min, mixed to "
