@@ -1,8 +1,8 @@
 """Training speed and what a short training on a folder buys.
 
 .venv/bin/python bench/bench_training.py speed [--threads 1 2] [--steps 20] [--device cpu] [--json-out FILE]
-.venv/bin/python bench/bench_training.py quality --minutes 15 [--data DIR] [--init models/default.ts]
-                                                  [--eval-every 5] [--json-out FILE]
+.venv/bin/python bench/bench_training.py quality --minutes 15 [--data DIR] [--music DIR] [--also DIR]
+                                                  [--init models/default.ts] [--eval-every 5] [--json-out FILE]
 
 speed: steps per second of the default architecture (batch 8 x 12 latent frames, the defaults of
 `run_engine.py train`) through the real loop (engine/training/trainer.py, crops from a pool of
@@ -14,6 +14,9 @@ default model's on the same recordings; with --eval-every, also the score every 
 training (time spent measuring is not counted as training). Without --data, the folder is made from
 the fixtures themselves minus what is scored (each recording from 16 s on): held-out passages of the
 same recordings, not other recordings of the same instrument (the fixtures hold no such set).
+bench/instrument_material.py makes such a set (5 min of one sampled instrument to train on, 1 min of
+other phrases of it to score: `--data DIR/train --music DIR/heldout`); the final model and the default
+are then also scored on `--also` (default: ../shared/fixtures/music).
 """
 
 from __future__ import annotations
@@ -120,6 +123,13 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
         if status != 0:
             raise SystemExit(status)
         figures = json.loads(out.with_suffix(".training.json").read_text())
+        also = args.also if args.also is not None else MUSIC_DEFAULT
+        extra: dict[str, object] = {}
+        if also.is_dir() and also.resolve() != args.music.resolve():
+            mine = music_reconstruction(Exported(torch.jit.load(str(out)).eval()), also)
+            base = music_reconstruction(Exported(torch.jit.load(str(DEFAULT_MODEL)).eval()), also)
+            extra = {"also": str(also), "also_score_mean": mine["music_score_mean"], "also_scores": mine["music_scores"],
+                     "default_also_score_mean": base["music_score_mean"], "default_also_scores": base["music_scores"]}
     if not curve or curve[-1]["step"] != figures["steps"]:
         curve.append({"minutes": figures["train_seconds"] / 60, "step": figures["steps"],
                       "music_score_mean": figures["music_score_mean"]})
@@ -131,7 +141,9 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
         "music_score_mean": figures["music_score_mean"], "music_scores": figures["music_scores"],
         "default_music_score_mean": default["music_score_mean"], "default_music_scores": default["music_scores"],
         "beats_default": figures["music_score_mean"] < default["music_score_mean"],
-        "curve": curve, "load_average": os.getloadavg(),
+        "minutes_to_beat_default": next((round(p["minutes"], 2) for p in curve
+                                         if p["music_score_mean"] < default["music_score_mean"]), None),
+        "curve": curve, "load_average": os.getloadavg(), **extra,
     }
 
 
@@ -146,6 +158,8 @@ def main() -> None:
     q.add_argument("--minutes", type=float, default=15.0)
     q.add_argument("--data", type=Path, help="training folder (default: the fixtures minus the scored part)")
     q.add_argument("--music", type=Path, default=MUSIC_DEFAULT, help="recordings scored")
+    q.add_argument("--also", type=Path, metavar="DIR",
+                   help="also score the final model and the default here (default: ../shared/fixtures/music)")
     q.add_argument("--init", type=Path, help="start from an export's weights, e.g. models/default.ts")
     q.add_argument("--eval-every", type=float, metavar="MIN", help="score the model every MIN minutes of training")
     q.add_argument("--threads", type=int)

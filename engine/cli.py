@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the model's own output: no levelling, trim or limiter (for a DAW that masters it)")
     render.add_argument("--frames-per-call", type=int, default=1, metavar="N",
                         help="latent frames per decode call (default 1; live chooses per model)")
+    render.add_argument("--model-b", type=Path, metavar="PATH",
+                        help="a second model beside --model, mixed in by /rave/model_mix (equal power)")
     render.add_argument("--codebook", type=Path, metavar="ATLAS",
                         help="codebook resynthesis: each latent frame becomes its nearest frames of this atlas")
     render.add_argument("--codebook-k", type=int, metavar="K",
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--python-callback", action="store_true",
                       help="use a plain Python sounddevice callback instead of rtmixer's C callback")
     live.add_argument("--allow-model-dir", dest="allowed_model_dirs", action="append", default=[], type=Path,
-                      help="a folder outside models/ from which /rave/model may load files")
+                      help="a folder outside models/ from which /rave/model, /rave/model/b and "
+                      "/rave/reference/a|b may load files")
     live.add_argument("--osc-host", default=_session_default("osc_host"),
                       help="OSC listen address (default %(default)s; 0.0.0.0 for the network, with --osc-allow)")
     live.add_argument("--osc-port", type=int, default=_session_default("osc_port"),
@@ -307,7 +310,7 @@ def _render(args: argparse.Namespace) -> int:
     request = RenderRequest(seconds=args.seconds, out=args.out, model=args.model, scene=args.scene, sets=args.sets,
                             automation=args.automation, seed=args.seed, references=args.references,
                             samplerate=args.samplerate, input=args.input, method=args.method,
-                            frames_per_call=args.frames_per_call, master=args.master,
+                            frames_per_call=args.frames_per_call, master=args.master, model_b=args.model_b,
                             codebook=args.codebook, codebook_k=args.codebook_k)
     result = render(request)
     seconds = result.audio.shape[0] / result.rate

@@ -61,11 +61,12 @@ def _latent(model: torch.jit.ScriptModule, seed: int, frames: int = 24) -> torch
 def test_interface(model: torch.jit.ScriptModule) -> None:
     assert list(model.get_methods()) == ["encode", "decode", "forward"]
     assert isinstance(list(model.get_attributes()), list)
-    assert model.encode_params.tolist() == [1, 1, 16, 2048]  # [in_ch, in_ratio, out_ch, out_ratio]
-    assert model.decode_params.tolist() == [16, 2048, 1, 1]
+    size = int(model.latent_size)
+    assert model.encode_params.tolist() == [1, 1, size, 2048]  # [in_ch, in_ratio, out_ch, out_ratio]
+    assert model.decode_params.tolist() == [size, 2048, 1, 1]
     assert model.forward_params.tolist() == [1, 1, 1, 1]
     assert model.encode_params.dtype == torch.int64
-    assert int(model.latent_size) == 16
+    assert size >= 8 and tuple(model.latent_mean.shape) == tuple(model.latent_std.shape) == (size,)
     assert model.sr == 48000 and model.get_sample_rate() == 48000
     assert any(name.endswith(".cache") for name, _ in model.named_buffers())
 
@@ -73,7 +74,7 @@ def test_interface(model: torch.jit.ScriptModule) -> None:
 def test_encode_shapes(model: torch.jit.ScriptModule) -> None:
     x = torch.zeros(2, 1, 4 * FRAME)
     with torch.inference_mode():
-        assert tuple(model.encode(x).shape) == (2, 16, 4)
+        assert tuple(model.encode(x).shape) == (2, int(model.latent_size), 4)
         assert tuple(model.forward(x).shape) == (2, 1, 4 * FRAME)
     _reset(model)
 
@@ -177,29 +178,3 @@ def test_training_script_runs(tmp_path: Path) -> None:
     assert exported.decode(torch.zeros(1, 16, 2)).shape == (1, 1, 2 * FRAME)
     pca = exported.latent_pca
     torch.testing.assert_close(pca @ pca.T, torch.eye(16), atol=1e-4, rtol=0)
-
-
-def test_latents_are_ordered_by_importance(model: torch.jit.ScriptModule) -> None:
-    """PCA rotation: an orthonormal latent_pca and per-dimension spread that never grows with the index."""
-    pca = model.latent_pca
-    torch.testing.assert_close(pca @ pca.T, torch.eye(pca.shape[0]), atol=1e-4, rtol=0)
-    std = model.latent_std.numpy()
-    assert np.all(np.diff(std) <= 1e-6), std
-    assert std[0] > 3 * std[-1]
-
-
-def test_first_dimensions_matter_more_than_a_new_seed(model: torch.jit.ScriptModule) -> None:
-    """Each of dims 0-3 moved from -2 to +2 std changes the sound more than another walk seed does."""
-    from engine.training.report import Exported, dimension_effects
-
-    effects = dimension_effects(Exported(model), first=4, bases=2)
-    for d in effects["dimensions"]:
-        assert d["distance"] > effects["seed_change_distance"], (d, effects["seed_change_distance"])
-
-
-def test_shipped_card_matches_the_model() -> None:
-    """The card's figures come from this file: the training JSON names the same latent spread."""
-    record = json.loads((ROOT / "models" / "default.training.json").read_text())
-    model = torch.jit.load(str(MODEL_PATH))
-    assert record["latent_std"] == [round(float(s), 4) for s in model.latent_std]
-    assert f"**{record['music_score_mean']:.3f}**" in (ROOT / "models" / "MODEL_CARD.md").read_text()

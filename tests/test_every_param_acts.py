@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile as sf
+from model_factories import make_random_decoder_model
 from waiting import wait_until
 
 from engine.control.hub import ControlHub
@@ -37,12 +38,17 @@ SECONDS = 0.6  # 14 latent frames of the default model
 class Case:
     value: Value
     companions: dict[str, Value] = field(default_factory=dict)  # set in both renders: what makes it audible
-    reference: bool = False  # load the input file as reference ref1 too
+    reference: bool = False  # load the input file as references ref1 and ref2 too
+
+
+# Files a case names, filled in by the test from its fixtures.
+MODEL_B = "<model b>"  # a second model (another latent size and rate) for /rave/model/b and the mix
+OTHER_AUDIO = "<other audio>"  # an audio file other than the input, for the live reference addresses
+ATLAS = "<atlas>"  # the test collection's atlas (tests/explore_fixtures.py)
+IN_ATLAS = {"/explore/atlas": ATLAS, "/rave/source/a": "walk"}
 
 
 ENERGY_TARGET = {"/lfo/{n}/target": "/rave/energy", "/lfo/{n}/depth": 1.0}
-ATLAS = "<atlas>"  # replaced by the path of the test collection's atlas (tests/explore_fixtures.py)
-IN_ATLAS = {"/explore/atlas": ATLAS, "/rave/source/a": "walk"}
 LEVEL_MOD = {"/mod/{n}/source": "level", "/mod/{n}/target": "/rave/energy", "/mod/{n}/depth": 1.0}
 
 
@@ -68,6 +74,10 @@ def audio_cases(latent_size: int) -> dict[str, Case]:
         "/master/ceiling": Case(-12.0),
         "/rave/drywet": Case(0.0),
         "/rave/method": Case("forward"),
+        "/rave/model/b": Case(MODEL_B, {"/rave/model_mix": 0.7}),
+        "/rave/model_mix": Case(0.7, {"/rave/model/b": MODEL_B}),
+        "/rave/reference/a": Case(OTHER_AUDIO, {"/rave/source/a": "ref1"}, reference=True),
+        "/rave/reference/b": Case(OTHER_AUDIO, {"/rave/source/a": "ref2"}, reference=True),
         # depth 0.3: energy follows the level without reaching its top, where both sources would agree
         "/analysis/source": Case("input", {**_fill(LEVEL_MOD, 0), "/mod/0/depth": 0.3}),
         "/rave/codebook": Case(ATLAS),
@@ -136,16 +146,29 @@ def input_file(tmp_path_factory: pytest.TempPathFactory, default_model: NNModel)
     return path
 
 
+@pytest.fixture(scope="module")
+def case_files(tmp_path_factory: pytest.TempPathFactory, default_model: NNModel, atlas_path: Path) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("case_files")
+    rate = default_model.sample_rate or 48000
+    t = np.arange(int(SECONDS * rate)) / rate
+    other = folder / "other.wav"
+    sf.write(other, (0.3 * np.sign(np.sin(2 * np.pi * 90 * t))).astype(np.float32), rate, subtype="FLOAT")
+    model_b = make_random_decoder_model(folder, latent_size=4, sr=44100)
+    return {MODEL_B: str(model_b), OTHER_AUDIO: str(other), ATLAS: str(atlas_path)}
+
+
+def _with_files(sets: dict[str, Value], files: dict[str, str]) -> dict[str, Value]:
+    return {k: files.get(v, v) if isinstance(v, str) else v for k, v in sets.items()}
+
+
 _renders: dict[tuple, np.ndarray] = {}
 
 
-def _render(model: NNModel, input_file: Path, sets: dict[str, Value], reference: bool,
-            atlas: Path | None = None) -> np.ndarray:
-    sets = {k: str(atlas) if v == ATLAS else v for k, v in sets.items()}
+def _render(model: NNModel, input_file: Path, sets: dict[str, Value], reference: bool) -> np.ndarray:
     key = (tuple(sorted((k, str(v)) for k, v in sets.items())), reference)
     if key not in _renders:
         request = RenderRequest(seconds=None, input=input_file, sets=[f"{k}={v}" for k, v in sets.items()],
-                                references=[input_file] if reference else [], seed=3)
+                                references=[input_file, input_file] if reference else [], seed=3)
         _renders[key] = render(request, model=model).audio
     return _renders[key]
 
@@ -158,14 +181,15 @@ def test_every_address_has_a_case(default_model: NNModel) -> None:
 
 @pytest.mark.parametrize("address", list(audio_cases(8)))
 def test_audio_parameter_changes_the_render(address: str, default_model: NNModel, input_file: Path,
-                                           atlas_path: Path) -> None:
+                                            case_files: dict[str, str]) -> None:
     cases = audio_cases(default_model.latent_size or 1)
     if address not in cases:
         pytest.skip(f"{address}: the default model has fewer latent dimensions")
     case = cases[address]
-    base = _render(default_model, input_file, case.companions, case.reference, atlas_path)
-    changed = _render(default_model, input_file, {**case.companions, address: case.value}, case.reference,
-                      atlas_path)
+    companions = _with_files(case.companions, case_files)
+    base = _render(default_model, input_file, companions, case.reference)
+    changed = _render(default_model, input_file, _with_files({**companions, address: case.value}, case_files),
+                      case.reference)
     level = float(np.sqrt(np.mean(base.astype(np.float64) ** 2)))
     assert level > 1e-4, "the baseline render is silent"
     assert base.shape == changed.shape

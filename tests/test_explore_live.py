@@ -7,16 +7,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from jack_fixtures import SAMPLERATE, JackServer
 from live_fixtures import assert_continuous, playing, run_until
 from osc_fixtures import Listener, free_port
 
 from engine.control.osc_codec import encode_message
-from engine.errors import ParamError
 from engine.explore.atlas import Atlas
 from engine.models.default import MODELS_DIR
-from engine.session.atlas_loader import PRESETS_DIR, resolve_atlas_path
 
 
 def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model: Path, atlas_path: Path,
@@ -94,13 +91,3 @@ def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model:
         assert_continuous(session.capture.recorded[SAMPLERATE:before_swap], "explore live after the first second")
     finally:
         listener.close()
-
-
-def test_atlas_paths_are_confined_like_models(tmp_path: Path) -> None:
-    assert resolve_atlas_path("mine.npz", "/explore/atlas", []) == (MODELS_DIR / "mine.npz").resolve()
-    assert resolve_atlas_path(str(PRESETS_DIR / "a.npz"), "/rave/codebook", []) == (PRESETS_DIR / "a.npz").resolve()
-    assert resolve_atlas_path(str(tmp_path / "a.npz"), "/rave/codebook", [tmp_path]) == (tmp_path / "a.npz").resolve()
-    with pytest.raises(ParamError, match="leaves the models and presets folders"):
-        resolve_atlas_path("../../etc/a.npz", "/explore/atlas", [])
-    with pytest.raises(ParamError, match="no --allow-model-dir covers it"):
-        resolve_atlas_path(str(tmp_path / "a.npz"), "/rave/codebook", [])

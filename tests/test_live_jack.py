@@ -18,10 +18,8 @@ import numpy as np
 import pytest
 from jack_fixtures import SAMPLERATE, JackPlayer, JackServer
 from live_fixtures import BLOCKSIZE, assert_continuous, playing, run_until
-from model_factories import make_new_style_model
 
 from engine.errors import ModelLoadError
-from engine.models.nn_tilde import NNModel
 from engine.render.offline import RenderRequest, render
 from engine.session import decode_choice
 from engine.session.config import SessionConfig
@@ -102,17 +100,16 @@ def test_model_swap_mid_stream_is_seamless(jack_server: JackServer, live_model: 
 def test_refused_model_swaps_are_reported_and_play_on(jack_server: JackServer, live_model: Path,
                                                       tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
                                                       ) -> None:
-    latent = NNModel.load(live_model).latent_size
-    assert latent is not None
-    wrong_latent = make_new_style_model(tmp_path, latent_size=latent + 1, sr=SAMPLERATE)
+    not_a_model = tmp_path / "not_a_model.ts"  # (another latent size is no reason: test_live_models.py)
+    not_a_model.write_text("not TorchScript")
     outside = tmp_path_factory.mktemp("not_allowed") / "outside.ts"
     shutil.copyfile(live_model, outside)
     with playing(jack_server, live_model, capture_seconds=5.0, allowed_model_dirs=[tmp_path]) as s:
         engine = s.engine
         name = engine.model_name
         engine.run(0.5)
-        engine.store.set("/rave/model", str(wrong_latent))
-        assert run_until(engine, lambda: len(engine.errors) == 1, 10.0), "the latent-size mismatch was not reported"
+        engine.store.set("/rave/model", str(not_a_model))
+        assert run_until(engine, lambda: len(engine.errors) == 1, 10.0), "the broken model was not reported"
         engine.store.set("/rave/model", str(outside))
         assert run_until(engine, lambda: len(engine.errors) == 2, 10.0), "the outside path was not reported"
         callbacks = engine.output.callbacks
@@ -120,7 +117,7 @@ def test_refused_model_swaps_are_reported_and_play_on(jack_server: JackServer, l
         engine.run(0.6)
         assert engine.output.callbacks > callbacks
         end = s.capture.frames
-    assert "latent size" in engine.errors[0] and str(latent + 1) in engine.errors[0]
+    assert "not_a_model.ts" in engine.errors[0]
     assert "outside" in engine.errors[1] and "outside.ts" in engine.errors[1]
     assert engine.model_name == name
     assert engine.output.underruns == 0

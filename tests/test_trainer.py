@@ -31,9 +31,12 @@ def _train_tiny(seed: int, steps: int = 3, checkpoint: Path | None = None, ranks
 
         return ClipPool(excerpt, rng, 4, 4096)
 
-    settings = TrainSettings(batch=2, steps=steps, checkpoint=checkpoint, progress=False)
+    settings = TrainSettings(batch=2, steps=steps, checkpoint=checkpoint, progress=False, history_every=1)
     result = train(model, make_pool, [seed, 7], settings, ranks=ranks)
     assert result.steps == steps and not result.interrupted
+    # The loss and KL trajectory is kept, so a collapsing latent (KL towards 0) shows when it happened.
+    assert [h[0] for h in result.history] == list(range(1, steps + 1))
+    assert all(h[2] >= 0.0 and h[1] > 0.0 for h in result.history)
     assert result.weights_sha256 == weights_digest(model)
     return result.weights_sha256
 
@@ -48,7 +51,7 @@ def test_same_seed_and_steps_give_the_same_weights(tmp_path: Path) -> None:
     assert first == second
     assert other != first
     state = load_checkpoint(tmp_path / "c.ckpt.pt")  # the final checkpoint holds the final weights
-    assert state["step"] == 3
+    assert state["step"] == 3 and len(state["history"]) == 3
 
 
 def test_another_rank_crops_other_examples_and_writes_nothing(tmp_path: Path) -> None:

@@ -94,3 +94,12 @@ def test_init_reads_the_configuration_and_weights_of_an_export(exported: Path, t
     (tmp_path / "junk.ts").write_bytes(b"not a model")
     with pytest.raises(TrainingDataError, match="not an export of our architecture"):
         read_init(tmp_path / "junk.ts")
+
+
+def test_a_collapsed_latent_is_flagged() -> None:
+    """A model whose decoder ignores its latent makes every latent control a stub: the report says so."""
+    from engine.training.report import collapse_warning
+
+    assert collapse_warning({"seed_change_distance": 1.2e-5}) is not None
+    assert "collapsed" in collapse_warning({"seed_change_distance": 1.2e-5})
+    assert collapse_warning({"seed_change_distance": 0.6}) is None

@@ -25,7 +25,7 @@ from engine.dsp.spectral import multiscale_spectral_distance
 from engine.models.default_vae import LATENT_RATIO, SAMPLE_RATE, DefaultVAE
 from engine.training.clip_pool import ClipPool
 from engine.training.export import check_streaming, export, fit_latent_rotation
-from engine.training.report import MUSIC_DEFAULT, report, training_json
+from engine.training.report import MUSIC_DEFAULT, collapse_warning, report, training_json
 from engine.training.trainer import TrainSettings, load_checkpoint, train
 from training.corpus import HELDOUT_SEED, TRAIN_SEED, make_clip
 
@@ -132,6 +132,7 @@ def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
         "train_seconds": result.train_seconds,
         "final_spectral_loss": result.final_spectral_loss,
         "final_kl": result.final_kl,
+        "history": result.history,
     }
 
 
@@ -225,6 +226,8 @@ def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
         value = results.get(key)
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
+    if (warning := collapse_warning(results)) is not None:
+        console.print(warning, style="bold red", highlight=False, markup=False)
     if results["streaming_max_abs_diff"] >= 1e-4:
         raise SystemExit("streaming decode does not match offline decode")
     return results

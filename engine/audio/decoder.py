@@ -111,6 +111,12 @@ class Decoder(threading.Thread):
         self._incoming = GraphFeed(graph, self.ring.channels)
 
     @property
+    def newest_graph(self) -> Graph:
+        """The graph crossfading in, else the playing one: where anything loaded for play belongs."""
+        incoming = self._incoming
+        return incoming.graph if incoming is not None else self.feed.graph
+
+    @property
     def swapping(self) -> bool:
         return self._incoming is not None
 

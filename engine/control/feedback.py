@@ -121,6 +121,13 @@ class Feedback(threading.Thread):
             for source, positions in self.routes.feedback(values, self.store):
                 self._send(encode_message(source, *positions), client)
 
+    def notice(self, address: str, *args: object) -> None:
+        """Any thread: an engine notice (`/engine/params_changed` after a model swap) to every subscriber.
+        The engine sends a bounded number of them per event; nothing a client sends makes one."""
+        packet = encode_message(address, *args)
+        for client in list(self.subscribers):
+            self._send(packet, client)
+
     def on_error(self, source: str, address: str, message: str) -> None:
         """Hub error listener (any thread): `/engine/error SOURCE ADDRESS MESSAGE` to subscribers
         (the hub has clipped the client's text), within the error budget."""

@@ -35,7 +35,8 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
-NOT_IN_SCENES = ("/rave/model", "/rave/method")  # the model and how it plays are not part of a scene
+# The models, how they play and the files they load are not part of a scene.
+NOT_IN_SCENES = ("/rave/model", "/rave/method", "/rave/model/b", "/rave/reference/a", "/rave/reference/b")
 MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
 MAX_KIND_LENGTH = 40
 

@@ -42,8 +42,8 @@ class MidiFeedback:
         self._last_version, self._last_map = snapshot.version, cmap
         for key, mapping in cmap.midi.items():
             kind, channel, number = key
-            if kind not in FEEDBACK_KINDS or mapping.is_action:
-                continue
+            if kind not in FEEDBACK_KINDS or mapping.is_action or mapping.address not in store:
+                continue  # (a latent dimension a model swap took away has nothing to show)
             param = store.param(mapping.address)
             if param.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
                 continue

@@ -135,7 +135,7 @@ class OscRoutes:
         for i in range(self.bases[base]):
             mapping = self.routes.get(f"{base}/{i}")
             pos = None
-            if mapping is not None and not mapping.is_action:
+            if mapping is not None and not mapping.is_action and mapping.address in store:  # a swap may take one
                 pos = position_of(mapping, store.param(mapping.address), store.get(mapping.address))
             positions.append(0.0 if pos is None else pos)
         return positions

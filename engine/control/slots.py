@@ -26,8 +26,22 @@ class SlotBank:
     def __init__(self, store: ParamStore, directory: Path = SLOTS_DIR) -> None:
         self.store = store
         self.directory = directory
-        self.addresses = tuple(a for a in store.addresses if SLOT_ADDRESS.match(a))
         self._slots: dict[int, dict[str, Value]] = {}
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The latent addresses of the playing model's table (it changes with a model's latent size)."""
+        return tuple(a for a in self.store.addresses if SLOT_ADDRESS.match(a))
+
+    def values_lost(self, addresses: set[str]) -> dict[int, list[str]]:
+        """Per slot in memory, which of `addresses` (dimensions a new model lacks) it holds away from
+        their defaults: values a recall can no longer set."""
+        lost: dict[int, list[str]] = {}
+        for slot, values in sorted(self._slots.items()):
+            gone = [a for a in values if a in addresses and values[a] != (1.0 if a.endswith("/scale") else 0.0)]
+            if gone:
+                lost[slot] = gone
+        return lost
 
     def _path(self, slot: int) -> Path:
         if not 0 <= slot <= MAX_SLOT:
@@ -61,6 +75,6 @@ class SlotBank:
         return values
 
     def recall(self, slot: int) -> dict[str, Value]:
-        values = self.get(slot)
+        values = {a: v for a, v in self.get(slot).items() if a in self.store}  # saved with a larger model
         self.store.set_many(values)
         return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -10,6 +11,7 @@ from engine.latent.energy import EnergyCalibration, EnergyMap
 from engine.latent.sources import PriorWalk, ReferenceLoop
 from engine.params.store import ParamStore
 
+REFERENCE_GLIDE_SECONDS = 0.25  # a reference loaded (or unloaded) live glides in over this
 TEXTURE_SECONDS = 0.25  # time constant of the texture variation: faster than the walk, slower than chaos
 CHAOS_STD = 1.5  # latent noise standard deviation at /rave/chaos = 1
 
@@ -29,6 +31,12 @@ class LatentShaper:
         self.latent_size = latent_size
         self.energy = energy or EnergyMap(EnergyCalibration.neutral(latent_size))
         self.references = dict(references)
+        # Live loads (/rave/reference/a|b) arrive from a loader thread (deque appends are atomic) and
+        # glide in: name -> (what played before, or None for the walk; frames of the glide done).
+        self._offered: deque[tuple[str, ReferenceLoop | None]] = deque()
+        self._glides: dict[str, tuple[ReferenceLoop | None, int]] = {}
+        self._glide_frames = max(1, round(REFERENCE_GLIDE_SECONDS / frame_seconds))
+        self.unshaped = np.zeros(latent_size)  # the last frame before energy, bias and scale (model B's input)
         self.input_latent: np.ndarray | None = None  # the latest encoded live-input frame
         self.walk = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk_seed))
         self.walk2 = PriorWalk(latent_size, frame_seconds, np.random.default_rng(walk2_seed))  # source B's default
@@ -54,9 +62,13 @@ class LatentShaper:
         speed = float(controls[self._walk_speed_i])
         walk = self.walk_centre + self.walk_spread * self.walk.step(speed)
         current: dict[str, np.ndarray] = {"walk2": self.walk_centre + self.walk_spread * self.walk2.step(speed)}
-        if self.references:  # advance every reference each frame so switching sources keeps musical time
+        while self._offered:
+            self._take_reference(*self._offered.popleft())
+        if self.references or self._glides:  # advance every reference each frame: switching keeps musical time
             rate = float(controls[self._bpm_i]) / float(controls[self._ref_bpm_i])
             current.update((name, ref.step(rate)) for name, ref in self.references.items())
+            if self._glides:
+                self._glide(current, walk, rate)
         a = self._pick(source_a, walk, current)
         b = self._pick(source_b, walk, current)
         style = float(controls[self._style_i])
@@ -64,8 +76,32 @@ class LatentShaper:
         z += float(controls[self._texture_i]) * self._texture.step(self._texture_speed)
         chaos_noise = self._chaos_rng.standard_normal(self.latent_size)
         z += float(controls[self._chaos_i]) * CHAOS_STD * chaos_noise
+        self.unshaped = z
         z = self.energy.shape(z, float(controls[self._energy_i]))
         return controls[self._scale] * z + controls[self._bias]
+
+    def offer_reference(self, name: str, loop: ReferenceLoop | None) -> None:
+        """Any thread: play `loop` as source `name` (ref1, ref2) from the next frame, gliding in over
+        REFERENCE_GLIDE_SECONDS; None unloads it (the source glides back to the walk)."""
+        self._offered.append((name, loop))
+
+    def _take_reference(self, name: str, loop: ReferenceLoop | None) -> None:
+        if loop is not None and loop.latents.shape[0] != self.latent_size:
+            return  # encoded by a model that is no longer playing: the loader encodes it again
+        outgoing = self.references.pop(name, None)
+        if loop is not None:
+            self.references[name] = loop
+        self._glides[name] = (outgoing, 0)
+
+    def _glide(self, current: dict[str, np.ndarray], walk: np.ndarray, rate: float) -> None:
+        for name, (outgoing, done) in list(self._glides.items()):
+            w = (done + 1) / self._glide_frames
+            before = outgoing.step(rate) if outgoing is not None else walk
+            current[name] = (1.0 - w) * before + w * current.get(name, walk)
+            if done + 1 >= self._glide_frames:
+                del self._glides[name]
+            else:
+                self._glides[name] = (outgoing, done + 1)
 
     def _pick(self, source: str, walk: np.ndarray, current: Mapping[str, np.ndarray]) -> np.ndarray:
         z = self.input_latent if source == "input" else current.get(source)

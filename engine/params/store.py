@@ -35,21 +35,44 @@ class ParamStore:
                  validators: Mapping[str, Callable[[Value], None]] | None = None) -> None:
         """`validators`: extra checks per address that need more than the table (a theme name must
         name a loadable theme); each raises ParamError, and the write changes nothing."""
-        self._params: dict[str, Param] = {}
-        for param in params:
-            if param.address in self._params:
-                raise ValueError(f"duplicate parameter address {param.address}")
-            self._params[param.address] = param
-        self.continuous_addresses: tuple[str, ...] = tuple(a for a, p in self._params.items() if p.continuous)
-        self.continuous_index: dict[str, int] = {a: i for i, a in enumerate(self.continuous_addresses)}
-        # Ranges of the continuous values, in `continuous` order: modulators clip to them.
-        self.continuous_minimum = np.array([self._params[a].minimum for a in self.continuous_addresses], dtype=np.float64)
-        self.continuous_maximum = np.array([self._params[a].maximum for a in self.continuous_addresses], dtype=np.float64)
-        self.continuous_minimum.flags.writeable = self.continuous_maximum.flags.writeable = False
+        self._set_table(params)
         self._validators = dict(validators or {})
         self._write_lock = threading.Lock()
         values = {a: p.default for a, p in self._params.items()}
         self._snapshot = self._publish(0, values)
+
+    def _set_table(self, params: Iterable[Param]) -> None:
+        """Every table-derived attribute, each bound to a new object: a reader that took one (a render
+        graph's indices) keeps a consistent old one when the table changes."""
+        table: dict[str, Param] = {}
+        for param in params:
+            if param.address in table:
+                raise ValueError(f"duplicate parameter address {param.address}")
+            table[param.address] = param
+        self._params = table
+        self.continuous_addresses: tuple[str, ...] = tuple(a for a, p in table.items() if p.continuous)
+        self.continuous_index: dict[str, int] = {a: i for i, a in enumerate(self.continuous_addresses)}
+        # Ranges of the continuous values, in `continuous` order: modulators clip to them.
+        self.continuous_minimum = np.array([table[a].minimum for a in self.continuous_addresses], dtype=np.float64)
+        self.continuous_maximum = np.array([table[a].maximum for a in self.continuous_addresses], dtype=np.float64)
+        self.continuous_minimum.flags.writeable = self.continuous_maximum.flags.writeable = False
+
+    def retable(self, params: Iterable[Param]) -> dict[str, Value]:
+        """Switch to another table (a model with another latent size): values of the addresses both
+        tables share carry over, new ones start at their defaults, all in one new snapshot. Returns
+        what could not carry over: each vanished address with its value, and each `*/target` whose
+        address vanished (reset to empty). Readers that cached indices must be rebuilt for the new table."""
+        with self._write_lock:
+            old = self._snapshot.values
+            self._set_table(params)
+            values = {a: old.get(a, p.default) for a, p in self._params.items()}
+            lost = {a: v for a, v in old.items() if a not in self._params}
+            for address, value in values.items():
+                if address.endswith("/target") and value and value not in self._params:
+                    lost[address] = value
+                    values[address] = self._params[address].default
+            self._snapshot = self._publish(self._snapshot.version + 1, values)
+        return lost
 
     # --- reading -------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -110,6 +133,20 @@ class ParamStore:
         vector = np.array([values[a] for a in self.continuous_addresses], dtype=np.float64)
         vector.flags.writeable = False
         return Snapshot(version, MappingProxyType(values), vector)
+
+
+class FrozenStore:
+    """One snapshot standing in for a store: what a graph fading out reads once the live store has
+    moved to a table it was not built for (its indices would not fit the new snapshots)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def get(self, address: str) -> Value:
+        return self._snapshot.values[address]
 
 
 def parse_sets(store: ParamStore, sets: Sequence[str]) -> dict[str, Value]:

@@ -75,6 +75,16 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
                "render --input; without input, dry is silence)"),
         Param("/rave/model", Kind.STRING, "",
               description="live: swap to this model file (in the models folder, or an allowed absolute path)"),
+        Param("/rave/model/b", Kind.STRING, "",
+              description="a second model beside the first (same folders as /rave/model; off or empty "
+                          "unloads it): both follow the same controls, mixed by /rave/model_mix"),
+        _float("/rave/model_mix", 0.0, 0.0, 1.0, "", "model A (0) to model B (1), equal-power: A cos(90 deg x v), "
+               "B sin(90 deg x v); nothing without /rave/model/b"),
+        Param("/rave/reference/a", Kind.STRING, "",
+              description="audio file encoded into source ref1 (live: loaded off the audio path, glides in; "
+                          "models/, presets/ or an --allow-model-dir folder)"),
+        Param("/rave/reference/b", Kind.STRING, "", description="audio file encoded into source ref2, as "
+                                                                 "/rave/reference/a"),
         Param("/rave/method", Kind.STRING, "",
               description="the model method that plays (like --method): empty = decode when the model has one, "
                           "else forward or its first audio method; an audio method plays the input through "

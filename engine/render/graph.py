@@ -29,6 +29,7 @@ from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
 from engine.render.frame_end import FrameEnd
+from engine.render.second_model import SecondModelSlot
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class RenderGraph(FrameEnd):
         self.input_frames_encoded = 0
         self.input_frames = InputFrames()  # (latent, dry) pairs: the dry signal travels with its latent
         self.drywet = DryWetMixer()
+        self.second = SecondModelSlot(idx, self.model_rate, self.channels, self.frame_seconds)  # /rave/model/b
         model.reset()
 
     @property
@@ -158,11 +160,11 @@ class RenderGraph(FrameEnd):
                 self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls), values)
             self.latents_pending.append((started, self.latent, controls[self._visual_i]))
             self._z_values[:, k] = self._latent_mean + self._latent_std * self.latent
-            frames.append((started, snapshot, controls, dry))
+            frames.append((started, snapshot, controls, dry, self.shaper.unshaped))
             self.frame_index += 1
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded_all = self._decode(self._z).numpy()[0].T
-        for k, (started, snapshot, controls, dry) in enumerate(frames):
+        for k, (started, snapshot, controls, dry, unshaped) in enumerate(frames):
             decoded = decoded_all[k * self.frame_samples:(k + 1) * self.frame_samples]
             # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py),
             # and it moves the master's loudness target (levelling would otherwise undo it).
@@ -170,8 +172,10 @@ class RenderGraph(FrameEnd):
             self.energy_target_db = self.master.target_offset_db = target_db(energy)
             self.master.release_db_per_s = limiter_release_db_per_s(energy)
             wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
+            gain_db = self.energy_map.gain_db(energy)
+            wet = self.second.mix(wet, unshaped, controls, gain_db)
             mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-            audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0),
+            audio = self._apply_gain(mixed, 10.0 ** (gain_db / 20.0),
                                      in_place=mixed is not decoded)
             if self._resampler is not None:
                 audio = self._resampler.process(audio)

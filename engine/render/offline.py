@@ -24,9 +24,11 @@ from engine.render.automation import load_automation
 from engine.render.effect_graph import EffectGraph, choose_method, method_validator
 from engine.render.graph import MAX_FRAMES_PER_CALL, RenderGraph
 from engine.render.input_render import InputFeeder
+from engine.render.second_model import OFF_REQUESTS, SecondModel
 from engine.render.seeding import seed_decoder_noise
 
-PROGRESS_AFTER_SECONDS = 10.0  # audio seconds beyond which a progress bar is worth showing
+PROGRESS_AFTER_SECONDS = 10.0
+REFERENCE_ADDRESSES = {"ref1": "/rave/reference/a", "ref2": "/rave/reference/b"}  # audio seconds beyond which a progress bar is worth showing
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RenderRequest:
     method: str | None = None  # the model method that plays (None: /rave/method, else the model's default)
     frames_per_call: int = 1  # latent frames per decode call (live picks this per model; see model_policy)
     master: bool = True  # False: the model's own output, without levelling, trim or limiter
+    model_b: Path | None = None  # a second model mixed in by /rave/model_mix (as live /rave/model/b)
     codebook: Path | None = None  # an atlas: codebook resynthesis (/rave/codebook)
     codebook_k: int | None = None  # /rave/codebook_k
 
@@ -75,9 +78,14 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         raise ParamError(f"at most 2 references (ref1, ref2), got {len(request.references)}")
     model = model or NNModel.load(request.model)
     store = ParamStore(build_param_table(model.latent_size or 1))  # effect models: one inert latent dim
-    references = {f"ref{i + 1}": encode_reference(model, p, f"ref{i + 1}") for i, p in enumerate(request.references)}
+    sets = parse_sets(store, request.sets)
+    # `--set /rave/reference/a=FILE` (and b) loads a reference as live OSC does; it wins over --reference.
+    paths: dict[str, Path] = {f"ref{i + 1}": Path(p) for i, p in enumerate(request.references)}
+    paths.update((name, Path(str(sets[address]))) for name, address in REFERENCE_ADDRESSES.items()
+                 if str(sets.get(address, "")) not in OFF_REQUESTS)
+    references = {name: encode_reference(model, p, name) for name, p in sorted(paths.items())}
     initial: dict[str, Value] = {}
-    if references:
+    if request.references:
         initial["/rave/source/a"] = "ref1"
     if input_audio is not None:
         initial["/rave/source/a"] = "input"
@@ -87,7 +95,7 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         initial["/rave/codebook"] = str(request.codebook)
     if request.codebook_k is not None:
         initial["/rave/codebook_k"] = request.codebook_k
-    initial.update(parse_sets(store, request.sets))
+    initial.update(sets)
     method = choose_method(model, request.method or str(initial.get("/rave/method", "")))
     initial["/rave/method"] = method
     for address in ("/rave/source/a", "/rave/source/b"):
@@ -119,6 +127,12 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
         raise ParamError(f"{model.path.name}: method '{method}' plays audio input: give --input FILE")
     else:
         graph = EffectGraph(model, store, method, seed=request.seed, output_rate=rate, master=request.master)
+    model_b = request.model_b or (None if str(sets.get("/rave/model/b", "")) in OFF_REQUESTS
+                                  else Path(str(sets["/rave/model/b"])))
+    if model_b is not None:
+        if not isinstance(graph, RenderGraph):
+            raise ParamError(f"--model-b plays beside decode, not beside method '{method}'")
+        graph.second.offer(SecondModel(NNModel.load(model_b), seed=request.seed), fade=False)
     if automation:
         check = method_validator(lambda: model, method == "decode", graph.channels)
         for _, values, _ in automation.events:  # a method switch must be one this render can play

@@ -59,6 +59,9 @@ class Timeline:
             return
         writes: dict[str, Value] = {}
         for address, ramp in list(self._ramps.items()):
+            if address not in self._store:  # its model's latent dimension went with a model swap
+                del self._ramps[address]
+                continue
             if ramp.start is None:
                 ramp.start = float(self._store.get(address))
             progress = 1.0 if ramp.duration <= 0 else min(1.0, (now - ramp.start_time) / ramp.duration)
@@ -70,6 +73,8 @@ class Timeline:
     def _start(self, time: float, values: Mapping[str, Value], seconds: float) -> None:
         immediate: dict[str, Value] = {}
         for address, value in values.items():
+            if address not in self._store:  # scheduled for a latent dimension a model swap took away
+                continue
             if seconds > 0 and self._store.param(address).continuous:
                 self._ramps[address] = _Ramp(address, time, seconds, float(value))
             else:

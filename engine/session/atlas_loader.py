@@ -1,6 +1,7 @@
-"""`/rave/codebook PATH|off` and `/explore/atlas PATH` live: confine the path (like `/rave/model`), load
-the atlas and build what the playing graph needs on a loader thread, then hand it over by reference
-(the render thread never waits; the codebook fades in over 250 ms). Bad input (a path outside the
+"""`/rave/codebook PATH|off` and `/explore/atlas PATH` live: confine the path (confined_paths.py: in
+models/ or presets/, or an --allow-model-dir folder, as reference audio), load the atlas and build
+what the playing graph needs on a loader thread, then hand it over by reference (the render thread
+never waits; the codebook fades in over 250 ms). Bad input (a path outside the
 allowed folders, a file that is not an atlas, an atlas of another latent size) is reported and the
 playing state stays."""
 
@@ -15,29 +16,10 @@ from engine.explore.atlas import Atlas
 from engine.explore.codebook import Codebook
 from engine.explore.loading import ATLAS_PATHS, load_checked, requested
 from engine.explore.regions import AtlasRegions
-from engine.models.default import MODELS_DIR
 from engine.params.store import ParamStore
 from engine.render.effect_graph import EffectGraph
 from engine.render.graph import RenderGraph
-
-PRESETS_DIR = MODELS_DIR.parent / "presets"
-
-
-def resolve_atlas_path(request: str, address: str, allowed_dirs: list[Path]) -> Path:
-    """A relative path names a file in models/ or presets/; an absolute one must sit under one of
-    those or a folder given with --allow-model-dir."""
-    path = Path(request)
-    bases = [MODELS_DIR.resolve(), PRESETS_DIR.resolve()]
-    if not path.is_absolute():
-        candidates = [(base / path).resolve() for base in bases]
-        inside = [c for c, base in zip(candidates, bases, strict=True) if base in c.parents]
-        if not inside:
-            raise ParamError(f"{address}: {request!r} leaves the models and presets folders")
-        return next((c for c in inside if c.exists()), inside[0])
-    path = path.resolve()
-    if not any(d.resolve() == path.parent or d.resolve() in path.parents for d in [*bases, *allowed_dirs]):
-        raise ParamError(f"{address}: {request} is outside models/ and presets/ and no --allow-model-dir covers it")
-    return path
+from engine.session.confined_paths import AUDIO_ROOTS, resolve_confined
 
 
 class AtlasLoader:
@@ -87,7 +69,7 @@ class AtlasLoader:
             graph = self._graph()
             if not isinstance(graph, RenderGraph):
                 raise ParamError(f"{address}: the engine plays an audio method; the atlas steers decode's latents")
-            path = resolve_atlas_path(request, address, self.allowed_dirs)
+            path = resolve_confined(request, address, AUDIO_ROOTS, self.allowed_dirs)
             self._install(address, load_checked(path, graph.model.latent_size or 0, graph.model.path.name), graph)
             if address == "/explore/atlas":
                 self._on_atlas(self._loaded[address], request)

@@ -1,5 +1,6 @@
 """Live model swaps (`/rave/model PATH`): confine the path, load and time the model off the audio
-path, and hand the decoder a new graph that crossfades in on the playing graph's timeline."""
+path, and hand the decoder a new graph that crossfades in on the playing graph's timeline. A model of
+another latent size brings its own parameter table (engine/session/table_change.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.audio.decoder import Decoder
-from engine.errors import EngineError, ModelLoadError, ParamError
-from engine.models.default import MODELS_DIR
+from engine.errors import EngineError
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
+from engine.params.table import build_param_table
 from engine.render.graph import RenderGraph
+from engine.session.confined_paths import MODEL_ROOTS, resolve_confined
 from engine.session.model_policy import ModelTiming, load_playable
+from engine.session.table_change import TableChange, commit_table
 
 # Audio queued ahead while a model loads for a swap: torch.jit.load holds the GIL throughout (tens of
 # ms for a small model, more for a large one), so the decoder thread cannot run until it returns.
@@ -25,22 +28,16 @@ Swapped = Callable[[NNModel, ModelTiming], None]
 
 def resolve_model_path(request: str, allowed_dirs: list[Path]) -> Path:
     """A relative path names a file inside models/; an absolute one must sit under an allowed folder."""
-    path = Path(request)
-    if not path.is_absolute():
-        path = (MODELS_DIR / path).resolve()
-        if MODELS_DIR.resolve() not in path.parents:
-            raise ParamError(f"/rave/model: {request!r} leaves the models folder")
-        return path
-    path = path.resolve()
-    if not any(d.resolve() == path.parent or d.resolve() in path.parents for d in allowed_dirs):
-        raise ParamError(f"/rave/model: {request} is outside the models folder and no --allow-model-dir covers it")
-    return path
+    return resolve_confined(request, "/rave/model", MODEL_ROOTS, allowed_dirs)
 
 
 class ModelSwapper:
     def __init__(self, decoder: Decoder, store: ParamStore, *, seed: int, samplerate: int, headroom_frames: int,
                  allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None],
-                 frames_per_call: int | None = None, threads: int | None = None) -> None:
+                 frames_per_call: int | None = None, threads: int | None = None,
+                 on_table_changed: Callable[[TableChange], None] | None = None,
+                 keep_second: Callable[[ModelTiming], bool] = lambda _: True) -> None:
+        """`keep_second(timing)`: whether model B (/rave/model/b) may stay beside a model of this timing."""
         self.decoder = decoder
         self.store = store
         self.seed = seed
@@ -51,6 +48,8 @@ class ModelSwapper:
         self.decode_overrides = {"frames_per_call": frames_per_call, "threads": threads or 1}
         self._on_swapped = on_swapped
         self._on_error = on_error
+        self._on_table_changed = on_table_changed
+        self._keep_second = keep_second
         self._request = ""
         self._loading: threading.Thread | None = None
 
@@ -68,30 +67,45 @@ class ModelSwapper:
         """A requested model is being loaded and timed (the swap has not happened yet)."""
         return self._loading is not None
 
-    def _queue_headroom(self, timeout: float = 1.0) -> None:
-        """Have the decoder queue the swap headroom beyond its target, and wait (bounded) until it has."""
+    def queue_headroom(self, timeout: float = 1.0) -> None:
+        """Have the decoder queue the swap headroom beyond its target, and wait (bounded) until it has:
+        a model load that holds the GIL then plays out of the queue. `release_headroom` ends it."""
         self.decoder.headroom_frames = self.headroom_frames
         deadline = time.monotonic() + timeout
         while (self.decoder.ring.read_available < self.decoder.fill_target - self.decoder.blocksize
                and time.monotonic() < deadline and self.decoder.is_alive()):
             time.sleep(0.005)
 
+    def release_headroom(self) -> None:
+        self.decoder.headroom_frames = 0
+
     def _load_and_swap(self, request: str) -> None:
         try:
             path = resolve_model_path(request, self.allowed_dirs)
-            self._queue_headroom()
+            self.queue_headroom()
             model, timing = load_playable(path, **self.decode_overrides)
             playing = self.decoder.graph
-            if model.latent_size != playing.model.latent_size:
-                raise ModelLoadError(f"{model.path}: latent size {model.latent_size} differs from the playing "
-                                     f"model's {playing.model.latent_size}; restart the engine with it")
-            graph = RenderGraph(model, self.store, seed=self.seed, output_rate=self.samplerate,
+            if not isinstance(playing, RenderGraph):
+                raise EngineError(f"/rave/model: {path.name}: an audio method plays (--method); restart to swap")
+            assert model.latent_size is not None
+            resized = model.latent_size != playing.model.latent_size
+            # Another latent size needs another table: the graph is built against a staging store with
+            # that table (its indices), and joins the live store once it has switched (commit_table).
+            store = ParamStore(build_param_table(model.latent_size)) if resized else self.store
+            graph = RenderGraph(model, store, seed=self.seed, output_rate=self.samplerate,
                                 timeline=playing.timeline, start_seconds=playing.handed_out_seconds,
                                 analysis=playing.analysis, live_swap=True, frames_per_call=timing.frames_per_call)
+            change = commit_table(self.store, playing, graph) if resized else None
+            if self._keep_second(timing):  # model B carries on beside the new model, if both fit
+                playing.second.hand_over(graph.second)
+            else:
+                playing.second.offer(None)
             self.decoder.swap(graph)
             self._on_swapped(model, timing)
+            if change is not None and self._on_table_changed is not None:
+                self._on_table_changed(change)
         except EngineError as exc:
             self._on_error(str(exc))
         finally:
-            self.decoder.headroom_frames = 0
+            self.release_headroom()
             self._loading = None

@@ -42,6 +42,7 @@ from engine.session.atlas_loader import AtlasLoader
 from engine.session.config import SessionConfig
 from engine.session.effect_policy import load_effect, plays_decode
 from engine.session.feed import FeatureFeed
+from engine.session.live_models import LiveModels
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
 from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
@@ -103,7 +104,10 @@ class LiveSession:
         self.swapper = ModelSwapper(self.decoder, self.store, seed=config.seed, samplerate=self.samplerate,
                                     headroom_frames=swap_headroom, allowed_dirs=config.allowed_model_dirs,
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
-                                    on_swapped=self._swapped, on_error=self._swap_error)
+                                    on_swapped=self._swapped, on_error=self._swap_error,
+                                    on_table_changed=lambda change: self.live_models.table_changed(change),
+                                    keep_second=lambda timing: self.live_models.keeps_model_b(timing))
+        self.live_models = LiveModels(self, self.swapper)  # /rave/model/b, /rave/reference/a|b
         self.atlases = AtlasLoader(self.store, lambda: self.decoder.graph, allowed_dirs=config.allowed_model_dirs,
                                    on_error=self._atlas_error, on_atlas=self._atlas_loaded)
         self.hub.set_point_handler(self.atlases.nearest_chunk)
@@ -173,6 +177,7 @@ class LiveSession:
             self._cpu_sum, self._cpu_ticks = self._cpu_sum + load, self._cpu_ticks + 1
         self._follow_analysis_demand()
         self.swapper.poll()
+        self.live_models.poll()
         self.atlases.poll()
         if self.visuals is not None:
             self.visuals.follow_generator()
@@ -244,6 +249,7 @@ class LiveSession:
     def _swapped(self, model: NNModel, timing: ModelTiming) -> None:
         self.model, self.timing, self.model_name = model, timing, model.path.name
         self.decoder.decode_threads = timing.threads
+        self.live_models.model_changed()
 
     @property
     def lookahead_blocks(self) -> int:
@@ -305,6 +311,7 @@ class LiveSession:
             lookahead=self.lookahead.report(self.samplerate) if self.lookahead else None,
             errors=list(self.errors),
             meters=asdict(self.decoder.graph.master.meters),
+            live_models=self.live_models.stats(),
         )
 
     def _analysis_status(self) -> dict[str, object]:

@@ -47,6 +47,7 @@ class SessionStatus:
     errors: list[str] = field(default_factory=list)
     lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
     meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
+    live_models: dict[str, object] | None = None  # model B, live references, table changes (live_models.py)
 
     @property
     def device_ok(self) -> bool:
@@ -88,6 +89,7 @@ class SessionStatus:
             "visuals": self.visuals,
             "recording": self.recording,
             "meters": {k: round(v, 2) for k, v in self.meters.items()},
+            "live_models": self.live_models,
         }
 
     def osc_reply(self) -> list[object]:

@@ -156,7 +156,23 @@ def measure(path: Path, music: Path | None) -> dict[str, object]:
     figures.update(dimension_effects(model))
     figures.update(decode_cost(model))
     figures["file_size_mb"] = path.stat().st_size / 2**20
+    figures["latent_collapsed"] = collapse_warning(figures) is not None
     return figures
+
+
+# Two engine-like walks of different seeds decoded this close (multi-scale spectral distance) mean the
+# decoder ignores its latent: every control would be a stub. A working model measures 0.1 or more
+# (the shipped default: two walks 1.3 apart); a collapsed run of the default's v2 trainer measured 1e-5.
+COLLAPSED_BELOW = 0.01
+
+
+def collapse_warning(figures: dict) -> str | None:
+    """One line for a model whose latent changes nothing, or None."""
+    moved = float(figures.get("seed_change_distance", 1.0))
+    if moved >= COLLAPSED_BELOW:
+        return None
+    return (f"warning: the latent collapsed (two random walks decode {moved:.1e} apart, a working model "
+            f"measures 0.1 or more): latent controls would change nothing; retrain with a lower --beta")
 
 
 def training_json(path: Path) -> Path:

@@ -26,7 +26,7 @@ from engine.training.clip_pool import ClipPool
 from engine.training.export import check_streaming, export, fit_latent_rotation
 from engine.training.init_weights import load_init, read_init
 from engine.training.model_rate import MAX_RATE, MIN_RATE, build_model
-from engine.training.report import card_path, report, training_json
+from engine.training.report import card_path, collapse_warning, report, training_json
 from engine.training.trainer import (
     TrainResult,
     TrainSettings,
@@ -188,7 +188,7 @@ def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, resu
     results = {
         "trainer": "run_engine.py train", "seed": req.seed, "parameters": parameters, "config": model.config,
         "sample_rate": req.samplerate, "steps": result.steps, "train_seconds": result.train_seconds,
-        "final_spectral_loss": result.final_spectral_loss, "final_kl": result.final_kl,
+        "final_spectral_loss": result.final_spectral_loss, "final_kl": result.final_kl, "history": result.history,
         "data_seconds": audio.seconds, "data_files": len(audio.files), "skipped_files": len(audio.skipped),
         "streaming_max_abs_diff": check_streaming(model, exported),
         "data": f"{len(audio.files)} recordings from `{req.data.name}` ({audio.seconds / 60:.1f} min, mixed to "
@@ -214,4 +214,6 @@ def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, resu
                   f"{result.train_seconds / 60:.1f} min); card {card_path(req.out).name}"
                   + (f"; reconstruction score {score:.3f} on {req.eval_dir}" if score is not None else ""),
                   highlight=False, markup=False)
+    if (warning := collapse_warning(figures)) is not None:
+        console.print(warning, style="bold red", highlight=False, markup=False)
 

@@ -61,6 +61,7 @@ class TrainSettings:
     checkpoint: Path | None = None  # where checkpoints go (rank 0); None: none
     checkpoint_minutes: float = 5.0
     log_every: int = 25  # steps between progress updates
+    history_every: int = 250  # steps between the (step, loss, KL) points kept in the result and the JSON
     device: str = "cpu"
     progress: bool = True  # a rich progress bar on rank 0
     meta: dict[str, object] = field(default_factory=dict)  # saved in checkpoints; a resume must match it
@@ -82,6 +83,9 @@ class TrainResult:
     interrupted: bool
     world_size: int = 1
     weights_sha256: str = ""
+    # (step, spectral loss EMA, KL EMA) every history_every steps: a latent that collapses (KL towards 0)
+    # shows when it happened, even where no progress bar was drawn.
+    history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 class VAEStep(nn.Module):
@@ -287,10 +291,12 @@ def train(
             "version": CHECKPOINT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "step": step, "train_seconds": elapsed, "spec_ema": spec_ema, "kl_ema": kl_ema,
             "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "meta": settings.meta,
+            "history": history,
         })
 
     elapsed = done_seconds
     interrupted = False
+    history: list[tuple[int, float, float]] = list(resume.get("history", [])) if resume is not None else []
     show = _Progress(settings, console, step, done_seconds, settings.progress and ranks.main)
     with stop_requests() as stop, show:
         while True:
@@ -328,12 +334,14 @@ def train(
                     model.train()
                 start += time.perf_counter() - now  # checkpoint time is not training time
                 last_checkpoint = time.perf_counter()
+            if step % settings.history_every == 0:
+                history.append((step, round(spec_ema, 4), round(kl_ema, 3)))
             if step % settings.log_every == 0 or step == 1:
                 show.update(step, done_seconds + now - start, spec_ema, kl_ema, (step - first_step) / max(now - start, 1e-9))
         show.update(step, elapsed, spec_ema, kl_ema, (step - first_step) / max(time.perf_counter() - start, 1e-9))
         checkpoint()
     model.to("cpu")
-    return TrainResult(step, elapsed, spec_ema, kl_ema, interrupted, ranks.world, weights_digest(model))
+    return TrainResult(step, elapsed, spec_ema, kl_ema, interrupted, ranks.world, weights_digest(model), history)
 
 
 def _agree(halt: bool, elapsed: float) -> tuple[bool, float]:
