@@ -15,10 +15,13 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/get ADDRESS|PATTERN         -> ADDRESS VALUE per match (the setter's form)
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
-                                           DEVICE_OK OUTAGES MODEL SCENE
+                                           DEVICE_OK OUTAGES MODEL SCENE VISUAL_FRAMES
+                                           VISUAL_RESTARTS
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
                                            GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)
+    /scope/subscribe [PORT]             /engine/latent, /engine/lfo, /engine/spectrum 30 times a second
+                                           (see scope_sender.py; /scope/unsubscribe)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
@@ -51,6 +54,7 @@ from engine.control.meter_sender import MeterSender
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
 from engine.control.rate_limit import LogLimiter, clip
+from engine.control.scope_sender import ScopeFrame, ScopeSender
 from engine.control.slots import MAX_SLOT
 from engine.errors import EngineError, ParamError
 from engine.params.param import MAX_STRING_LENGTH, Kind, Param, Value
@@ -87,11 +91,13 @@ class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
                  status: Callable[[], Sequence[object]] | None = None,
-                 meters: Callable[[], Sequence[float]] | None = None) -> None:
+                 meters: Callable[[], Sequence[float]] | None = None,
+                 scope: Callable[[], ScopeFrame] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
         carries this server's own counters and zeros for the audio. `meters`: the `/engine/meters`
-        arguments (without it, meter subscribers get nothing)."""
+        arguments (without it, meter subscribers get nothing). `scope`: the latest latent, LFOs and
+        spectrum for `/scope/subscribe` (without it, scope subscribers get nothing)."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -122,6 +128,8 @@ class OscServer:
         self.features = FeatureSender(self.sock, self.feature_subscribers)
         self.meter_subscribers = Subscribers()
         self.meters = MeterSender(self.sock, self.meter_subscribers, meters)
+        self.scope_subscribers = Subscribers()
+        self.scope = ScopeSender(self.sock, self.scope_subscribers, scope)
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
@@ -139,6 +147,8 @@ class OscServer:
             "/engine/action": self._run_action,
             "/meters/subscribe": partial(self._join, self.meter_subscribers),
             "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
+            "/scope/subscribe": partial(self._join, self.scope_subscribers),
+            "/scope/unsubscribe": partial(self._leave, self.scope_subscribers),
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -146,6 +156,7 @@ class OscServer:
         self._thread.start()
         self.feedback.start()
         self.meters.start()
+        self.scope.start()
         log.info("OSC on %s:%d", self.host, self.port)
         return self
 
@@ -153,13 +164,15 @@ class OscServer:
         self._halt.set()
         self.feedback.stop()
         self.meters.stop()
+        self.scope.stop()
         self._flush_logs(final=True)
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.feedback.is_alive():
             self.feedback.join(timeout=2)
-        if self.meters.is_alive():
-            self.meters.join(timeout=2)
+        for sender in (self.meters, self.scope):
+            if sender.is_alive():
+                sender.join(timeout=2)
         self.sock.close()
 
     def __enter__(self) -> OscServer:

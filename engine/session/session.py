@@ -28,6 +28,7 @@ from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
+from engine.control.scope_sender import ScopeFrame
 from engine.errors import EngineError, ParamError
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore, parse_sets
@@ -125,7 +126,8 @@ class LiveSession:
             self.osc = OscServer(self.hub, config.osc_host, config.osc_port, allow=config.osc_allow,
                                  routes=load_routes(config.osc_map, self.hub),
                                  status=lambda: self.status().osc_reply(),
-                                 meters=lambda: self.decoder.graph.master.meters.osc_args()).start()
+                                 meters=lambda: self.decoder.graph.master.meters.osc_args(),
+                                 scope=self._scope_frame).start()
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
@@ -175,8 +177,17 @@ class LiveSession:
     def _follow_analysis_demand(self) -> None:
         """The analysis runs on the render thread only while something reads it: the visuals, OSC
         feature subscribers, or (the graph sees to it) a modulation slot."""
-        subscribers = self.osc is not None and len(self.osc.feature_subscribers) > 0
+        subscribers = self.osc is not None and (len(self.osc.feature_subscribers) + len(self.osc.scope_subscribers)) > 0
         self.decoder.graph.analysis.wanted = self.visuals is not None or subscribers
+
+    def _scope_frame(self) -> ScopeFrame:
+        """The latest latent heard, LFOs and spectrum, for OSC `/scope/subscribe` (read on the OSC side)."""
+        graph = self.decoder.graph
+        feed = self.feed  # the latent of the frame now heard; an effect graph (no latent) sends none
+        return ScopeFrame(latent=feed.latent if feed is not None else (),
+                          lfo_values=graph.lfos.values, lfo_phases=graph.lfos.phases(),
+                          spectrum=graph.analysis.spectrum if graph.analysis.running else (),
+                          frames_name=self.visuals.host.frames.name if self.visuals is not None else None)
 
     def run(self, seconds: float | None = None, status: bool = False) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds
