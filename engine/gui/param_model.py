@@ -100,11 +100,13 @@ class ParamModel(QtCore.QObject):
         """Feedback (`ADDRESS value`) or a reply to `/engine/get`."""
         if len(args) != 1 or not address.startswith("/"):
             return
+        value = args[0]
         if address not in self.params:
-            if self.params and not self.listing and address.startswith("/rave/latent/"):
+            if self.listing or not self.params:
+                self.values[address] = value  # type: ignore[assignment]  # kept: the table is on its way
+            elif address.startswith("/rave/latent/"):
                 self.listing_wanted.emit()  # a model with more dimensions: the table grew
             return
-        value = args[0]
         self.values[address] = value  # type: ignore[assignment]
         for watcher in self._watchers.get(address, ()):
             watcher(value)  # type: ignore[arg-type]
