@@ -18,6 +18,9 @@ def application() -> QtWidgets.QApplication:
     existing = QtWidgets.QApplication.instance()
     if existing is not None:
         return existing  # type: ignore[return-value]
+    # One GL share group for every view: pyqtgraph.opengl keeps compiled shaders between views, and a
+    # second map view (a rebuilt window) must be able to use them.
+    QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QtWidgets.QApplication(["rave-engine console"])
     app.setApplicationName("rave-engine console")
     return app

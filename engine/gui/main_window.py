@@ -16,11 +16,14 @@ from engine.gui.context import ConsoleContext
 from engine.gui.osc_link import EngineLink
 from engine.gui.param_model import ParamModel
 from engine.gui.settings import console_settings
+from engine.gui.widgets.atlas_view import AtlasView
 from engine.gui.widgets.beat import BeatView
 from engine.gui.widgets.latent_faders import LatentFaders
 from engine.gui.widgets.latent_scope import LatentScope
+from engine.gui.widgets.lfo_panel import LfoPanel
 from engine.gui.widgets.macros import MacroPanel
 from engine.gui.widgets.meters import MeterBars
+from engine.gui.widgets.scenes import ScenePanel
 from engine.gui.widgets.spectrum import SpectrumView
 from engine.gui.widgets.status import StatusPanel
 
@@ -52,6 +55,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _build(self) -> None:
         self.tabs = QtWidgets.QTabWidget()
         self.play_tab = self._tab("Play")
+        self.mod_tab = self._tab("LFO / Mod")
+        self.scene_tab = self._tab("Scenes")
+        self.map_tab = self._tab("Map")
+        self.atlas = AtlasView(self.ctx)
+        self.map_tab.layout().addWidget(self.atlas)
         self.setCentralWidget(self.tabs)
         self.meters = MeterBars()
         self.beat = BeatView()
@@ -62,13 +70,16 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         column.addWidget(self.meters, 3)
         column.addWidget(self.beat, 2)
         column.addWidget(self.spectrum, 3)
-        self._dock("Meters", sound, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        meters = self._dock("Meters", sound, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.status_panel = StatusPanel()
-        self._dock("Status", self.status_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        status = self._dock("Status", self.status_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.scope = LatentScope()
-        self._dock("Latent scope", self.scope, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        scope = self._dock("Latent scope", self.scope, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resize(*DEFAULT_SIZE)
+        self.resizeDocks([meters, status], [380, 380], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([meters, status, scope], [360, 250, 150], QtCore.Qt.Orientation.Vertical)
         self.streams: list[Callable[[], None]] = [self.meters.refresh, self.beat.refresh, self.spectrum.refresh,
-                                                  self.scope.refresh, self.status_panel.refresh]
+                                                  self.scope.refresh, self.status_panel.refresh, self.atlas.refresh]
         waiting = QtWidgets.QLabel("waiting for the engine's parameter list...")
         waiting.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.play_tab.layout().addWidget(waiting)
@@ -103,7 +114,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         layout = self.play_tab.layout()
         layout.addWidget(self.macros, 3)
         layout.addWidget(self.latent, 2)
-        self.panels.update(macros=self.macros, latent=self.latent)
+        self.lfos = LfoPanel(self.ctx)
+        self.mod_tab.layout().addWidget(self.lfos)
+        self.scenes = ScenePanel(self.ctx)
+        self.scene_tab.layout().addWidget(self.scenes)
+        self.panels.update(macros=self.macros, latent=self.latent, lfos=self.lfos, scenes=self.scenes)
 
     # --- traffic ---------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -115,6 +130,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         link.on("/engine/meters", self.meters.on_meters)
         link.on("/engine/spectrum", self.spectrum.on_spectrum)
         link.on("/engine/latent", self.scope.on_latent)
+        link.on("/engine/lfo", lambda a, args: self.lfos.on_lfo(a, args) if "lfos" in self.panels else None)
         link.on("/analysis/names", self.beat.on_names)
         link.on("/analysis/features", self.beat.on_features)
         link.on("/analysis/beat", self.beat.on_beat)
@@ -122,6 +138,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         link.on("/engine/status/reply", self.status_panel.on_status)
         link.on("/engine/status/reply", lambda _a, args: model.on_status(str(args[10])) if len(args) > 10 else None)
         link.on("/engine/error", self.status_panel.on_error)
+        link.on("/explore/atlas/begin", self.atlas.on_begin)
+        link.on("/explore/atlas/points", self.atlas.on_points)
+        link.on("/explore/atlas/end", self.atlas.on_end)
+        link.on("/explore/position", self.atlas.on_position)
         link.on("/fail", lambda _a, args: self.ctx.notify("refused: " + " ".join(str(a) for a in args)))
         link.on("/done", lambda _a, args: self.ctx.notify("done: " + " ".join(str(a) for a in args)))
         link.connected_changed.connect(self._connection)
@@ -147,10 +167,19 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.refreshes += 1
         for redraw in self.streams:
             redraw()
+        if "lfos" in self.panels:
+            self.lfos.refresh()
 
     # --- keys ------------------------------------------------------------------------------
     def _shortcuts(self) -> None:
         QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self, self.tap_tempo)
+        for number in range(1, 10):
+            QtGui.QShortcut(QtGui.QKeySequence(str(number)), self, lambda n=number: self.recall_scene(n))
+
+    def recall_scene(self, number: int) -> None:
+        scenes = self.panels.get("scenes")
+        if isinstance(scenes, ScenePanel):
+            scenes.recall_number(number)
 
     def tap_tempo(self) -> None:
         macros = self.panels.get("macros")

@@ -49,8 +49,8 @@ class Fader(QtWidgets.QWidget):
             self.slider.setMinimumSize(FADER_WIDTH - 8, FADER_HEIGHT)
             self.setMinimumWidth(FADER_WIDTH)
         else:
-            self.slider.setMinimumHeight(32)
-            self.title.setMinimumWidth(70)
+            self.slider.setMinimumSize(140, 32)
+            self.title.setMinimumWidth(44)
         self.readout = QtWidgets.QLabel("-")
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.readout.setMinimumWidth(64)
