@@ -23,6 +23,7 @@ from engine.gui.widgets.latent_scope import LatentScope
 from engine.gui.widgets.lfo_panel import LfoPanel
 from engine.gui.widgets.macros import MacroPanel
 from engine.gui.widgets.meters import MeterBars
+from engine.gui.widgets.preview import PreviewView
 from engine.gui.widgets.scenes import ScenePanel
 from engine.gui.widgets.spectrum import SpectrumView
 from engine.gui.widgets.status import StatusPanel
@@ -73,13 +74,18 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         meters = self._dock("Meters", sound, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.status_panel = StatusPanel()
         status = self._dock("Status", self.status_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.preview = PreviewView(local=self.link.target[0].startswith("127."))
+        preview = self._dock("Preview", self.preview, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(status, preview)
+        status.raise_()
         self.scope = LatentScope()
         scope = self._dock("Latent scope", self.scope, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([meters, status], [380, 380], QtCore.Qt.Orientation.Horizontal)
         self.resizeDocks([meters, status, scope], [360, 250, 150], QtCore.Qt.Orientation.Vertical)
         self.streams: list[Callable[[], None]] = [self.meters.refresh, self.beat.refresh, self.spectrum.refresh,
-                                                  self.scope.refresh, self.status_panel.refresh, self.atlas.refresh]
+                                                  self.scope.refresh, self.status_panel.refresh, self.atlas.refresh,
+                                                  self.preview.refresh]
         waiting = QtWidgets.QLabel("waiting for the engine's parameter list...")
         waiting.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.play_tab.layout().addWidget(waiting)
@@ -138,6 +144,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         link.on("/engine/status/reply", self.status_panel.on_status)
         link.on("/engine/status/reply", lambda _a, args: model.on_status(str(args[10])) if len(args) > 10 else None)
         link.on("/engine/error", self.status_panel.on_error)
+        link.on("/engine/frames", self.preview.on_frames)
         link.on("/explore/atlas/begin", self.atlas.on_begin)
         link.on("/explore/atlas/points", self.atlas.on_points)
         link.on("/explore/atlas/end", self.atlas.on_end)
@@ -209,5 +216,6 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.save_state()
         self._timer.stop()
+        self.preview.close_frames()
         self.link.close()
         super().closeEvent(event)
