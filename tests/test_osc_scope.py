@@ -3,17 +3,31 @@ engine's latest-value slots hold, and nothing is sent to anyone else; a live eng
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 from jack_fixtures import JackServer
 from live_fixtures import playing
 from osc_fixtures import Listener, free_port
+from pythonosc.osc_message import OscMessage
 
 from engine.control.hub import ControlHub
 from engine.control.osc_codec import encode_message
 from engine.control.osc_server import OscServer
 from engine.control.scope_sender import ScopeFrame
+
+
+def receive_for(listener: Listener, seconds: float) -> None:
+    """Collect for a while: a 30 Hz stream never leaves the socket idle long enough to end `drain()`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data, _ = listener.sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        message = OscMessage(data)
+        listener.received.append((message.address, list(message.params)))
 
 
 def test_scope_subscribers_get_the_latest_latent_lfos_and_spectrum(hub: ControlHub, listener: Listener) -> None:
@@ -24,17 +38,19 @@ def test_scope_subscribers_get_the_latest_latent_lfos_and_spectrum(hub: ControlH
     with OscServer(hub, port=0, scope=lambda: frame["now"]) as server:
         bystander.send(server.port, encode_message("/engine/status"))
         listener.send(server.port, encode_message("/scope/subscribe"))
-        listener.wait_for(lambda r: sum(a == "/engine/latent" for a, _ in r) >= 3)
+        receive_for(listener, 0.5)
+        assert len(listener.messages("/engine/latent")) >= 3
         assert listener.messages("/engine/latent")[-1] == [0.5, -1.0, 2.0]
         np.testing.assert_allclose(listener.messages("/engine/lfo")[-1], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                                    atol=1e-6)
         assert len(listener.messages("/engine/spectrum")[-1]) == 40
         assert listener.messages("/engine/frames")[0] == ["psm_test"]
         frame["now"] = ScopeFrame(latent=np.zeros(2), lfo_values=[0.0] * 4, lfo_phases=[0.0] * 4, spectrum=())
-        listener.wait_for(lambda r: r[-1] == ("/engine/latent", [0.0, 0.0]) or
-                          ("/engine/latent", [0.0, 0.0]) in r[-4:])
+        receive_for(listener, 0.3)
+        assert listener.messages("/engine/latent")[-1] == [0.0, 0.0]
         listener.send(server.port, encode_message("/scope/unsubscribe"))
-        listener.wait_for(lambda r: ("/done", ["/scope/unsubscribe"]) in r)
+        receive_for(listener, 0.3)
+        assert ("/done", ["/scope/unsubscribe"]) in listener.received
         bystander.drain()
     assert not [a for a, _ in bystander.received if a.startswith("/engine/latent")]
     bystander.close()
@@ -48,7 +64,7 @@ def test_a_live_engine_streams_its_latent_and_spectrum(jack_server: JackServer, 
             listener.send(port, encode_message("/scope/subscribe"))
             for _ in range(30):  # the analysis follows demand on the engine's main-loop ticks
                 session.engine.run(0.1)
-                listener.drain()
+                receive_for(listener, 0.05)
                 if listener.messages("/engine/spectrum") and len(listener.messages("/engine/latent")) > 3:
                     break
             latents = listener.messages("/engine/latent")

@@ -53,7 +53,8 @@ def run_console(host: str, port: int, *, screenshot: Path | None = None, seconds
 
 def _finish(window: ConsoleWindow, screenshot: Path | None) -> None:
     if screenshot is not None:
-        window.refresh()
+        for _ in range(3):
+            window.refresh()  # every view, plots included
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(screenshot), "PNG"):
             raise OSError(f"could not write {screenshot}")

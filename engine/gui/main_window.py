@@ -29,6 +29,7 @@ from engine.gui.widgets.spectrum import SpectrumView
 from engine.gui.widgets.status import StatusPanel
 
 REFRESH_HZ = 30.0
+PLOT_EVERY = 3  # the plots (scope, spectrum, map, preview) redraw every third tick: 10 fps costs a third
 DEFAULT_SIZE = (1280, 800)
 
 
@@ -83,9 +84,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([meters, status], [380, 380], QtCore.Qt.Orientation.Horizontal)
         self.resizeDocks([meters, status, scope], [360, 250, 150], QtCore.Qt.Orientation.Vertical)
-        self.streams: list[Callable[[], None]] = [self.meters.refresh, self.beat.refresh, self.spectrum.refresh,
-                                                  self.scope.refresh, self.status_panel.refresh, self.atlas.refresh,
-                                                  self.preview.refresh]
+        self.streams: list[Callable[[], None]] = [self.meters.refresh, self.beat.refresh, self.status_panel.refresh]
+        self.plots: list[Callable[[], None]] = [self.spectrum.refresh, self.scope.refresh, self.atlas.refresh,
+                                                self.preview.refresh]
         waiting = QtWidgets.QLabel("waiting for the engine's parameter list...")
         waiting.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.play_tab.layout().addWidget(waiting)
@@ -170,12 +171,15 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._timer.start()
 
     def refresh(self) -> None:
-        """The 30 fps redraw: each stream view draws what arrived since the last one."""
+        """The 30 fps redraw: each view draws what arrived since its last redraw (the plots at 10 fps)."""
         self.refreshes += 1
         for redraw in self.streams:
             redraw()
-        if "lfos" in self.panels:
-            self.lfos.refresh()
+        if self.refreshes % PLOT_EVERY == 0:
+            for redraw in self.plots:
+                redraw()
+            if "lfos" in self.panels and self.lfos.isVisible():
+                self.lfos.refresh()
 
     # --- keys ------------------------------------------------------------------------------
     def _shortcuts(self) -> None:

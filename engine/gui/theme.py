@@ -7,7 +7,7 @@ from PySide6 import QtGui, QtWidgets
 
 ACCENT = "#3d9bf5"
 STYLE = f"""
-QWidget {{ background: #16161c; color: #e6e6ea; font-size: 12px; }}
+* {{ font-size: 12px; }}
 QGroupBox {{ border: 1px solid #33333d; border-radius: 4px; margin-top: 14px; padding-top: 4px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; color: #9a9aa8; }}
 QPushButton {{ background: #2a2a34; border: 1px solid #3a3a46; border-radius: 4px; min-height: 30px;

@@ -15,6 +15,8 @@ class BeatView(QtWidgets.QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setMinimumSize(180, 70)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we paint every pixel
+        self._drawn: tuple[object, ...] = ()
         self.names: tuple[str, ...] = FEATURE_NAMES  # replaced by the engine's `/analysis/names`
         self.bpm = 0.0
         self.phase = 0.0
@@ -46,11 +48,17 @@ class BeatView(QtWidgets.QWidget):
         self.onsets += 1
 
     def refresh(self) -> None:
-        self.update()
+        now = time.monotonic()
+        state = (round(self.bpm, 1), round(self.confidence, 2), round(self.phase * 20) / 20,
+                 now - self.beat_at < FLASH_SECONDS, now - self.onset_at < FLASH_SECONDS)
+        if state != self._drawn:  # repaint only what a viewer could tell apart
+            self._drawn = state
+            self.update()
 
     def paintEvent(self, _event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
         p = QtGui.QPainter(self)
         w, h = self.width(), self.height()
+        p.fillRect(0, 0, w, h, QtGui.QColor(22, 22, 28))
         now = time.monotonic()
         p.setPen(QtGui.QColor(235, 235, 235))
         font = p.font()

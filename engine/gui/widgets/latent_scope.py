@@ -31,7 +31,9 @@ class LatentScope(pg.PlotWidget):
             self.removeItem(curve)
         self.history = np.zeros((dims, N_POINTS))
         self.curves = [self.plot(self.times, self.history[i], pen=pg.mkPen(pg.intColor(i, hues=max(dims, 1)),
-                                                                          width=1.5)) for i in range(dims)]
+                                                                          width=1)) for i in range(dims)]
+        for curve in self.curves:
+            curve.setSkipFiniteCheck(True)
 
     def on_latent(self, _address: str, args: list[object]) -> None:
         row = np.asarray(args, dtype=float)

@@ -17,7 +17,9 @@ class MeterBars(QtWidgets.QWidget):
         super().__init__()
         self.values = [FLOOR_DB, FLOOR_DB, -120.0, -120.0, 0.0]
         self.setMinimumSize(180, 130)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we paint every pixel
         self.received = 0
+        self._drawn = -1
 
     def on_meters(self, _address: str, args: list[object]) -> None:
         if len(args) >= 5:
@@ -25,11 +27,14 @@ class MeterBars(QtWidgets.QWidget):
             self.received += 1
 
     def refresh(self) -> None:
-        self.update()
+        if self.received != self._drawn:  # ten meter messages a second: no repaint in between
+            self._drawn = self.received
+            self.update()
 
     def paintEvent(self, _event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
         p = QtGui.QPainter(self)
         w, h = self.width(), self.height()
+        p.fillRect(0, 0, w, h, QtGui.QColor(22, 22, 28))
         n = len(BARS)
         slot = w / n
         text_h = 18

@@ -14,7 +14,6 @@ from PySide6 import QtWidgets
 from engine.visual.frame_buffer import FrameBuffer
 
 log = logging.getLogger(__name__)
-PREVIEW_EVERY = 2  # refreshes per preview frame: 15 fps is plenty for a glance
 
 
 def attach_frames(name: str) -> FrameBuffer:
@@ -46,7 +45,6 @@ class PreviewView(QtWidgets.QStackedWidget):
         self.name = ""
         self.shown = -1
         self.frames_shown = 0
-        self._ticks = 0
 
     def on_frames(self, _address: str, args: list[object]) -> None:
         name = str(args[0]) if args else ""
@@ -61,8 +59,7 @@ class PreviewView(QtWidgets.QStackedWidget):
             log.info("console preview: cannot attach %s: %s", name, exc)
 
     def refresh(self) -> None:
-        self._ticks += 1
-        if self.frames is None or self._ticks % PREVIEW_EVERY or not self.isVisible():
+        if self.frames is None or not self.isVisible():
             return
         got = self.frames.read_newer(self.shown)
         if got is not None:
