@@ -111,3 +111,22 @@ def test_the_preview_shows_the_engines_frames_and_the_status_panel_the_errors(
         window.close()
     finally:
         frames.close()
+
+
+def test_the_window_fits_1280_by_800_and_keeps_its_state(qtbot, console_settings_file: Path) -> None:
+    from engine.gui.main_window import ConsoleWindow
+    from engine.gui.osc_link import EngineLink
+
+    window = ConsoleWindow(EngineLink("127.0.0.1", 9))
+    qtbot.addWidget(window)
+    window.show()
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 800, hint
+    window.tabs.setCurrentIndex(2)
+    window.resize(1100, 700)
+    window.close()
+    assert console_settings_file.exists()
+    again = ConsoleWindow(EngineLink("127.0.0.1", 9))
+    qtbot.addWidget(again)
+    assert again.tabs.currentIndex() == 2 and again.width() == 1100
+    again.close()

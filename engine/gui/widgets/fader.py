@@ -49,11 +49,11 @@ class Fader(QtWidgets.QWidget):
             self.slider.setMinimumSize(FADER_WIDTH - 8, FADER_HEIGHT)
             self.setMinimumWidth(FADER_WIDTH)
         else:
-            self.slider.setMinimumSize(140, 32)
-            self.title.setMinimumWidth(44)
+            self.slider.setMinimumSize(80, 32)
+            self.title.setMinimumWidth(36)
         self.readout = QtWidgets.QLabel("-")
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.readout.setMinimumWidth(64)
+        self.readout.setMinimumWidth(52)
         for widget in (self.title, self.slider, self.readout):
             layout.addWidget(widget, 1 if widget is self.slider else 0)
         self.slider.valueChanged.connect(self._moved)

@@ -45,7 +45,7 @@ class ShapePreview(pg.PlotWidget):
         self.getPlotItem().hideAxis("bottom")
         self.setYRange(-1.1, 1.1, padding=0)
         self.setXRange(0, 1, padding=0)
-        self.setFixedSize(120, 56)
+        self.setFixedSize(96, 52)
         self.phases = np.linspace(0, 1, PREVIEW_POINTS, endpoint=False)
         self.curve = self.plot(self.phases, np.zeros(PREVIEW_POINTS), pen=pg.mkPen((90, 170, 250), width=2))
         self.marker = self.plot([0.0], [0.0], pen=None, symbol="o", symbolSize=9, symbolBrush=(250, 200, 60))
