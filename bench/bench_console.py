@@ -37,6 +37,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def engine_underruns(port: int, process: subprocess.Popen[bytes], timeout: float = 120.0) -> int:
+    """The engine's underruns so far, from `/engine/status`; waits until it answers (a loaded machine
+    takes a while to load the model)."""
+    sys.path.insert(0, str(ROOT))
+    from engine.control.osc_codec import encode_message, parse_packet
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            sock.sendto(encode_message("/engine/status"), ("127.0.0.1", port))
+            try:
+                data, _ = sock.recvfrom(65536)
+            except OSError:
+                time.sleep(0.5)
+                continue
+            messages, _ = parse_packet(data)
+            return int(messages[0].args[1])  # type: ignore[call-overload]
+    raise SystemExit(f"the engine on port {port} never answered (exit {process.poll()})")
+
+
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     if shutil.which("Xvfb") is None:
         raise SystemExit("Xvfb is not installed (Debian package xvfb)")
@@ -52,12 +73,14 @@ def play(seconds: float, display: str | None, warmup: float) -> dict[str, object
     port = free_port()
     report = Path(f"/tmp/bench_console_{os.getpid()}_{port}.json")
     engine = subprocess.Popen([sys.executable, "run_engine.py", "live", "--device", "system", "--samplerate", "48000",
-                               "--osc-port", str(port), "--seconds", str(seconds + warmup + 15), "--report",
+                               "--osc-port", str(port), "--seconds", str(seconds + 2 * warmup + 150), "--report",
                                str(report)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result: dict[str, object] = {}
     console = None
     try:
-        time.sleep(warmup + 10)  # model load, decode timing, first blocks
+        engine_underruns(port, engine)
+        time.sleep(warmup)  # the first blocks, the lookahead settling
+        before = engine_underruns(port, engine)
         if display is not None:
             env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
                    "RAVE_ENGINE_CONSOLE_SETTINGS": f"/tmp/bench_console_{os.getpid()}.ini"}
@@ -65,11 +88,14 @@ def play(seconds: float, display: str | None, warmup: float) -> dict[str, object
                                         "--seconds", str(seconds + 20)], cwd=ROOT, env=env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(warmup)  # Qt, pyqtgraph and the parameter list
+        started = engine_underruns(port, engine)
         engine_cpu0 = cpu_seconds(engine.pid)
         console_cpu0 = cpu_seconds(console.pid) if console else 0.0
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
+        result["underruns_in_measured_seconds"] = engine_underruns(port, engine) - started
+        result["underruns_while_the_console_started"] = started - before
         result["engine_cpu_percent"] = round(100 * (cpu_seconds(engine.pid) - engine_cpu0) / elapsed, 1)
         if console is not None:
             result["console_cpu_percent_of_one_core"] = round(100 * (cpu_seconds(console.pid) - console_cpu0)
@@ -79,8 +105,8 @@ def play(seconds: float, display: str | None, warmup: float) -> dict[str, object
         if console is not None and console.poll() is None:
             console.terminate()
             console.wait(10)
-        engine.send_signal(2)
-        engine.wait(30)
+        engine.send_signal(2)  # Ctrl-C: the engine stops cleanly and writes its report
+        engine.wait(60)
     data = json.loads(report.read_text())
     report.unlink()
     result["underruns"] = data["underruns"]

@@ -281,6 +281,9 @@ def _console(args: argparse.Namespace) -> int:
         raise ParamError(str(exc)) from None
     if args.seconds is not None and args.seconds <= 0:
         raise ParamError(f"--seconds must be above 0, got {args.seconds}")
+    from engine.gui.launch import lower_priority
+
+    lower_priority()
     from engine.gui.app import run_console
 
     return run_console(host, port, screenshot=args.screenshot, seconds=args.seconds)

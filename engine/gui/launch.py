@@ -3,11 +3,19 @@ and the engine never waits on it; a console that dies or hangs is only a window 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 RUN_ENGINE = Path(__file__).resolve().parents[2] / "run_engine.py"
+CONSOLE_NICENESS = 10  # the console yields the CPU to the audio, its start-up burst (Qt, pyqtgraph) included
+
+
+def lower_priority() -> None:
+    """Called by the console itself before it imports Qt, wherever it was started from."""
+    if hasattr(os, "nice"):
+        os.nice(CONSOLE_NICENESS)
 
 
 def spawn_console(host: str, port: int) -> subprocess.Popen[bytes]:

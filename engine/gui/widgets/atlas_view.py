@@ -97,21 +97,25 @@ class AtlasGL(gl.GLViewWidget):
 
 
 class AtlasView(QtWidgets.QWidget):
+    """The Map tab. The GL view is made the first time the tab is shown: a window holding an OpenGL
+    widget composes all of itself through OpenGL, which costs nothing on a GPU but several times the
+    CPU of plain raster drawing for every repaint of every widget on a software renderer."""
+
     def __init__(self, ctx: ConsoleContext) -> None:
         super().__init__()
         self.ctx = ctx
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.view = AtlasGL()
-        self.view.picked.connect(self.go_to_point)
-        layout.addWidget(self.view, 1)
+        self._layout = QtWidgets.QHBoxLayout(self)
+        self._layout.setContentsMargins(2, 2, 2, 2)
+        self.view: AtlasGL | None = None
+        self._placeholder = QtWidgets.QWidget()
+        self._layout.addWidget(self._placeholder, 1)
         side = QtWidgets.QVBoxLayout()
         self.caption = QtWidgets.QLabel("no atlas loaded\n(the engine sends one when a\ncollection is mapped)")
         side.addWidget(self.caption)
         self.cluster_box = QtWidgets.QVBoxLayout()
         side.addLayout(self.cluster_box)
         side.addStretch(1)
-        layout.addLayout(side)
+        self._layout.addLayout(side)
         self.points = np.zeros((0, 3), dtype=np.float32)
         self.clusters = np.zeros(0, dtype=np.int64)
         self.expected = 0
@@ -119,6 +123,15 @@ class AtlasView(QtWidgets.QWidget):
         self._dirty_points = False
         self._dirty_position = False
         self.cluster_buttons: list[QtWidgets.QPushButton] = []
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's name
+        if self.view is None:
+            self.view = AtlasGL()
+            self.view.picked.connect(self.go_to_point)
+            self._layout.replaceWidget(self._placeholder, self.view)
+            self._placeholder.deleteLater()
+            self._dirty_points = self._dirty_position = True
+        super().showEvent(event)
 
     # --- from the engine -------------------------------------------------------------------
     def on_begin(self, _address: str, args: list[object]) -> None:
@@ -152,6 +165,8 @@ class AtlasView(QtWidgets.QWidget):
             self._dirty_position = True
 
     def refresh(self) -> None:
+        if self.view is None:
+            return
         if self._dirty_points:
             self._dirty_points = False
             self.view.set_points(self.points, cluster_colours(self.clusters))
