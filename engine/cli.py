@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the engine's OSC address (default %(default)s)")
     console.add_argument("--screenshot", type=Path, metavar="FILE.png", help="save the window to a PNG and exit")
     console.add_argument("--seconds", type=float, help="close after S seconds (with --screenshot: default 3)")
+    console.add_argument("--follow-pid", type=int, metavar="PID", help=argparse.SUPPRESS)  # live --console: close
+    # with the engine that opened it, however it ended
 
     sub.add_parser("devices", help="list PortAudio host APIs and devices")
 
@@ -286,7 +288,7 @@ def _console(args: argparse.Namespace) -> int:
     lower_priority()
     from engine.gui.app import run_console
 
-    return run_console(host, port, screenshot=args.screenshot, seconds=args.seconds)
+    return run_console(host, port, screenshot=args.screenshot, seconds=args.seconds, follow_pid=args.follow_pid)
 
 
 def _say_last(line: str) -> None:

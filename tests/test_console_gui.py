@@ -4,6 +4,7 @@ faders, and the console notices an engine that died and follows the one that rep
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -165,3 +166,50 @@ def test_the_screenshot_command_writes_a_picture_of_the_console(
     assert not image.isNull() and image.width() >= 640 and image.height() >= 400
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 30, f"a blank picture: {len(colours)} colours"
+
+
+def console_processes(port: int) -> list[int]:
+    """Processes whose command line is a console connected to `port` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"console" in args and f"127.0.0.1:{port}".encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_live_console_opens_the_console_beside_the_engine_and_closes_it_with_the_engine(
+        xvfb: XDisplay, jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
+    from gui_fixtures import status_reply
+    from jack_fixtures import SAMPLERATE
+    from osc_fixtures import free_port
+    from waiting import wait_until
+
+    port = free_port()
+    env = {**jack_server.env, "DISPLAY": xvfb.name, "QT_QPA_PLATFORM": "xcb",
+           "RAVE_ENGINE_CONSOLE_SETTINGS": str(tmp_path / "console.ini")}
+    engine = subprocess.Popen([sys.executable, "run_engine.py", "live", "--model", str(live_model), "--device",
+                               str(jack_server.device), "--samplerate", str(SAMPLERATE), "--osc-port", str(port),
+                               "--seconds", "120", "--console"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        # The console subscribes to the engine's feedback: the engine counts it among its subscribers.
+        # (Generous waits: the console runs at a lower priority than the engine, on purpose.)
+        assert wait_until(lambda: (s := status_reply(port)) is not None and int(s[6]) >= 1, 240, 0.5), \
+            f"the console never subscribed; console processes: {console_processes(port)}"
+        assert console_processes(port), "no console process"
+        engine.send_signal(signal.SIGINT)
+        engine.wait(timeout=30)
+        assert engine.returncode == 0, engine.stderr.read().decode(errors="replace")[-2000:] if engine.stderr else ""
+        assert wait_until(lambda: not console_processes(port), 10, 0.2), "the console outlived the engine"
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+        for pid in console_processes(port):
+            os.kill(pid, signal.SIGKILL)

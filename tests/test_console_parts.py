@@ -130,3 +130,38 @@ def test_the_window_fits_1280_by_800_and_keeps_its_state(qtbot, console_settings
     qtbot.addWidget(again)
     assert again.tabs.currentIndex() == 2 and again.width() == 1100
     again.close()
+
+
+def test_the_right_click_menu_learns_resets_and_copies_and_f_asks_for_fullscreen(
+        qtbot, fake_engine: Listener, console_settings_file: Path) -> None:
+    from PySide6 import QtCore, QtGui
+    from PySide6.QtTest import QTest
+
+    from engine.control.osc_server import OscServer
+    from engine.gui.main_window import ConsoleWindow
+    from engine.gui.osc_link import EngineLink
+    from engine.gui.widgets.control_menu import control_menu
+    from engine.params.table import build_param_table
+
+    window = ConsoleWindow(EngineLink("127.0.0.1", fake_engine.port))
+    qtbot.addWidget(window)
+    window.show()
+    window.model.begin_listing()
+    for param in build_param_table(4):
+        window.model.on_param("/engine/param", OscServer._describe(param))
+    window.model.on_list_done("/engine/list/done", [1])
+    fader = window.macros.faders["/rave/energy"]
+    fader.show_value(1.7)
+    menu = control_menu(fader, window.ctx, "/rave/energy")
+    actions = {a.text().split(" ")[0]: a for a in menu.actions()}
+    actions["MIDI"].trigger()
+    actions["Reset"].trigger()
+    actions["Copy"].trigger()
+    assert QtGui.QGuiApplication.clipboard().text() == "/rave/energy"
+    assert fader.value == pytest.approx(1.0)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)  # shortcuts act in the active window
+    QTest.keyClick(window, QtCore.Qt.Key.Key_F)
+    received = fake_engine.wait_for(lambda r: ("/visual/fullscreen", []) in r and ("/rave/energy", [1.0]) in r)
+    assert ("/midi/learn", ["/rave/energy"]) in received
+    window.close()

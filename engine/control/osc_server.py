@@ -30,6 +30,8 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
                                            beat:NAME, theme:NAME) -> /done /engine/action TEXT,
                                            or /fail /engine/action MESSAGE
+    /midi/learn ADDRESS                 the next MIDI control moved is mapped to ADDRESS -> /done or /fail
+    /visual/fullscreen                  toggle the visual window's full screen (live --window) -> /done or /fail
     /sync ID                            -> /synced ID (every earlier message has been applied)
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
@@ -92,12 +94,14 @@ class OscServer:
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
                  status: Callable[[], Sequence[object]] | None = None,
                  meters: Callable[[], Sequence[float]] | None = None,
-                 scope: Callable[[], ScopeFrame] | None = None) -> None:
+                 scope: Callable[[], ScopeFrame] | None = None,
+                 fullscreen: Callable[[], bool] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
         carries this server's own counters and zeros for the audio. `meters`: the `/engine/meters`
         arguments (without it, meter subscribers get nothing). `scope`: the latest latent, LFOs and
-        spectrum for `/scope/subscribe` (without it, scope subscribers get nothing)."""
+        spectrum for `/scope/subscribe` (without it, scope subscribers get nothing). `fullscreen`: toggles
+        the visual window, False when there is none."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -108,6 +112,7 @@ class OscServer:
         self.allow = frozenset(allow)
         self.routes = routes
         self._status_args = status
+        self._fullscreen = fullscreen
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # bursts (capped by rmem_max)
         try:
@@ -149,6 +154,7 @@ class OscServer:
             "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
             "/scope/subscribe": partial(self._join, self.scope_subscribers),
             "/scope/unsubscribe": partial(self._leave, self.scope_subscribers),
+            "/midi/learn": self._learn, "/visual/fullscreen": self._toggle_fullscreen,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -464,6 +470,23 @@ class OscServer:
             self._reply(sender, "/fail", "/engine/action", str(exc))
             raise OscInputError("action failed", str(exc)) from None
         self._reply(sender, "/done", "/engine/action", args[0])
+
+    def _learn(self, message: TimedMessage, sender: Client) -> None:
+        args = message.args
+        try:
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise ParamError("usage: /midi/learn ADDRESS")
+            self.hub.learn(self.store.param(args[0]).address)
+        except ParamError as exc:
+            self._reply(sender, "/fail", "/midi/learn", str(exc))
+            raise OscInputError("midi learn failed", str(exc)) from None
+        self._reply(sender, "/done", "/midi/learn", args[0])
+
+    def _toggle_fullscreen(self, message: TimedMessage, sender: Client) -> None:
+        if self._fullscreen is None or not self._fullscreen():
+            self._reply(sender, "/fail", "/visual/fullscreen", "no visual window (live --window)")
+            raise OscInputError("no visual window", "/visual/fullscreen needs live --window")
+        self._reply(sender, "/done", "/visual/fullscreen")
 
     def _sync(self, message: TimedMessage, sender: Client) -> None:
         self._reply(sender, "/synced", *message.args[:1])

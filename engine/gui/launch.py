@@ -20,8 +20,19 @@ def lower_priority() -> None:
 
 def spawn_console(host: str, port: int) -> subprocess.Popen[bytes]:
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return subprocess.Popen([sys.executable, str(RUN_ENGINE), "console", "--connect", f"{connect_host}:{port}"],
+    return subprocess.Popen([sys.executable, str(RUN_ENGINE), "console", "--connect", f"{connect_host}:{port}",
+                             "--follow-pid", str(os.getpid())],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stop_console(process: subprocess.Popen[bytes] | None) -> None:

@@ -184,6 +184,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     # --- keys ------------------------------------------------------------------------------
     def _shortcuts(self) -> None:
         QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self, self.tap_tempo)
+        QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_F), self, lambda: self.link.send("/visual/fullscreen"))
         for number in range(1, 10):
             QtGui.QShortcut(QtGui.QKeySequence(str(number)), self, lambda n=number: self.recall_scene(n))
 

@@ -112,6 +112,7 @@ class LiveSession:
         graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + graph.frame_seconds
         self.visuals: SessionVisuals | None = None
         self.feed: FeatureFeed | None = None
+        self._fullscreen_asked = self._fullscreen_done = 0  # /visual/fullscreen toggles (OSC thread -> tick)
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -127,7 +128,7 @@ class LiveSession:
                                  routes=load_routes(config.osc_map, self.hub),
                                  status=lambda: self.status().osc_reply(),
                                  meters=lambda: self.decoder.graph.master.meters.osc_args(),
-                                 scope=self._scope_frame).start()
+                                 scope=self._scope_frame, fullscreen=self.request_fullscreen).start()
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
@@ -171,6 +172,9 @@ class LiveSession:
         self.swapper.poll()
         if self.visuals is not None:
             self.visuals.follow_generator()
+            while self._fullscreen_done < self._fullscreen_asked:  # OSC asked; Qt acts on this thread
+                self._fullscreen_done += 1
+                self.visuals.toggle_fullscreen()
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
 
@@ -179,6 +183,13 @@ class LiveSession:
         feature subscribers, or (the graph sees to it) a modulation slot."""
         subscribers = self.osc is not None and (len(self.osc.feature_subscribers) + len(self.osc.scope_subscribers)) > 0
         self.decoder.graph.analysis.wanted = self.visuals is not None or subscribers
+
+    def request_fullscreen(self) -> bool:
+        """OSC `/visual/fullscreen` (any thread): toggle the visual window on the next tick; False without one."""
+        if not self.config.window:
+            return False
+        self._fullscreen_asked += 1
+        return True
 
     def _scope_frame(self) -> ScopeFrame:
         """The latest latent heard, LFOs and spectrum, for OSC `/scope/subscribe` (read on the OSC side)."""
