@@ -15,7 +15,7 @@ from engine.gui.widgets.control_menu import attach_control_menu
 
 STEPS = 1000
 FADER_WIDTH = 56
-FADER_HEIGHT = 150
+FADER_HEIGHT = 120
 
 
 SHORT_UNITS = {"LUFS": "", "dBTP": "", "bpm": "", "cycle": "", "-": "", "trigger": ""}

@@ -15,7 +15,7 @@ class LatentFaders(QtWidgets.QScrollArea):
         self.ctx = ctx
         self.faders: dict[str, Fader] = {}
         self.setWidgetResizable(True)
-        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         inner = QtWidgets.QWidget()
         grid = QtWidgets.QGridLayout(inner)
         grid.setContentsMargins(2, 2, 2, 2)
@@ -26,7 +26,7 @@ class LatentFaders(QtWidgets.QScrollArea):
             for row, kind in enumerate(("bias", "scale")):
                 info = ctx.model.params[f"/rave/latent/{i}/{kind}"]
                 fader = Fader(ctx, info, f"z{i}")
-                fader.slider.setMinimumHeight(90)
+                fader.slider.setMinimumHeight(64)
                 self.faders[info.address] = fader
                 grid.addWidget(fader, row, i + 1)
         self.setWidget(inner)
