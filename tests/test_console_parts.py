@@ -165,3 +165,24 @@ def test_the_right_click_menu_learns_resets_and_copies_and_f_asks_for_fullscreen
     received = fake_engine.wait_for(lambda r: ("/visual/fullscreen", []) in r and ("/rave/energy", [1.0]) in r)
     assert ("/midi/learn", ["/rave/energy"]) in received
     window.close()
+
+
+def test_a_quantise_selector_appears_when_the_engine_lists_one(qtbot, fake_engine: Listener,
+                                                               console_settings_file: Path) -> None:
+    from engine.control.osc_server import OscServer
+    from engine.gui.main_window import ConsoleWindow
+    from engine.gui.osc_link import EngineLink
+    from engine.params.table import build_param_table
+
+    window = ConsoleWindow(EngineLink("127.0.0.1", fake_engine.port))
+    qtbot.addWidget(window)
+    window.model.begin_listing()
+    for param in build_param_table(2):
+        window.model.on_param("/engine/param", OscServer._describe(param))
+    assert not hasattr(window, "scenes")
+    window.model.on_param("/engine/param", ["/scene/quantise", "enum", 0, 2, "off", "-", "off", "beat", "bar"])
+    window.model.on_list_done("/engine/list/done", [1])
+    assert [window.scenes.quantise.itemText(i) for i in range(3)] == ["off", "beat", "bar"]
+    window.scenes.quantise.setCurrentIndex(2)
+    fake_engine.wait_for(lambda r: ("/scene/quantise", ["bar"]) in r)
+    window.close()

@@ -62,6 +62,12 @@ class ScenePanel(QtWidgets.QWidget):
         save.clicked.connect(self.save)
         grid.addWidget(self.save_name, row, 2)
         grid.addWidget(save, row, 3)
+        quantise = [a for a, p in ctx.model.params.items() if p.kind == "enum" and a.endswith(("quantise", "quantize"))]
+        for address in quantise[:1]:  # an engine that quantises scene changes says so in /engine/list
+            self.quantise = Choice(ctx, ctx.model.params[address])
+            self.controls.append(self.quantise)
+            grid.addWidget(QtWidgets.QLabel("quantise"), row + 1, 0)
+            grid.addWidget(self.quantise, row + 1, 1)
         layout.addWidget(scenes)
 
         slots = QtWidgets.QGroupBox("Pattern slots (click: recall, shift-click: save)")
