@@ -1,8 +1,9 @@
-"""Command line: `live`, `console`, `render`, `visuals`, `models inspect`, `params`, `devices`."""
+"""Command line: `live`, `console`, `render`, `train`, `visuals`, `models inspect`, `params`, `devices`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -130,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     _visual_options(vrender)
     visuals_sub.add_parser("themes", help="list the themes in presets/themes")
 
+    _train_options(sub.add_parser("train", help="train our default architecture on a folder of recordings"))
+
     params = sub.add_parser("params", help="list every parameter address with its range and unit")
     params.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     params.add_argument("--markdown", action="store_true", help="print the README's address table")
@@ -147,6 +150,47 @@ def _visual_options(parser: argparse.ArgumentParser) -> None:
                         help="diffusion: a local diffusers pipeline folder (sd-turbo, sdxl-turbo...)")
     parser.add_argument("--visual-vae", type=Path, metavar="PATH",
                         help="diffusion: a local TAESD-style tiny VAE folder; texture: a TAESD-family decoder .pth")
+
+
+def _train_options(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--data", type=Path, required=True, metavar="DIR",
+                       help="folder of recordings (wav, flac, ogg, mp3, aiff; read recursively), at least 30 s")
+    train.add_argument("--out", type=Path, required=True, metavar="MODEL.ts", help="the model file to write")
+    train.add_argument("--minutes", type=float, help="training time (counted across resumes; default 60 "
+                       "without --steps)")
+    train.add_argument("--steps", type=int, help="training steps (the learning rate decays over them; the same "
+                       "seed and steps give the same weights)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--samplerate", type=int, default=48000, metavar="R", help="the model's rate (default 48000)")
+    train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                       help="auto: cuda where present, else cpu")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    train.add_argument("--init", type=Path, metavar="MODEL.ts",
+                       help="start from an export's weights, e.g. models/default.ts (fine-tuning)")
+    train.add_argument("--eval-dir", type=Path, metavar="DIR",
+                       help="recordings kept out of training: the card reports the reconstruction score on them")
+    train.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints")
+    train.add_argument("--batch", type=int, default=8, help="examples per step (per process)")
+    train.add_argument("--clip-frames", type=int, default=12, help="latent frames (x2048 samples) per example")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--pool", type=int, default=256, help="excerpts in the training pool (one renewed per step)")
+    train.add_argument("--pool-seconds", type=float, default=2.048, help="length of each pool excerpt")
+    train.add_argument("--model-config", type=json.loads, default={}, metavar="JSON",
+                       help='DefaultVAE arguments, e.g. \'{"dec_channels": [96, 80, 64, 48]}\' for a lighter model')
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine.training.train_folder import FolderTrainRequest, train_folder
+
+    minutes = args.minutes if args.minutes is not None or args.steps is not None else 60.0
+    request = FolderTrainRequest(
+        data=args.data, out=args.out, minutes=minutes, steps=args.steps, resume=args.resume, seed=args.seed,
+        samplerate=args.samplerate, device=args.device, threads=args.threads, batch=args.batch,
+        clip_frames=args.clip_frames, lr=args.lr, pool=args.pool, pool_seconds=args.pool_seconds,
+        checkpoint_minutes=args.checkpoint_minutes, init=args.init, eval_dir=args.eval_dir,
+        model_config=args.model_config)
+    return train_folder(request, err_console)
 
 
 def _session_default(field: str) -> object:
@@ -334,6 +378,8 @@ def _command(args: argparse.Namespace) -> int:
             return _render(args)
         if args.command == "params":
             return _params(args)
+        if args.command == "train":
+            return _train(args)
         if args.command == "live":
             return _live(args)
         if args.command == "console":

@@ -28,3 +28,7 @@ class VisualError(EngineError):
 class FrameSizeError(ParamError, VisualError):
     """A video frame size outside engine/visual/frame_size.py's rule: a bad setting to the command line
     and the parameter layer, and to the visual path."""
+
+
+class TrainingDataError(EngineError):
+    """A training folder, checkpoint or option the `train` command cannot use."""

@@ -190,7 +190,7 @@ def test_latents_are_ordered_by_importance(model: torch.jit.ScriptModule) -> Non
 
 def test_first_dimensions_matter_more_than_a_new_seed(model: torch.jit.ScriptModule) -> None:
     """Each of dims 0-3 moved from -2 to +2 std changes the sound more than another walk seed does."""
-    from training.model_report import Exported, dimension_effects
+    from engine.training.report import Exported, dimension_effects
 
     effects = dimension_effects(Exported(model), first=4, bases=2)
     for d in effects["dimensions"]:

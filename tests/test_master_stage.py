@@ -12,8 +12,9 @@ from engine.dsp.dc_blocker import DcBlocker
 from engine.dsp.kweighting import KWeightingFilter, kweighting_biquads
 from engine.dsp.loudness import LoudnessMeter, integrated_loudness
 from engine.dsp.true_peak import true_peak
-from engine.latent.energy import target_db
+from engine.latent.energy import limiter_release_db_per_s, target_db
 from engine.master.limiter import TruePeakLimiter
+from engine.master.stage import MasterStage
 from engine.render.offline import RenderRequest, render
 from tests.random_decoders import make_random_decoder
 
@@ -107,6 +108,28 @@ def test_energy_moves_the_loudness_target_by_more_than_8_lu() -> None:
     assert target_db(2.0) - target_db(0.3) >= 8.0
     levels = [target_db(e) for e in (0.3, 0.6, 1.0, 1.5, 2.0)]
     assert levels == sorted(levels)
+
+
+def test_energy_keeps_adding_loudness_to_a_signal_already_at_the_ceiling() -> None:
+    """Dense, peaky noise meets -1 dBTP at -16 LUFS already: energy above 1 must still make it louder.
+
+    The target offset alone would only deepen the limiting; energy also speeds up the limiter's
+    release (limiter_release_db_per_s), and the true peak stays under the ceiling throughout.
+    """
+    rng = np.random.default_rng(3)
+    noise = rng.standard_normal((RATE * 6, 1)) ** 3  # heavy-tailed: a crest factor near 20 dB
+    noise = (noise * 0.02).astype(np.float32)
+    levels = []
+    for energy in (1.0, 1.5, 2.0):
+        stage = MasterStage(RATE, 1)
+        stage.target_offset_db = target_db(energy)
+        stage.release_db_per_s = limiter_release_db_per_s(energy)
+        out = np.concatenate([stage.process(noise[i: i + 2048].copy(), loudness_lufs=-16.0, agc=True,
+                                            ceiling_db=-1.0, trim_db=0.0) for i in range(0, len(noise), 2048)])
+        assert _scipy_true_peak_db(out) <= -1.0
+        levels.append(integrated_loudness(out[RATE * 2:], RATE))
+    assert levels[0] < levels[1] < levels[2], levels
+    assert limiter_release_db_per_s(1.0) == limiter_release_db_per_s(0.3) < limiter_release_db_per_s(2.0)
 
 
 def _check_levelled(audio: np.ndarray, rate: int, target: float = -16.0, ceiling: float = -1.0) -> None:

@@ -10,8 +10,8 @@ import torch
 from scipy.signal import butter, sosfilt
 
 from engine.dsp.reconstruction import envelope_noise, log_spectral_distance, reconstruction_score
+from engine.training.report import Exported, music_reconstruction
 from training.corpus import make_clip
-from training.model_report import Exported, music_reconstruction
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,45 +1,36 @@
-"""Train, evaluate and export the engine's default streaming VAE.
+"""Train, evaluate and export the engine's default streaming VAE on the procedural corpus.
 
     .venv/bin/python -m training.train_default_model --steps 28000 --out models/default.ts
 
-Reproducible for a given seed and step count (fixed seeds, deterministic data order; the
-``--minutes`` budget only decides where training stops). Writes the TorchScript model, plus
-``default.training.json`` and ``MODEL_CARD.md`` next to it (see ``training/model_report.py``).
+A thin script over engine/training/ (the loop, the export, the report) with the corpus of
+training/corpus.py. Reproducible for a given seed and step count (fixed seeds, deterministic data
+order; the ``--minutes`` budget only decides where training stops). Writes the TorchScript model, plus
+``default.training.json`` and ``MODEL_CARD.md`` next to it (see ``engine/training/report.py``), and a
+checkpoint ``default.ckpt.pt`` every few minutes (``--resume`` continues from it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from engine.dsp.spectral import multiscale_spectral_distance
 from engine.models.default_vae import LATENT_RATIO, SAMPLE_RATE, DefaultVAE
-from engine.models.streaming_conv import set_streaming
-from training.clip_pool import ClipPool
+from engine.training.clip_pool import ClipPool
+from engine.training.export import check_streaming, export, fit_latent_rotation
+from engine.training.report import MUSIC_DEFAULT, report, training_json
+from engine.training.trainer import TrainSettings, load_checkpoint, train
 from training.corpus import HELDOUT_SEED, TRAIN_SEED, make_clip
-from training.losses import gaussian_kl, multiscale_spectral_loss
-from training.model_report import MUSIC_DEFAULT, engine_walk, report, reset_caches, training_json
 
 console = Console()
-CHECKPOINT_SECONDS = 300.0
-
+CHECKPOINT_MINUTES = 5.0
 
 @dataclass
 class Config:
@@ -60,6 +51,7 @@ class Config:
     pool: int
     pool_seconds: float
     music: Path | None
+    resume: bool = False
     model: dict[str, object] = field(default_factory=dict)
 
 
@@ -85,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--music", type=Path, default=MUSIC_DEFAULT,
         help="held-out real recordings for the reconstruction score (read only for evaluation)",
     )
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a = p.parse_args(argv)
     return Config(
         steps=a.steps,
@@ -104,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         pool=a.pool,
         pool_seconds=a.pool_seconds,
         music=a.music if a.music and a.music.is_dir() else None,
+        resume=a.resume,
     )
 
 
@@ -121,74 +115,31 @@ def envelope_matched_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return (rng.standard_normal(frames.shape) * rms).reshape(-1).astype(np.float32)
 
 
-def train(cfg: Config, model: DefaultVAE) -> dict[str, float]:
-    rng = np.random.default_rng([cfg.seed, TRAIN_SEED])
-    pool = ClipPool(lambda r: make_clip(r, cfg.pool_seconds), rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    model.train()
-    start = time.perf_counter()
-    step, spec_ema, kl_ema = 0, math.nan, math.nan
-    last_checkpoint = start
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console,
-    ) as progress:
-        task = progress.add_task("training", total=cfg.steps)
-        while step < cfg.steps and time.perf_counter() - start < cfg.minutes * 60:
-            for group in opt.param_groups:  # cosine decay to 5 % over the planned steps
-                group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
-            x = pool.batch(cfg.batch)
-            pool.renew()
-            mean, logvar = model.posterior(x)
-            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-            y = model.decoder(z)
-            spec = multiscale_spectral_loss(x, y, cfg.log_floor)
-            kl = gaussian_kl(mean, logvar)
-            beta = cfg.beta * min(1.0, step / max(1, cfg.kl_warmup))
-            loss = spec + beta * kl
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            spec_ema = spec.item() if math.isnan(spec_ema) else 0.98 * spec_ema + 0.02 * spec.item()
-            kl_ema = kl.item() if math.isnan(kl_ema) else 0.98 * kl_ema + 0.02 * kl.item()
-            if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
-                torch.save({"model": model.state_dict(), "step": step}, cfg.out.with_suffix(".ckpt.pt"))
-                last_checkpoint = time.perf_counter()
-            if step % cfg.log_every == 0 or step == 1:
-                elapsed = time.perf_counter() - start
-                progress.update(
-                    task, completed=step,
-                    description=f"spec {spec_ema:.3f} kl {kl_ema:6.1f} {step / elapsed:5.2f} it/s",
-                )
+def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
+    def make_pool(rng: np.random.Generator) -> ClipPool:
+        return ClipPool(lambda r: make_clip(r, cfg.pool_seconds), rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
+
+    checkpoint = cfg.out.with_suffix(".ckpt.pt")
+    settings = TrainSettings(
+        batch=cfg.batch, lr=cfg.lr, beta=cfg.beta, kl_warmup=cfg.kl_warmup, log_floor=cfg.log_floor,
+        steps=cfg.steps, minutes=cfg.minutes, checkpoint=checkpoint, checkpoint_minutes=CHECKPOINT_MINUTES,
+        log_every=cfg.log_every, meta={"trainer": "train_default_model", "seed": cfg.seed, "config": cfg.model},
+    )
+    resume = load_checkpoint(checkpoint) if cfg.resume else None
+    result = train(model, make_pool, [cfg.seed, TRAIN_SEED], settings, resume=resume, console=console)
     return {
-        "steps": step,
-        "train_seconds": time.perf_counter() - start,
-        "final_spectral_loss": spec_ema,
-        "final_kl": kl_ema,
+        "steps": result.steps,
+        "train_seconds": result.train_seconds,
+        "final_spectral_loss": result.final_spectral_loss,
+        "final_kl": result.final_kl,
     }
 
 
-@torch.no_grad()
-def fit_latent_rotation(model: DefaultVAE, seed: int) -> None:
-    """PCA of posterior means over fresh clips: store centre and rotation, then the rotated statistics.
-
-    Each direction's sign is chosen so its largest component is positive (deterministic export).
-    """
+def rotation_clips(seed: int) -> torch.Tensor:
+    """64 fresh corpus clips of 32 latent frames, (64, 1, T), for the latent rotation and statistics."""
     rng = np.random.default_rng([seed, TRAIN_SEED, 1])
-    clips = torch.from_numpy(np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE) for _ in range(64)]))
-    mean = model.posterior(clips[:, None, :])[0]  # (B, D, T)
-    flat = mean.permute(0, 2, 1).reshape(-1, mean.shape[1]).double()
-    centre = flat.mean(dim=0)
-    _, _, vh = torch.linalg.svd(flat - centre, full_matrices=False)
-    signs = torch.sign(vh.gather(1, vh.abs().argmax(dim=1, keepdim=True)))
-    model.latent_center.copy_(centre.float())
-    model.latent_pca.copy_((vh * signs).float())
-    rotated = model.encode(clips[:, None, :])
-    model.latent_mean.copy_(rotated.mean(dim=(0, 2)))
-    model.latent_std.copy_(rotated.std(dim=(0, 2)))
+    clips = np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE) for _ in range(64)])
+    return torch.from_numpy(clips)[:, None, :]
 
 
 @torch.no_grad()
@@ -209,38 +160,6 @@ def evaluate(model: DefaultVAE, cfg: Config) -> dict[str, float]:
         "heldout_distance_silence": s,
         "improvement_vs_envelope_noise": 1.0 - m / n,
     }
-
-
-def prior_walk(steps: int, seed: int, model: DefaultVAE | torch.jit.ScriptModule) -> torch.Tensor:
-    """An engine-like walk in the model's latent units: latent_mean + latent_std * unit AR(1) walk."""
-    mean, std = model.latent_mean.numpy()[:, None], model.latent_std.numpy()[:, None]
-    walk = engine_walk(steps, seed, mean.shape[0])
-    return torch.from_numpy((mean + std * walk).astype(np.float32))[None]
-
-
-def export(model: DefaultVAE, path: Path) -> torch.jit.ScriptModule:
-    streaming = DefaultVAE(**model.config, streaming=True)
-    streaming.load_state_dict(model.state_dict())
-    streaming.eval()
-    set_streaming(streaming, True)
-    scripted = torch.jit.script(streaming)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(scripted, str(path))
-    return torch.jit.load(str(path))
-
-
-def check_streaming(model: DefaultVAE, exported: torch.jit.ScriptModule, frames: int = 24) -> float:
-    """Max |offline decode - exported streaming decode in 1-frame chunks| (same torch seed for both)."""
-    z = prior_walk(frames, 123, model)
-    model.eval()
-    with torch.inference_mode():
-        torch.manual_seed(7)
-        offline = model.decode(z)
-        reset_caches(exported)
-        torch.manual_seed(7)
-        chunks = torch.cat([exported.decode(z[..., i : i + 1]) for i in range(frames)], dim=-1)
-        reset_caches(exported)
-    return float((offline - chunks).abs().max())
 
 
 DATA = (
@@ -266,13 +185,18 @@ def main(argv: list[str] | None = None) -> dict:
         f"[bold]DefaultVAE[/bold] {parameters:,} parameters; {cfg.steps} steps, at most {cfg.minutes} min"
     )
     results: dict = {"seed": cfg.seed, "parameters": parameters, "config": cfg.model, "sample_rate": SAMPLE_RATE}
-    results.update(train(cfg, model))
+    results.update(train_on_corpus(cfg, model))
+    return finish(cfg, model, results)
+
+
+def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
+    """After training: fit the latent rotation, evaluate, export, measure and write the card."""
     model.eval()
-    fit_latent_rotation(model, cfg.seed)
+    importance = fit_latent_rotation(model, rotation_clips(cfg.seed))
     # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
     torch.save(model.state_dict(), cfg.out.with_suffix(".state.pt"))
     results.update(evaluate(model, cfg))
-    exported = export(model, cfg.out)
+    exported = export(model, cfg.out, importance)
     results["streaming_max_abs_diff"] = check_streaming(model, exported)
     results["data"] = DATA.format(train=TRAIN_SEED, heldout=HELDOUT_SEED)
     results["training"] = (

@@ -1,6 +1,6 @@
 """Spectral comparison of audio signals (numpy).
 
-The same formula is implemented in torch in ``training/losses.py`` and used as the training loss.
+The same formula is implemented in torch in ``engine/training/losses.py`` and used as the training loss.
 """
 
 from __future__ import annotations

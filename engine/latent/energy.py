@@ -17,7 +17,10 @@ the spectrum (engine/dsp/tilt.py: brighter on any model, whatever the latent doe
 gain makes up the difference between what the sweep measured and the target rise of
 TARGET_DB_PER_OCTAVE per doubling of energy. So a model whose latent moves loudness a lot gets little
 gain, and one whose latent barely moves it gets nearly all of it from the gain. The result is cached
-by the model file's hash: a second load costs one hash.
+by the model file's hash: a second load costs one hash. An export can carry its calibration inside the
+file (`embedded_payload`, written by engine/training/export.py as a TorchScript extra file): it is used
+when it was made with this calibration's settings and the same latent statistics, so a new model plays
+at once, on any machine, with no calibration and no hash.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import math
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -38,6 +42,7 @@ import torch
 
 from engine.dsp.sound_measures import centroid_hz, frame_power, loudness
 from engine.dsp.tilt import tilt_power
+from engine.master.limiter import RELEASE_DB_PER_S
 from engine.models.nn_tilde import NNModel
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ LOUD_WEIGHT = 1.0  # weight of the loudness direction against the brightness one
 SHIFT = 1.5  # prior standard deviations along the direction at energy 0.3 (-) and 2.0 (+)
 MAX_TILT_DB = 24.0  # the gain never makes up more than this
 GRID = (0.3, 0.45, 0.65, 1.0, 1.4, 2.0)
+RELEASE_BOOST = 10.0  # limiter release at energy 2.0 against energy 1 (master/limiter.py)
 REGRESSION_SAMPLES = 160
 SWEEP_SAMPLES = 32
 HOLD_FRAMES = 2  # each sample is held this long; its last frame is measured (streaming decoders settle)
@@ -61,12 +67,25 @@ BUDGET_SECONDS = 5.0
 MIN_SWEEP_SAMPLES = 8
 FLOOR_BELOW_LOUDEST_DB = 60.0  # near-silent frames count as this far below the loudest
 CACHE_ENV = "RAVE_ENGINE_CACHE"
+EMBEDDED_FILE = "energy_calibration.json"  # an extra file in a TorchScript archive (torch.jit.save _extra_files)
 
 
 def position(energy: float) -> float:
     """Where `energy` sits in its range on a log scale: -1 at 0.3, 0 at 1, +1 at 2.0."""
     e = min(max(energy, ENERGY_MIN), ENERGY_MAX)
     return math.log(e) / math.log(ENERGY_MAX) if e >= 1.0 else -math.log(e) / math.log(ENERGY_MIN)
+
+
+def limiter_release_db_per_s(energy: float) -> float:
+    """The master limiter's release for an energy: the usual 40 dB/s up to energy 1, ten times faster at 2.
+
+    A dense, peaky signal (an untrained decoder's noise) already meets the -1 dBTP ceiling at the
+    -16 LUFS target; with the usual release, more gain only means more limiting and no more
+    loudness. A faster release at high energy lets the limiter follow the peaks closely, so energy
+    keeps adding loudness (and some grit, which is what pushing energy asks for).
+    """
+    drive = min(max(math.log2(max(energy, ENERGY_MIN)), 0.0), 1.0)
+    return RELEASE_DB_PER_S * RELEASE_BOOST**drive
 
 
 def target_db(energy: float) -> float:
@@ -251,25 +270,58 @@ def energy_map_for(model: NNModel, mean: np.ndarray, std: np.ndarray, *, seed_to
         memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, mean.tobytes() + std.tobytes())
         if memo_key in _memo:
             return EnergyMap(_memo[memo_key])
-        file = cache_dir() / "energy" / f"{_file_hash(path)}-{_settings_key()}.json"
+        calibration = read_embedded(path, mean, std)
+        file = None if calibration else cache_dir() / "energy" / f"{_file_hash(path)}-{_settings_key()}.json"
     except OSError:
         return EnergyMap(calibrate(model, mean, std, seed_torch=seed_torch))
-    calibration = _read(file, mean.shape[0])
-    if calibration is None:
-        calibration = calibrate(model, mean, std, seed_torch=seed_torch)
-        log.info("%s: energy calibrated in %.2f s", path.name, calibration.seconds)
-        _write(file, calibration)
+    if file is not None:
+        calibration = _read(file, mean.shape[0])
+        if calibration is None:
+            calibration = calibrate(model, mean, std, seed_torch=seed_torch)
+            log.info("%s: energy calibrated in %.2f s", path.name, calibration.seconds)
+            _write(file, calibration)
     _memo[memo_key] = calibration
     return EnergyMap(calibration)
+
+
+def embedded_payload(calibration: EnergyCalibration, mean: np.ndarray, std: np.ndarray) -> str:
+    """What an export stores as EMBEDDED_FILE: the calibration with the settings and the latent
+    statistics it was made with (a reader checks both, as the cache's file name does)."""
+    return json.dumps({"settings": _settings_key(), "mean": [float(v) for v in mean],
+                       "std": [float(v) for v in std], "calibration": asdict(calibration)})
+
+
+def read_embedded(path: Path, mean: np.ndarray, std: np.ndarray) -> EnergyCalibration | None:
+    """The calibration a TorchScript file carries, when made with these settings and statistics."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/extra/" + EMBEDDED_FILE)), None)
+            if name is None:
+                return None
+            data = json.loads(archive.read(name))
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("settings") != _settings_key():
+        return None
+    if data.get("mean") != [float(v) for v in mean] or data.get("std") != [float(v) for v in std]:
+        return None
+    return _calibration(data.get("calibration"), mean.shape[0])
+
+
+def _calibration(data: object, latent_size: int) -> EnergyCalibration | None:
+    try:
+        calibration = EnergyCalibration(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    except (AttributeError, TypeError):
+        return None
+    return calibration if len(calibration.direction) == latent_size else None
 
 
 def _read(file: Path, latent_size: int) -> EnergyCalibration | None:
     try:
         data = json.loads(file.read_text())
-        calibration = EnergyCalibration(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError):
         return None
-    return calibration if len(calibration.direction) == latent_size else None
+    return _calibration(data, latent_size)
 
 
 def _write(file: Path, calibration: EnergyCalibration) -> None:

@@ -25,7 +25,7 @@ class TruePeakLimiter:
         self.window = max(2, round(LOOKAHEAD_SECONDS * rate))
         self.detector = TruePeakDetector(channels)
         self.latency = self.detector.delay + self.window - 1
-        self._release_db = RELEASE_DB_PER_S / rate
+        self.rate = rate
         # The last samples of the detector's output (audio, and peaks in the need window) carried over.
         self._audio = np.zeros((self.latency, channels), dtype=np.float32)
         self._need = np.ones(2 * self.window - 2)  # need of the samples the windows still look at
@@ -35,7 +35,8 @@ class TruePeakLimiter:
         self.last_gain = np.ones(0)
         self.last_peaks = np.zeros(0)
 
-    def process(self, block: np.ndarray, ceiling_db: float, exact_above: float = 1.0) -> np.ndarray:
+    def process(self, block: np.ndarray, ceiling_db: float, exact_above: float = 1.0,
+                release_db_per_s: float = RELEASE_DB_PER_S) -> np.ndarray:
         """float32 (frames, channels) out for (frames, channels) in.
 
         `last_peaks` then holds the output's true peak per sample: the input's times the gain (which
@@ -64,7 +65,7 @@ class TruePeakLimiter:
         cumulative = np.concatenate([[0.0], np.cumsum(lowest)])
         smooth = (cumulative[self.window:] - cumulative[:-self.window]) / self.window  # n values
         target_db = 20.0 * np.log10(smooth)
-        steps = self._release_db * np.arange(1, n + 1)
+        steps = release_db_per_s / self.rate * np.arange(1, n + 1)
         gain_db = np.minimum(np.minimum.accumulate(target_db - steps) + steps, self._gain_db + steps)
         gain_db = np.minimum(gain_db, 0.0)
         self._gain_db = float(gain_db[-1])

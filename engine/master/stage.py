@@ -15,7 +15,7 @@ import numpy as np
 from engine.dsp.dc_blocker import DcBlocker
 from engine.dsp.loudness import LoudnessMeter
 from engine.master.levelling import LoudnessLeveller
-from engine.master.limiter import TruePeakLimiter
+from engine.master.limiter import RELEASE_DB_PER_S, TruePeakLimiter
 
 PEAK_FALL_DB_PER_S = 12.0  # peak meters fall back this fast after a peak (a PPM's ballistics, about)
 FLOOR_DB = -120.0  # what a silent meter reads (finite, so OSC and JSON carry it)
@@ -58,6 +58,7 @@ class MasterStage:
         self.latency = self.limiter.latency
         self.meter = LoudnessMeter(rate, channels)
         self.target_offset_db = 0.0  # set per frame by the graph: how far energy moves the target
+        self.release_db_per_s = RELEASE_DB_PER_S  # set per frame by the graph: energy's drive
         self._gain: float | None = None
         self._peak_db = self._true_peak_db = FLOOR_DB
         self._reduction_db = 0.0
@@ -79,7 +80,8 @@ class MasterStage:
         fall = PEAK_FALL_DB_PER_S * x.shape[0] / self.rate
         # The true-peak meter needs exact values only where they could lift its falling reading.
         out = self.limiter.process(x.astype(np.float32), ceiling_db,
-                                   exact_above=10.0 ** ((self._true_peak_db - fall) / 20.0))
+                                   exact_above=10.0 ** ((self._true_peak_db - fall) / 20.0),
+                                   release_db_per_s=self.release_db_per_s)
         self._measure(out, level_db, fall)
         return out
 

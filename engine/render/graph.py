@@ -15,7 +15,7 @@ import torch
 
 from engine.analysis.tap import AnalysisTap
 from engine.dsp.tilt import SpectralTilt
-from engine.latent.energy import energy_map_for, target_db
+from engine.latent.energy import energy_map_for, limiter_release_db_per_s, target_db
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.shaper import LatentShaper
@@ -164,6 +164,7 @@ class RenderGraph(FrameEnd):
             # and it moves the master's loudness target (levelling would otherwise undo it).
             energy = float(controls[self._energy_i])
             self.energy_target_db = self.master.target_offset_db = target_db(energy)
+            self.master.release_db_per_s = limiter_release_db_per_s(energy)
             wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
             mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
             audio = self._apply_gain(mixed, 10.0 ** (self.energy_map.gain_db(energy) / 20.0),
