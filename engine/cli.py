@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -323,8 +324,11 @@ def _console(args: argparse.Namespace) -> int:
 
     try:
         host, port = parse_target(args.connect)
+        host = socket.gethostbyname(host)
     except ValueError as exc:
         raise ParamError(str(exc)) from None
+    except OSError as exc:
+        raise ParamError(f"--connect {args.connect!r}: cannot resolve {host!r} ({exc})") from None
     if args.seconds is not None and args.seconds <= 0:
         raise ParamError(f"--seconds must be above 0, got {args.seconds}")
     from engine.gui.launch import lower_priority

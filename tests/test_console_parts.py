@@ -186,3 +186,33 @@ def test_a_quantise_selector_appears_when_the_engine_lists_one(qtbot, fake_engin
     window.scenes.quantise.setCurrentIndex(2)
     fake_engine.wait_for(lambda r: ("/scene/quantise", ["bar"]) in r)
     window.close()
+
+
+def test_a_console_opened_for_an_engine_closes_when_that_engine_is_gone(xvfb, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from gui_fixtures import ROOT
+    from osc_fixtures import free_port
+
+    stand_in = subprocess.Popen(["sleep", "600"])  # the engine that opened it, killed without a word
+    env = {**xvfb.env, "RAVE_ENGINE_CONSOLE_SETTINGS": str(tmp_path / "console.ini")}
+    console = subprocess.Popen([sys.executable, "run_engine.py", "console", "--connect", f"127.0.0.1:{free_port()}",
+                                "--follow-pid", str(stand_in.pid)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        stand_in.kill()
+        stand_in.wait()
+        assert console.wait(timeout=120) == 0, console.stderr.read().decode(errors="replace")[-2000:]
+    finally:
+        if console.poll() is None:
+            console.kill()
+            console.wait()
+
+
+def test_a_bad_connect_address_gets_one_line_and_exit_2() -> None:
+    from engine.cli import main
+
+    assert main(["console", "--connect", "no-port-here"]) == 2
+    assert main(["console", "--connect", "127.0.0.1:70000"]) == 2
+    assert main(["console", "--connect", "127.0.0.1:9000", "--seconds", "0"]) == 2
