@@ -57,6 +57,7 @@ class EngineLink(QtCore.QObject):
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
         self.connected = False
+        self.atlas_seen = False  # the engine has the optional atlas stream (so unsubscribing is no error)
         self.last_reply = 0.0  # time.monotonic() of the last status reply
         self.stats = {"received": 0, "sent": 0, "malformed": 0, "send_failures": 0}
         self._handlers: dict[str, list[Handler]] = {}
@@ -85,7 +86,8 @@ class EngineLink(QtCore.QObject):
         self._notifier.setEnabled(False)
         if self.connected:
             for stream in STREAMS:
-                self.send(UNSUBSCRIBE[stream])
+                if stream not in OPTIONAL_STREAMS or self.atlas_seen:
+                    self.send(UNSUBSCRIBE[stream])
         self.sock.close()
 
     # --- traffic ---------------------------------------------------------------------------
@@ -114,6 +116,8 @@ class EngineLink(QtCore.QObject):
                 self.dispatch(message.address, list(message.args))
 
     def dispatch(self, address: str, args: list[object]) -> None:
+        if address.startswith("/explore/"):
+            self.atlas_seen = True
         for handler in self._handlers.get(address) or self._fallback:
             try:
                 handler(address, args)
