@@ -127,14 +127,17 @@ def status_reply(port: int, timeout: float = 1.0) -> list[object] | None:
         listener.close()
 
 
-def start_engine(server: JackServer, model: Path, log: Path, port: int | None = None) -> EngineProcess:
-    """`run_engine.py live` on the JACK test server, answering OSC on `port` (a free one if None)."""
+def start_engine(server: JackServer, model: Path, log: Path, port: int | None = None, extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> EngineProcess:
+    """`run_engine.py live` on the JACK test server, answering OSC on `port` (a free one if None), with
+    `extra` arguments and `env` added to the server's environment."""
     port = port or free_port()
     with log.open("ab") as sink:
         process = subprocess.Popen(
             [sys.executable, "run_engine.py", "live", "--model", str(model), "--device", str(server.device),
-             "--samplerate", str(SAMPLERATE), "--osc-port", str(port), "--seconds", "600"],
-            cwd=ROOT, env=server.env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+             "--samplerate", str(SAMPLERATE), "--osc-port", str(port), "--seconds", "600", *extra],
+            cwd=ROOT, env={**server.env, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
     engine = EngineProcess(process, port, log)
     if not wait_until(lambda: not engine.alive() or status_reply(port) is not None, ENGINE_START_TIMEOUT, 0.2) \
             or not engine.alive():

@@ -213,3 +213,42 @@ def test_live_console_opens_the_console_beside_the_engine_and_closes_it_with_the
             engine.wait()
         for pid in console_processes(port):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_midi_controller_and_the_console_follow_each_other(
+        qtbot, jack_server: JackServer, live_model: Path, tmp_path: Path, console_settings_file: Path) -> None:
+    """A fader moved on a (JACK MIDI) controller moves on screen; a fader dragged on screen moves the
+    engine and comes back to the controller as its feedback CC (generic16: CC 1 chaos, CC 2 texture)."""
+    rtmidi = pytest.importorskip("rtmidi")
+    tag = tmp_path.name[-10:]
+    controller = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, f"ctl-{tag}")
+    controller.open_virtual_port("out")
+    feedback = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, f"ctlfb-{tag}")
+    feedback.open_virtual_port("in")
+    engine = start_engine(jack_server, live_model, tmp_path / "engine.log",
+                          extra=("--midi-in", f"ctl-{tag}", "--midi-out", f"ctlfb-{tag}", "--midi-map", "generic16"),
+                          env={"RAVE_MIDI_API": "jack"})
+    try:
+        window = open_window(qtbot, engine.port)
+        chaos = window.macros.faders["/rave/chaos"]
+        controller.send_message([0xB0, 1, 0])  # soft takeover: the fader meets the value (0) first
+        controller.send_message([0xB0, 1, 100])
+        qtbot.waitUntil(lambda: chaos.value == pytest.approx(100 / 127, abs=0.01), timeout=WAIT_MS)
+        assert chaos.slider.value() == round(100 / 127 * 1000)
+
+        texture = window.macros.faders["/rave/texture"]
+        drag(texture, -texture.slider.height() // 3)
+        sent = round(texture.value * 127)
+        got: list[list[int]] = []
+
+        def heard() -> bool:
+            while (item := feedback.get_message()) is not None:
+                got.append(item[0])
+            return any(m[:2] == [0xB0, 2] and abs(m[2] - sent) <= 1 for m in got)
+
+        qtbot.waitUntil(heard, timeout=WAIT_MS)
+        window.close()
+    finally:
+        engine.stop()
+        controller.delete()
+        feedback.delete()
