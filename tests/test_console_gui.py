@@ -252,3 +252,39 @@ def test_a_midi_controller_and_the_console_follow_each_other(
         engine.stop()
         controller.delete()
         feedback.delete()
+
+
+def test_the_preview_shows_the_visual_process_frames_and_the_status_its_rate(
+        qtbot, jack_server: JackServer, live_model: Path, tmp_path: Path, console_settings_file: Path) -> None:
+    engine = start_engine(jack_server, live_model, tmp_path / "engine.log",
+                          extra=("--visuals", "--no-visual-spare", "--size", "128x128"))
+    try:
+        window = open_window(qtbot, engine.port)
+        window.findChild(QtWidgets.QDockWidget, "dock-Preview").raise_()
+        qtbot.waitUntil(lambda: window.preview.frames_shown >= 3, timeout=WAIT_MS * 6)  # a cold visual start
+        frame = window.preview.image.image
+        assert frame.shape == (128, 128, 3) and frame.std() > 1.0, "a flat preview"
+        qtbot.waitUntil(lambda: window.status_panel.visual_fps > 0, timeout=WAIT_MS)
+        window.close()
+    finally:
+        engine.stop()
+
+
+def test_visual_fullscreen_toggles_the_engines_window_and_the_engine_plays_on(
+        xvfb: XDisplay, jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
+    from gui_fixtures import status_reply
+
+    engine = start_engine(jack_server, live_model, tmp_path / "engine.log",
+                          extra=("--window", "--no-visual-spare", "--size", "128x128"),
+                          env={"DISPLAY": xvfb.name, "QT_QPA_PLATFORM": "xcb"})
+    other = Listener()
+    try:
+        for _ in range(2):  # full screen, then back
+            other.send(engine.port, encode_message("/visual/fullscreen"))
+        other.wait_for(lambda r: r.count(("/done", ["/visual/fullscreen"])) == 2, timeout=10.0)
+        assert status_reply(engine.port, timeout=5.0) is not None and engine.alive()
+    finally:
+        other.close()
+        engine.stop()
+    assert engine.process.returncode == 0, engine.log.read_text(errors="replace")[-2000:]
+    assert "Traceback" not in engine.log.read_text(errors="replace")
