@@ -15,10 +15,13 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/get ADDRESS|PATTERN         -> ADDRESS VALUE per match (the setter's form)
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
-                                           DEVICE_OK OUTAGES MODEL SCENE
+                                           DEVICE_OK OUTAGES MODEL SCENE VISUAL_FRAMES
+                                           VISUAL_RESTARTS
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
                                            GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)
+    /scope/subscribe [PORT]             /engine/latent, /engine/lfo, /engine/spectrum 30 times a second
+                                           (see scope_sender.py; /scope/unsubscribe)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
@@ -27,6 +30,8 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
                                            beat:NAME, theme:NAME) -> /done /engine/action TEXT,
                                            or /fail /engine/action MESSAGE
+    /midi/learn ADDRESS                 the next MIDI control moved is mapped to ADDRESS -> /done or /fail
+    /visual/fullscreen                  toggle the visual window's full screen (live --window) -> /done or /fail
     /sync ID                            -> /synced ID (every earlier message has been applied)
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
@@ -51,6 +56,7 @@ from engine.control.meter_sender import MeterSender
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
 from engine.control.rate_limit import LogLimiter, clip
+from engine.control.scope_sender import ScopeFrame, ScopeSender
 from engine.control.slots import MAX_SLOT
 from engine.errors import EngineError, ParamError
 from engine.params.param import MAX_STRING_LENGTH, Kind, Param, Value
@@ -87,11 +93,15 @@ class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
                  status: Callable[[], Sequence[object]] | None = None,
-                 meters: Callable[[], Sequence[float]] | None = None) -> None:
+                 meters: Callable[[], Sequence[float]] | None = None,
+                 scope: Callable[[], ScopeFrame] | None = None,
+                 fullscreen: Callable[[], bool] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
         carries this server's own counters and zeros for the audio. `meters`: the `/engine/meters`
-        arguments (without it, meter subscribers get nothing)."""
+        arguments (without it, meter subscribers get nothing). `scope`: the latest latent, LFOs and
+        spectrum for `/scope/subscribe` (without it, scope subscribers get nothing). `fullscreen`: toggles
+        the visual window, False when there is none."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -102,6 +112,7 @@ class OscServer:
         self.allow = frozenset(allow)
         self.routes = routes
         self._status_args = status
+        self._fullscreen = fullscreen
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # bursts (capped by rmem_max)
         try:
@@ -122,6 +133,8 @@ class OscServer:
         self.features = FeatureSender(self.sock, self.feature_subscribers)
         self.meter_subscribers = Subscribers()
         self.meters = MeterSender(self.sock, self.meter_subscribers, meters)
+        self.scope_subscribers = Subscribers()
+        self.scope = ScopeSender(self.sock, self.scope_subscribers, scope)
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
@@ -139,6 +152,9 @@ class OscServer:
             "/engine/action": self._run_action,
             "/meters/subscribe": partial(self._join, self.meter_subscribers),
             "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
+            "/scope/subscribe": partial(self._join, self.scope_subscribers),
+            "/scope/unsubscribe": partial(self._leave, self.scope_subscribers),
+            "/midi/learn": self._learn, "/visual/fullscreen": self._toggle_fullscreen,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -146,6 +162,7 @@ class OscServer:
         self._thread.start()
         self.feedback.start()
         self.meters.start()
+        self.scope.start()
         log.info("OSC on %s:%d", self.host, self.port)
         return self
 
@@ -153,13 +170,15 @@ class OscServer:
         self._halt.set()
         self.feedback.stop()
         self.meters.stop()
+        self.scope.stop()
         self._flush_logs(final=True)
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.feedback.is_alive():
             self.feedback.join(timeout=2)
-        if self.meters.is_alive():
-            self.meters.join(timeout=2)
+        for sender in (self.meters, self.scope):
+            if sender.is_alive():
+                sender.join(timeout=2)
         self.sock.close()
 
     def __enter__(self) -> OscServer:
@@ -451,6 +470,23 @@ class OscServer:
             self._reply(sender, "/fail", "/engine/action", str(exc))
             raise OscInputError("action failed", str(exc)) from None
         self._reply(sender, "/done", "/engine/action", args[0])
+
+    def _learn(self, message: TimedMessage, sender: Client) -> None:
+        args = message.args
+        try:
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise ParamError("usage: /midi/learn ADDRESS")
+            self.hub.learn(self.store.param(args[0]).address)
+        except ParamError as exc:
+            self._reply(sender, "/fail", "/midi/learn", str(exc))
+            raise OscInputError("midi learn failed", str(exc)) from None
+        self._reply(sender, "/done", "/midi/learn", args[0])
+
+    def _toggle_fullscreen(self, message: TimedMessage, sender: Client) -> None:
+        if self._fullscreen is None or not self._fullscreen():
+            self._reply(sender, "/fail", "/visual/fullscreen", "no visual window (live --window)")
+            raise OscInputError("no visual window", "/visual/fullscreen needs live --window")
+        self._reply(sender, "/done", "/visual/fullscreen")
 
     def _sync(self, message: TimedMessage, sender: Client) -> None:
         self._reply(sender, "/synced", *message.args[:1])
