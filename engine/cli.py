@@ -1,10 +1,11 @@
-"""Command line: `live`, `render`, `train`, `explore`, `visuals`, `models inspect`, `params`, `devices`."""
+"""Command line: `live`, `console`, `render`, `train`, `explore`, `visuals`, `models inspect`, `params`, `devices`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -110,7 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep no loaded spare visual process (saves ~350 MB; a crash then restarts cold, 3-4 s)")
     live.add_argument("--record", type=Path, metavar="FILE.mp4",
                       help="record the visuals with the engine's audio muxed in sync (implies --visuals)")
+    live.add_argument("--console", action="store_true",
+                      help="open the performer console beside the engine (its own process, over OSC)")
     _visual_options(live)
+
+    console = sub.add_parser("console", help="the performer console for a playing engine (an OSC client)")
+    console.add_argument("--connect", default=f"127.0.0.1:{_session_default('osc_port')}", metavar="HOST:PORT",
+                         help="the engine's OSC address (default %(default)s)")
+    console.add_argument("--screenshot", type=Path, metavar="FILE.png", help="save the window to a PNG and exit")
+    console.add_argument("--seconds", type=float, help="close after S seconds (with --screenshot: default 3)")
+    console.add_argument("--follow-pid", type=int, metavar="PID", help=argparse.SUPPRESS)  # live --console: close
+    # with the engine that opened it, however it ended
 
     sub.add_parser("devices", help="list PortAudio host APIs and devices")
 
@@ -344,9 +355,16 @@ def _live(args: argparse.Namespace) -> int:
         window=args.window, visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
         visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
+    if args.console and not config.osc_port:
+        raise ParamError("--console talks to the engine over OSC: drop --osc-port 0")
     session = LiveSession(config)
+    console = None
     try:
         session.start()
+        if args.console:
+            from engine.gui.launch import spawn_console
+
+            console = spawn_console(config.osc_host, int(config.osc_port or 0))
         if args.window:
             session.run_with_window(args.seconds)
         else:
@@ -354,6 +372,10 @@ def _live(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if console is not None:
+            from engine.gui.launch import stop_console
+
+            stop_console(console)
         session.stop()
         if args.report:
             session.write_report(args.report)
@@ -361,6 +383,26 @@ def _live(args: argparse.Namespace) -> int:
     _say_last(f"played {status.seconds:.3f} s: {status.callbacks} callbacks, {status.underruns} underruns, "
               f"latency {status.latency['total_s'] * 1000:.1f} ms, {status.device['outages']} device outages")
     return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from engine.gui.osc_link import parse_target
+
+    try:
+        host, port = parse_target(args.connect)
+        host = socket.gethostbyname(host)
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+    except OSError as exc:
+        raise ParamError(f"--connect {args.connect!r}: cannot resolve {host!r} ({exc})") from None
+    if args.seconds is not None and args.seconds <= 0:
+        raise ParamError(f"--seconds must be above 0, got {args.seconds}")
+    from engine.gui.launch import lower_priority
+
+    lower_priority()
+    from engine.gui.app import run_console
+
+    return run_console(host, port, screenshot=args.screenshot, seconds=args.seconds, follow_pid=args.follow_pid)
 
 
 def _say_last(line: str) -> None:
@@ -412,6 +454,8 @@ def _command(args: argparse.Namespace) -> int:
             return _train(args)
         if args.command == "live":
             return _live(args)
+        if args.command == "console":
+            return _console(args)
         if args.command == "visuals":
             return _visuals(args)
         if args.command == "devices":

@@ -88,6 +88,10 @@ def dominant_period(signal: np.ndarray, min_lag: int, max_lag: int) -> int:
 # Generated collections, their atlas and a codebook target (tests/explore_fixtures.py).
 from explore_fixtures import atlas_path, collection, hats_file  # noqa: E402, F401
 
+# The X display (Xvfb) and QApplication for the console's GUI tests, and a live engine process
+# (tests/gui_fixtures.py).
+from gui_fixtures import console_settings_file, engine_process, qapp, xvfb  # noqa: E402, F401, I001
+
 # The real audio server for the live tests (tests/jack_fixtures.py): JACK's dummy driver, session-wide.
 from jack_fixtures import jack_server  # noqa: E402, F401
 

@@ -34,7 +34,9 @@ def _drain(fd: int, into: bytearray) -> None:
 def test_unread_pipe_never_blocks_the_caller_and_drops_are_counted(pipe: tuple[int, int]) -> None:
     read_fd, write_fd = pipe
     stream = os.fdopen(write_fd, "w", closefd=False)
-    handle = install_bounded_logging(stream, capacity=100)
+    # More queued lines than the pipe holds (1000 x ~240 bytes > 64 KiB), so the writer ends up stuck
+    # on it even when the flood outruns the writer thread from the start (a busy machine).
+    handle = install_bounded_logging(stream, capacity=1000)
     logger = logging.getLogger("test.flood")
     try:
         done = threading.Event()

@@ -37,13 +37,16 @@ def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model:
                 listener.drain()
                 return " | ".join(str(args) for args in listener.messages("/engine/error"))
 
-            send("/engine/subscribe")
+            send("/engine/subscribe")  # /engine/error
+            send("/explore/subscribe")  # the atlas and the position on its map
             send("/explore/atlas", str(atlas_file))
             assert run_until(engine, lambda: listener.drain() or listener.messages("/explore/atlas/end"), 10.0), \
                 errors()
             begin = listener.messages("/explore/atlas/begin")[-1]
-            assert begin[0] == str(atlas_file) and begin[1] == atlas.chunks
+            assert begin[:4] == [atlas.chunks, atlas.n_clusters, str(atlas_file), atlas.chunks]
             assert graph.explore.regions is not None
+            assert run_until(engine, lambda: listener.drain() or listener.messages("/explore/position"), 5.0)
+            assert all(-1.01 <= v <= 1.01 for v in listener.messages("/explore/position")[-1])
 
             x, y, z = (float(v) for v in atlas.positions[6])
             send("/explore/point", x, y, z)
@@ -63,7 +66,7 @@ def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model:
             assert run_until(engine, lambda: not graph.explore.codebook_active, 5.0), errors()
             # Unloading sends an empty atlas; loading it again sends it whole.
             send("/explore/atlas", "off")
-            assert run_until(engine, lambda: listener.drain() or ["", 0, 0, 0, 0, 0, "none"]
+            assert run_until(engine, lambda: listener.drain() or [0, 0, "", 0, 0, 0, "none"]
                              in listener.messages("/explore/atlas/begin"), 5.0), errors()
             assert graph.explore.regions is None
             send("/explore/atlas", str(atlas_file))
@@ -71,7 +74,7 @@ def test_atlas_codebook_and_navigation_live(jack_server: JackServer, live_model:
             # A late subscriber gets the atlas too.
             late = Listener()
             try:
-                late.send(port, encode_message("/engine/subscribe"))
+                late.send(port, encode_message("/explore/subscribe"))
                 late.wait_for(lambda r: any(a == "/explore/atlas/end" for a, _ in r), 5.0)
             finally:
                 late.close()

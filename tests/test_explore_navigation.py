@@ -106,18 +106,31 @@ def test_explore_point_through_osc(regions: AtlasRegions, hub: ControlHub, liste
 
 
 def test_the_atlas_travels_to_subscribers(atlas_path: Path, hub: ControlHub, listener: Listener) -> None:
+    """In the format the console's map reads (engine/gui/widgets/atlas_view.py)."""
     atlas = Atlas.load(atlas_path)
     with OscServer(hub, port=0) as server:
         server.atlas.publish(atlas_messages(atlas, "collection.npz"))
-        listener.send(server.port, encode_message("/engine/subscribe"))
+        listener.send(server.port, encode_message("/explore/subscribe"))
         received = listener.wait_for(lambda r: any(a == "/explore/atlas/end" for a, _ in r))
+        server.atlas.send_position(0.25, -0.5, 1.0)
+        listener.wait_for(lambda r: any(a == "/explore/position" for a, _ in r))
+        listener.send(server.port, encode_message("/explore/unsubscribe"))
+        listener.wait_for(lambda r: ["/explore/unsubscribe"] in listener.messages("/done"))
+        assert len(server.explore_subscribers) == 0
     begin = listener.messages("/explore/atlas/begin")[0]
-    assert begin[:5] == ["collection.npz", 20, 20, 4, 8]
+    assert begin[:4] == [20, 4, "collection.npz", 20] and begin[4] == 8
     assert len(listener.messages("/explore/atlas/cluster")) == 4
-    chunks = [args for a, args in received if a == "/explore/atlas/chunks"]
-    values = np.array([v for args in chunks for v in args[1:]], dtype=np.float64).reshape(-1, 4)
+    points = [args for a, args in received if a == "/explore/atlas/points"]
+    values = np.array([v for args in points for v in args[1:]], dtype=np.float64).reshape(-1, 4)
     assert np.allclose(values[:, :3], atlas.positions, atol=1e-6)
     assert list(values[:, 3].astype(int)) == list(atlas.clusters)
+    assert listener.messages("/explore/atlas/end") == [[20]]
+    assert listener.messages("/explore/position") == [[0.25, -0.5, 1.0]]
+
+
+def test_the_map_position_follows_the_latent(regions: AtlasRegions) -> None:
+    chunk = 7
+    assert np.allclose(regions.position_of(regions.chunk(chunk)[0]), regions.positions[chunk], atol=1e-3)  # type: ignore[index]
 
 
 def test_the_atlas_messages_are_bounded(atlas_path: Path) -> None:
@@ -129,7 +142,7 @@ def test_the_atlas_messages_are_bounded(atlas_path: Path) -> None:
     atlas.descriptors = np.zeros((n, atlas.descriptors.shape[1]), np.float32)
     atlas.chunk_latent = np.zeros((n, atlas.latent_size), np.float32)
     messages = atlas_messages(atlas, "big.npz")
-    assert messages[0][1][1:3] == [n, MAX_SENT_CHUNKS]
+    assert messages[0][1][0] == MAX_SENT_CHUNKS and messages[0][1][3] == n
     assert len(messages) == 2 + 256 + MAX_SENT_CHUNKS // CHUNKS_PER_MESSAGE
 
 

@@ -147,6 +147,12 @@ class AudioAnalyzer:
         self.latest = np.zeros(N_FEATURES, dtype=np.float32)
         self.tracker.reset()
 
+    @property
+    def mel_bands(self) -> np.ndarray:
+        """The newest hop's 40 mel bands, log(1 + magnitude): a fresh array each hop, never written after,
+        so another thread may hold it (a console's spectrum)."""
+        return self._prev_log
+
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed audio (n,) or (n, channels); returns the rows of the hops it completed, (k, N_FEATURES)."""
         mono = self._mono(block)

@@ -46,6 +46,11 @@ class AnalysisTap:
         self.latest = empty()  # the newest row, whatever the source: the modulation bank reads it
         self.pending: deque[tuple[float, np.ndarray]] = deque(maxlen=PENDING_ROWS)
 
+    @property
+    def spectrum(self) -> np.ndarray:
+        """The output's newest mel bands (AudioAnalyzer.mel_bands); zeros while the tap is paused."""
+        return self._output.mel_bands
+
     def push_output(self, audio: np.ndarray, source: str, seconds: float) -> None:
         """Audio the graph just rendered, at the output rate (frames, channels), starting at `seconds` on
         the timeline. Only the first push after a pause reads `seconds`: from there on the analyzer

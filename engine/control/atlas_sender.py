@@ -1,7 +1,7 @@
-"""The loaded atlas to OSC subscribers (`/engine/subscribe`): all of it to a client when it subscribes,
-and to every subscriber when a new atlas loads. The messages are encoded once, when the atlas loads,
-and their number is bounded (engine/explore/messages.py), so a subscribe costs a bounded burst of
-datagrams and nothing else."""
+"""The loaded atlas to `/explore/subscribe` clients: all of it to a client when it subscribes, and to
+every subscriber when a new atlas loads; then where the walk plays on the map (`/explore/position`).
+The messages are encoded once, when the atlas loads, and their number is bounded
+(engine/explore/messages.py), so a subscribe costs a bounded burst of datagrams and nothing else."""
 
 from __future__ import annotations
 
@@ -35,3 +35,12 @@ class AtlasSender:
             except OSError:  # a client that went away: the feedback stream notices it as well
                 log.debug("atlas to %s:%d failed", *client)
                 return
+
+    def send_position(self, x: float, y: float, z: float) -> None:
+        """`/explore/position X Y Z` to every subscriber (the session calls it a few times a second)."""
+        datagram = encode_message("/explore/position", x, y, z)
+        for client in self.subscribers:
+            try:
+                self.sock.sendto(datagram, client)
+            except OSError:
+                continue

@@ -15,10 +15,13 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/get ADDRESS|PATTERN         -> ADDRESS VALUE per match (the setter's form)
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
-                                           DEVICE_OK OUTAGES MODEL SCENE
+                                           DEVICE_OK OUTAGES MODEL SCENE VISUAL_FRAMES
+                                           VISUAL_RESTARTS
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
                                            GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)
+    /scope/subscribe [PORT]             /engine/latent, /engine/lfo, /engine/spectrum 30 times a second
+                                           (see scope_sender.py; /scope/unsubscribe)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
     /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
@@ -27,11 +30,13 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
                                            beat:NAME, theme:NAME) -> /done /engine/action TEXT,
                                            or /fail /engine/action MESSAGE
+    /midi/learn ADDRESS                 the next MIDI control moved is mapped to ADDRESS -> /done or /fail
+    /visual/fullscreen                  toggle the visual window's full screen (live --window) -> /done or /fail
     /explore/point X Y Z                the walk goes to the loaded atlas's chunk nearest that map position
                                            -> /done /explore/point CHUNK, or /fail /explore/point MESSAGE
+    /explore/subscribe [PORT]           the loaded atlas (/explore/atlas/...) now and whenever another loads,
+                                           and /explore/position X Y Z (where the walk plays on the map)
     /sync ID                            -> /synced ID (every earlier message has been applied)
-Subscribers also get the loaded atlas (/explore/atlas/..., see engine/explore/messages.py) when they
-subscribe and whenever a new one loads.
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
 
@@ -56,6 +61,7 @@ from engine.control.meter_sender import MeterSender
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
 from engine.control.rate_limit import LogLimiter, clip
+from engine.control.scope_sender import ScopeFrame, ScopeSender
 from engine.control.slots import MAX_SLOT
 from engine.errors import EngineError, ParamError
 from engine.params.param import MAX_STRING_LENGTH, Kind, Param, Value
@@ -92,11 +98,15 @@ class OscServer:
     def __init__(self, hub: ControlHub, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allow: list[str] | tuple[str, ...] = (), routes: OscRoutes | None = None,
                  status: Callable[[], Sequence[object]] | None = None,
-                 meters: Callable[[], Sequence[float]] | None = None) -> None:
+                 meters: Callable[[], Sequence[float]] | None = None,
+                 scope: Callable[[], ScopeFrame] | None = None,
+                 fullscreen: Callable[[], bool] | None = None) -> None:
         """`allow`: when given, only these IPs are heard (others dropped and counted). `status`: the
         `/engine/status/reply` arguments of whoever plays (the live session); without it the reply
         carries this server's own counters and zeros for the audio. `meters`: the `/engine/meters`
-        arguments (without it, meter subscribers get nothing)."""
+        arguments (without it, meter subscribers get nothing). `scope`: the latest latent, LFOs and
+        spectrum for `/scope/subscribe` (without it, scope subscribers get nothing). `fullscreen`: toggles
+        the visual window, False when there is none."""
         for ip in allow:
             try:
                 ipaddress.ip_address(ip)
@@ -107,6 +117,7 @@ class OscServer:
         self.allow = frozenset(allow)
         self.routes = routes
         self._status_args = status
+        self._fullscreen = fullscreen
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # bursts (capped by rmem_max)
         try:
@@ -123,11 +134,14 @@ class OscServer:
         self.subscribers = Subscribers()
         self.feedback = Feedback(self.store, self.sock, self.subscribers, routes=routes)
         self.hub.add_error_listener(self.feedback.on_error)
-        self.atlas = AtlasSender(self.sock, self.subscribers)
+        self.explore_subscribers = Subscribers()
+        self.atlas = AtlasSender(self.sock, self.explore_subscribers)
         self.feature_subscribers = Subscribers()
         self.features = FeatureSender(self.sock, self.feature_subscribers)
         self.meter_subscribers = Subscribers()
         self.meters = MeterSender(self.sock, self.meter_subscribers, meters)
+        self.scope_subscribers = Subscribers()
+        self.scope = ScopeSender(self.sock, self.scope_subscribers, scope)
         self.stats = {"packets": 0, "messages": 0, "bundles": 0, "scheduled": 0, "errors": 0, "dropped": 0,
                       "ignored_takeover": 0}
         self.last_packet_at = 0.0  # time.time() of the last datagram (latency benchmarks)
@@ -143,8 +157,13 @@ class OscServer:
             "/analysis/unsubscribe": partial(self._leave, self.feature_subscribers),
             "/analysis/names": self._analysis_names, "/slot/save": self._slot, "/slot/recall": self._slot,
             "/engine/action": self._run_action, "/explore/point": self._point,
+            "/explore/subscribe": self._explore_subscribe,
+            "/explore/unsubscribe": partial(self._leave, self.explore_subscribers),
             "/meters/subscribe": partial(self._join, self.meter_subscribers),
             "/meters/unsubscribe": partial(self._leave, self.meter_subscribers),
+            "/scope/subscribe": partial(self._join, self.scope_subscribers),
+            "/scope/unsubscribe": partial(self._leave, self.scope_subscribers),
+            "/midi/learn": self._learn, "/visual/fullscreen": self._toggle_fullscreen,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -152,6 +171,7 @@ class OscServer:
         self._thread.start()
         self.feedback.start()
         self.meters.start()
+        self.scope.start()
         log.info("OSC on %s:%d", self.host, self.port)
         return self
 
@@ -159,13 +179,15 @@ class OscServer:
         self._halt.set()
         self.feedback.stop()
         self.meters.stop()
+        self.scope.stop()
         self._flush_logs(final=True)
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.feedback.is_alive():
             self.feedback.join(timeout=2)
-        if self.meters.is_alive():
-            self.meters.join(timeout=2)
+        for sender in (self.meters, self.scope):
+            if sender.is_alive():
+                sender.join(timeout=2)
         self.sock.close()
 
     def __enter__(self) -> OscServer:
@@ -399,9 +421,10 @@ class OscServer:
         self._reply(client, "/done", message.address)
 
     def _subscribe(self, message: TimedMessage, sender: Client) -> None:
-        client = self._join(self.subscribers, message, sender)
-        self.feedback.send_all(client)  # every value, at once
-        self.atlas.send_to(client)
+        self.feedback.send_all(self._join(self.subscribers, message, sender))  # every value, at once
+
+    def _explore_subscribe(self, message: TimedMessage, sender: Client) -> None:
+        self.atlas.send_to(self._join(self.explore_subscribers, message, sender))  # the loaded atlas, at once
 
     def _analysis_names(self, message: TimedMessage, sender: Client) -> None:
         self._reply(self._client_port(message, sender), "/analysis/names", *FEATURE_NAMES)
@@ -472,6 +495,23 @@ class OscServer:
             self._reply(sender, "/fail", "/explore/point", str(exc))
             raise OscInputError("/explore/point failed", str(exc)) from None
         self._reply(sender, "/done", "/explore/point", chunk)
+
+    def _learn(self, message: TimedMessage, sender: Client) -> None:
+        args = message.args
+        try:
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise ParamError("usage: /midi/learn ADDRESS")
+            self.hub.learn(self.store.param(args[0]).address)
+        except ParamError as exc:
+            self._reply(sender, "/fail", "/midi/learn", str(exc))
+            raise OscInputError("midi learn failed", str(exc)) from None
+        self._reply(sender, "/done", "/midi/learn", args[0])
+
+    def _toggle_fullscreen(self, message: TimedMessage, sender: Client) -> None:
+        if self._fullscreen is None or not self._fullscreen():
+            self._reply(sender, "/fail", "/visual/fullscreen", "no visual window (live --window)")
+            raise OscInputError("no visual window", "/visual/fullscreen needs live --window")
+        self._reply(sender, "/done", "/visual/fullscreen")
 
     def _sync(self, message: TimedMessage, sender: Client) -> None:
         self._reply(sender, "/synced", *message.args[:1])

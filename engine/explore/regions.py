@@ -48,3 +48,14 @@ class AtlasRegions:
         """The chunk whose map position is nearest (x, y, z)."""
         d = self.positions - np.array([x, y, z])
         return int(np.einsum("ij,ij->i", d, d).argmin())
+
+    def position_of(self, latent: np.ndarray, k: int = 3) -> tuple[float, float, float]:
+        """Where a latent frame (normalised) sits on the map: its `k` nearest chunks' positions,
+        weighted by inverse distance."""
+        centres = self.centres[self.n_clusters:]
+        distance = np.sqrt(np.einsum("ij,ij->i", centres - latent, centres - latent))
+        k = min(k, distance.shape[0])
+        nearest = np.argpartition(distance, k - 1)[:k]
+        weight = 1.0 / (distance[nearest] + 1e-6)
+        x, y, z = (weight @ self.positions[nearest]) / weight.sum()
+        return float(x), float(y), float(z)

@@ -57,6 +57,10 @@ class LfoBank:
         self._keys = [(f"/lfo/{n}/sync", f"/lfo/{n}/shape", f"/lfo/{n}/target") for n in range(n_lfos)]
         self.values = np.zeros(n_lfos)  # last outputs, -1..1, for meters and visuals
 
+    def phases(self) -> list[float]:
+        """Each LFO's free-running phase (0..1, before its phase offset), for a console's display."""
+        return [state.phase for state in self._states]
+
     def apply(self, snapshot: Snapshot, smoothed: np.ndarray) -> np.ndarray:
         """Return `smoothed` plus every LFO's modulation, clamped to each target's range; advances one frame."""
         out = smoothed.copy()

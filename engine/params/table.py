@@ -133,7 +133,7 @@ def _explore_rows() -> list[Param]:
         Param("/rave/codebook_k", Kind.INT, 3, 1, MAX_CODEBOOK_K,
               description="atlas frames blended per latent frame by the codebook, weighted by inverse distance"),
         Param("/explore/atlas", Kind.STRING, "",
-              description="the atlas to navigate (paths as /rave/codebook); live, sent to /engine/subscribe "
+              description="the atlas to navigate (paths as /rave/codebook); live, sent to /explore/subscribe "
                           "clients (/explore/atlas/...)"),
         Param("/explore/cluster", Kind.INT, -1, -1, MAX_ATLAS_CLUSTERS - 1,
               description="the walk glides into this atlas cluster's region over /scene/morph_time "

@@ -106,6 +106,14 @@ class AtlasLoader:
                 self._loaded[address] = None
                 self._on_error(address, f"{exc}; {address} is off")
 
+    def map_position(self) -> tuple[float, float, float] | None:
+        """Where the playing graph's last latent frame sits on the loaded atlas's map; None without one."""
+        regions, graph = self.regions, self._graph()
+        if regions is None or not isinstance(graph, RenderGraph):
+            return None
+        latent = graph.latent  # replaced whole each frame: a consistent frame to read
+        return regions.position_of(latent) if latent.shape[0] == regions.centres.shape[1] else None
+
     def nearest_chunk(self, x: float, y: float, z: float) -> int:
         """For `/explore/point X Y Z`: the loaded atlas's chunk nearest that map position."""
         regions = self.regions

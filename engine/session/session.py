@@ -28,6 +28,7 @@ from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
+from engine.control.scope_sender import ScopeFrame
 from engine.errors import EngineError, ParamError
 from engine.explore.atlas import Atlas
 from engine.explore.messages import atlas_messages, no_atlas_messages
@@ -121,6 +122,7 @@ class LiveSession:
         graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + graph.frame_seconds
         self.visuals: SessionVisuals | None = None
         self.feed: FeatureFeed | None = None
+        self._fullscreen_asked = self._fullscreen_done = 0  # /visual/fullscreen toggles (OSC thread -> tick)
 
     def _device_rate(self) -> int:
         import sounddevice as sd
@@ -135,7 +137,8 @@ class LiveSession:
             self.osc = OscServer(self.hub, config.osc_host, config.osc_port, allow=config.osc_allow,
                                  routes=load_routes(config.osc_map, self.hub),
                                  status=lambda: self.status().osc_reply(),
-                                 meters=lambda: self.decoder.graph.master.meters.osc_args()).start()
+                                 meters=lambda: self.decoder.graph.master.meters.osc_args(),
+                                 scope=self._scope_frame, fullscreen=self.request_fullscreen).start()
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
@@ -179,16 +182,36 @@ class LiveSession:
         self.swapper.poll()
         self.live_models.poll()
         self.atlases.poll()
+        self._send_map_position()
         if self.visuals is not None:
             self.visuals.follow_generator()
+            while self._fullscreen_done < self._fullscreen_asked:  # OSC asked; Qt acts on this thread
+                self._fullscreen_done += 1
+                self.visuals.toggle_fullscreen()
         if self.decoder.error is not None:
             raise EngineError(f"decoder thread stopped: {self.decoder.error}")
 
     def _follow_analysis_demand(self) -> None:
         """The analysis runs on the render thread only while something reads it: the visuals, OSC
         feature subscribers, or (the graph sees to it) a modulation slot."""
-        subscribers = self.osc is not None and len(self.osc.feature_subscribers) > 0
+        subscribers = self.osc is not None and (len(self.osc.feature_subscribers) + len(self.osc.scope_subscribers)) > 0
         self.decoder.graph.analysis.wanted = self.visuals is not None or subscribers
+
+    def request_fullscreen(self) -> bool:
+        """OSC `/visual/fullscreen` (any thread): toggle the visual window on the next tick; False without one."""
+        if not self.config.window:
+            return False
+        self._fullscreen_asked += 1
+        return True
+
+    def _scope_frame(self) -> ScopeFrame:
+        """The latest latent heard, LFOs and spectrum, for OSC `/scope/subscribe` (read on the OSC side)."""
+        graph = self.decoder.graph
+        feed = self.feed  # the latent of the frame now heard; an effect graph (no latent) sends none
+        return ScopeFrame(latent=feed.latent if feed is not None else (),
+                          lfo_values=graph.lfos.values, lfo_phases=graph.lfos.phases(),
+                          spectrum=graph.analysis.spectrum if graph.analysis.running else (),
+                          frames_name=self.visuals.host.frames.name if self.visuals is not None else None)
 
     def run(self, seconds: float | None = None, status: bool = False) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds
@@ -231,6 +254,13 @@ class LiveSession:
     def _swap_error(self, message: str) -> None:
         self.errors.append(message)
         self.hub.report_error("session", "/rave/model", message)
+
+    def _send_map_position(self) -> None:
+        """`/explore/position` to the map's subscribers, each tick (10 a second) while an atlas is loaded."""
+        if self.osc is not None and len(self.osc.explore_subscribers):
+            position = self.atlases.map_position()
+            if position is not None:
+                self.osc.atlas.send_position(*position)
 
     def _atlas_error(self, address: str, message: str) -> None:
         self.errors.append(message)

@@ -94,10 +94,13 @@ class SessionStatus:
 
     def osc_reply(self) -> list[object]:
         """`/engine/status/reply` arguments, in the order engine/control/osc_server.py lists; the first
-        seven are also what a server without a session replies."""
+        seven are also what a server without a session replies. The visual process's frames and restarts
+        come last (0 without visuals): a console derives the visual frame rate from the frames."""
+        visuals = self.visuals or {}
         return [float(self.cpu_load), self.underruns, self.samplerate, self.osc["messages"], self.osc["errors"],
                 self.osc["dropped"], self.osc["subscribers"], round(self.latency["total_s"] * 1000, 2),
-                int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene]
+                int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene,
+                int(visuals.get("frames", 0)), int(visuals.get("restarts", 0))]
 
 
 class StatusLine:

@@ -32,6 +32,8 @@ class SessionVisuals:
         self.recorder: LiveRecorder | None = None
         self._stats: dict[str, object] | None = None  # kept from stop() for the report
 
+    window: object | None = None  # the VisualWindow while run_window runs (typed loosely: no Qt import here)
+
     def start(self) -> None:
         self.host.start()
 
@@ -60,8 +62,19 @@ class SessionVisuals:
         """The frame window in the calling (main) thread; Qt's event loop calls `tick`."""
         from engine.visual.window import run_window
 
-        run_window(newest_reader(self.host.frames), screen=screen, fullscreen=fullscreen, seconds=seconds,
-                   tick=tick, tick_seconds=tick_seconds)
+        def keep(window: object) -> None:
+            self.window = window
+
+        try:
+            run_window(newest_reader(self.host.frames), screen=screen, fullscreen=fullscreen, seconds=seconds,
+                       tick=tick, tick_seconds=tick_seconds, on_window=keep)
+        finally:
+            self.window = None
+
+    def toggle_fullscreen(self) -> None:
+        """From the main thread (the session's tick, inside the window's event loop)."""
+        if self.window is not None:
+            self.window.toggle_fullscreen()  # type: ignore[attr-defined]
 
     def stats(self) -> dict[str, object]:
         return self._stats if self._stats is not None else self.host.stats()

@@ -218,8 +218,10 @@ def _pick_screen(screen: int | None) -> QtGui.QScreen | None:
 def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bool = False,
                seconds: float | None = None, title: str = "rave-engine visuals", poll_hz: float = 120.0,
                show_fps: bool = False, tick: Callable[[], None] | None = None,
-               tick_seconds: float = TICK_SECONDS) -> int:
+               tick_seconds: float = TICK_SECONDS,
+               on_window: Callable[[VisualWindow], None] | None = None) -> int:
     """Show `source` in a window until it is closed (or `seconds` pass); returns the event loop's code.
+    `on_window` is handed the window once it exists (the caller's `tick` may then act on it).
 
     `tick`: the caller's housekeeping, called every `tick_seconds` from the event loop (the engine
     runs with the window in the main thread). An exception from it closes the window and is raised
@@ -228,6 +230,8 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
     app = application()
     window = VisualWindow(source, title=title, screen=screen, fullscreen=fullscreen, poll_hz=poll_hz,
                           show_fps=show_fps)
+    if on_window is not None:
+        on_window(window)
     failure: list[BaseException] = []
     ticker = QtCore.QTimer(window)
     if tick is not None:
