@@ -113,3 +113,40 @@ def test_the_engines_own_atlas_messages_are_drawn(qtbot, window: ConsoleWindow, 
     qtbot.waitUntil(lambda: len(window.atlas.cluster_buttons) == atlas.n_clusters, timeout=10_000)
     np.testing.assert_allclose(window.atlas.points, atlas.positions, atol=1e-6)
     assert list(window.atlas.clusters) == list(atlas.clusters)
+
+
+def test_a_clicked_point_moves_the_playing_engine(qtbot, jack_server, default_model_path: Path, atlas_path: Path,
+                                                  console_settings_file: Path, tmp_path: Path) -> None:
+    """End to end: a live engine loads an atlas, the console draws what the engine sends, a click on a
+    point reaches the engine, which goes to that chunk (`/explore/chunk`) and moves its walk there."""
+    from gui_fixtures import start_engine
+    from test_console_gui import engine_value, open_window
+
+    engine = start_engine(jack_server, default_model_path, tmp_path / "engine.log",
+                          extra=("--allow-model-dir", str(atlas_path.parent)))
+    try:
+        window = open_window(qtbot, engine.port)
+        window.tabs.setCurrentWidget(window.map_tab)
+        client = Listener()
+        client.send(engine.port, encode_message("/explore/atlas", str(atlas_path)))
+        client.close()
+        atlas = Atlas.load(atlas_path)
+        qtbot.waitUntil(lambda: len(window.atlas.cluster_buttons) == atlas.n_clusters, timeout=20_000)
+        np.testing.assert_allclose(window.atlas.points, atlas.positions, atol=1e-6)
+        assert engine_value(engine.port, "/explore/chunk") == -1
+        for _ in range(3):
+            window.refresh()
+        qtbot.wait(200)
+        screen = window.atlas.view.screen_positions()
+        view = window.atlas.view
+        inside = [i for i, (x, y) in enumerate(screen) if 20 < x < view.width() - 20 and 20 < y < view.height() - 20]
+        assert inside
+        distances = np.hypot(*(screen[:, None, :] - screen[None, :, :]).transpose(2, 0, 1)) + np.eye(len(screen)) * 1e9
+        target = max(inside, key=lambda i: distances[i].min())
+        x, y = screen[target]
+        QTest.mouseClick(view, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                         QtCore.QPoint(round(x), round(y)))
+        qtbot.waitUntil(lambda: engine_value(engine.port, "/explore/chunk") == target, timeout=10_000)
+        assert engine.alive()
+    finally:
+        engine.stop()
