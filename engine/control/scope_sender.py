@@ -16,12 +16,12 @@ rate and the subscriber limit however fast the engine renders, and nothing is se
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.control.feedback import Subscribers
 from engine.control.osc_codec import encode_message
+from engine.control.periodic_sender import PeriodicSender
 
 SCOPE_HZ = 30.0
 FRAMES_EVERY = 30  # ticks between two /engine/frames announcements (one second)
@@ -36,21 +36,12 @@ class ScopeFrame:
     frames_name: str | None = None  # the visual frame buffer's shared-memory name, when visuals run
 
 
-class ScopeSender(threading.Thread):
+class ScopeSender(PeriodicSender):
     def __init__(self, sock: socket.socket, subscribers: Subscribers,
                  source: Callable[[], ScopeFrame] | None, rate_hz: float = SCOPE_HZ) -> None:
-        super().__init__(name="osc-scope", daemon=True)
-        self.sock = sock
-        self.subscribers = subscribers
+        super().__init__("osc-scope", sock, subscribers, rate_hz)
         self.source = source
-        self.period = 1.0 / rate_hz
-        self.stats = {"sent": 0, "send_failures": 0}
         self._ticks = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.wait(self.period):
-            self.send_once()
 
     def packets(self, frame: ScopeFrame, announce: bool) -> list[bytes]:
         packets = [encode_message("/engine/latent", *(float(v) for v in frame.latent)),
@@ -62,19 +53,8 @@ class ScopeSender(threading.Thread):
             packets.append(encode_message("/engine/frames", frame.frames_name))
         return packets
 
-    def send_once(self) -> None:
-        clients = list(self.subscribers)
-        if not clients or self.source is None:
-            return
+    def packets_now(self) -> list[bytes]:
+        if self.source is None:
+            return []
         self._ticks += 1
-        packets = self.packets(self.source(), announce=self._ticks % FRAMES_EVERY == 1)
-        for client in clients:
-            for packet in packets:
-                try:
-                    self.sock.sendto(packet, client)
-                    self.stats["sent"] += 1
-                except OSError:
-                    self.stats["send_failures"] += 1
-
-    def stop(self) -> None:
-        self._halt.set()
+        return self.packets(self.source(), announce=self._ticks % FRAMES_EVERY == 1)

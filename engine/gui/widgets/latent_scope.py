@@ -5,18 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from engine.gui.widgets.still_plot import StillPlot
+
 HISTORY_SECONDS = 10.0
 RATE_HZ = 30.0
 N_POINTS = int(HISTORY_SECONDS * RATE_HZ)
 
 
-class LatentScope(pg.PlotWidget):
+class LatentScope(StillPlot):
     def __init__(self) -> None:
-        super().__init__()
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setYRange(-3.5, 3.5, padding=0)
+        super().__init__((-3.5, 3.5))
         self.setXRange(-HISTORY_SECONDS, 0, padding=0)
         self.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         self.setMinimumHeight(110)

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.gui.context import ConsoleContext
 from engine.gui.widgets.choice import Choice
 from engine.gui.widgets.fader import Fader
+from engine.gui.widgets.still_plot import StillPlot
 
 PREVIEW_POINTS = 128
 N_LFOS = 4
@@ -35,15 +36,9 @@ def shape_curve(shape: str, phases: np.ndarray) -> np.ndarray:
     return (1 - w) * steps[k] + w * steps[(k + 1) % steps.size]
 
 
-class ShapePreview(pg.PlotWidget):
+class ShapePreview(StillPlot):
     def __init__(self) -> None:
-        super().__init__()
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.getPlotItem().hideAxis("left")
-        self.getPlotItem().hideAxis("bottom")
-        self.setYRange(-1.1, 1.1, padding=0)
+        super().__init__((-1.1, 1.1), axes=False)
         self.setXRange(0, 1, padding=0)
         self.setFixedSize(96, 52)
         self.phases = np.linspace(0, 1, PREVIEW_POINTS, endpoint=False)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from engine.gui.widgets.still_plot import StillPlot
+
 N_BANDS = 40
 PEAK_FALL = 0.02  # per refresh
 
 
-class SpectrumView(pg.PlotWidget):
+class SpectrumView(StillPlot):
     def __init__(self) -> None:
-        super().__init__()
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.getPlotItem().hideAxis("left")
-        self.getPlotItem().hideAxis("bottom")
-        self.setYRange(0, 1.0, padding=0)
+        super().__init__((0.0, 1.0), axes=False)
         self.setXRange(-0.5, N_BANDS - 0.5, padding=0)
         self.setMinimumHeight(90)
         self.bands = np.zeros(N_BANDS)
