@@ -41,39 +41,9 @@ from engine.io.audio_files import read_audio  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.models.nn_tilde import NNModel  # noqa: E402
 from engine.render.offline import RenderRequest, render  # noqa: E402
+from tests.explore_fixtures import RATE, hats, plucks  # noqa: E402
 
 MUSIC = ROOT.parent / "shared" / "fixtures" / "music"
-RATE = 48000
-
-
-def hats(seconds: float, bpm: float = 120.0) -> np.ndarray:
-    """Bright noise hats on eighth notes and a click every beat."""
-    rng = np.random.default_rng(1)
-    n = int(seconds * RATE)
-    y = np.zeros(n)
-    noise = np.diff(rng.standard_normal(n + 1))
-    step = 60.0 / bpm / 2
-    for k in range(int(seconds / step)):
-        a = int(k * step * RATE)
-        t = np.arange(min(int(0.06 * RATE), n - a)) / RATE
-        y[a:a + t.size] += (0.5 if k % 2 == 0 else 0.25) * noise[a:a + t.size] * np.exp(-t / 0.015)
-        if k % 4 == 0:
-            y[a:a + t.size] += 0.4 * np.sin(2 * np.pi * 1500 * t) * np.exp(-t / 0.03)
-    return (0.5 * y).astype(np.float32)
-
-
-def plucks(seconds: float, seed: int = 0) -> np.ndarray:
-    """Low decaying harmonic notes."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    y = np.zeros(n)
-    start = 0
-    while start < n:
-        f = float(rng.choice([55.0, 65.4, 73.4, 82.4, 98.0, 110.0]))
-        t = np.arange(min(n - start, int(rng.uniform(0.3, 0.7) * RATE))) / RATE
-        y[start:start + t.size] += np.exp(-t / 0.25) * sum(0.4 / h * np.sin(2 * np.pi * f * h * t) for h in (1, 2, 3, 4))
-        start += t.size
-    return (0.6 * y).astype(np.float32)
 
 
 def explore_cost(model: NNModel, folder: Path, out: Path, runs: tuple[str, ...]) -> dict[str, object]:
