@@ -178,3 +178,24 @@ def test_training_script_runs(tmp_path: Path) -> None:
     assert exported.decode(torch.zeros(1, 16, 2)).shape == (1, 1, 2 * FRAME)
     pca = exported.latent_pca
     torch.testing.assert_close(pca @ pca.T, torch.eye(16), atol=1e-4, rtol=0)
+
+
+def test_posterior_means_keep_their_spread_in_training() -> None:
+    """The latent of the v2 run died when the means' spread fell below the sampling noise; the batch
+    norm on the mean holds it at one per dimension in training, and is a fixed map once exported."""
+    from engine.models.default_vae import DefaultVAE
+
+    torch.manual_seed(0)
+    vae = DefaultVAE(enc_filters=8, enc_channels=8, dec_channels=[8, 8, 8, 8], n_bands=4, latent_size=4)
+    with torch.no_grad():
+        vae.encoder.head.conv.weight[:4].mul_(0.02)  # a head that has shrunk its means
+        x = torch.randn(4, 1, 8 * FRAME) * torch.logspace(-2, 0, 4)[:, None, None]
+        vae.train()
+        mean, _ = vae.posterior(x)
+        np.testing.assert_allclose(mean.std(dim=(0, 2)).numpy(), 1.0, rtol=0.05)
+        vae.eval()
+        frozen, _ = vae.posterior(x)
+    assert not torch.allclose(frozen, mean)  # eval uses the running statistics, not the batch's
+    legacy = DefaultVAE(enc_filters=8, enc_channels=8, dec_channels=[8, 8, 8, 8], n_bands=4, latent_size=4,
+                        mean_norm=False)
+    assert not any("mean_norm" in k for k in legacy.state_dict())

@@ -11,7 +11,8 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"enc_filters": 8, "enc_channels": 8, "dec_channels": [8, 8, 8, 8], "n_bands": 4, "latent_size": 4}
+TINY = {"enc_filters": 8, "enc_channels": 8, "dec_channels": [8, 8, 8, 8], "n_bands": 4, "latent_size": 4,
+        "mean_norm": True}
 TINY_ARGS = ["--batch", "2", "--clip-frames", "2", "--pool", "4", "--pool-seconds", "0.2", "--threads", "1"]
 # libsndfile writes mp3 from 1.1 on (soundfile's wheels bundle 1.2); an older system library skips it.
 FORMATS = tuple(f for f in (("wav", "WAV", None), ("flac", "FLAC", None), ("ogg", "OGG", "VORBIS"),

@@ -6,7 +6,10 @@ so the first faders matter most. The exported TorchScript module
 follows the nn~ interface (``encode`` / ``decode`` / ``forward`` with ``*_params`` buffers).
 
 Encoder: learned analysis filter pairs (kernel 512, hop 256) -> magnitude -> log -> causal strided
-convs (x8) -> posterior mean and log-variance.
+convs (x8) -> posterior mean and log-variance. The mean goes through a batch normalisation with
+no learned scale (``mean_norm``, as in BN-VAE): early in training the spectral loss shrank the
+means' spread below the sampling noise, the decoder learned to ignore z and the latent died (the
+v2 run of 2026-11-30); with the spread held at one the KL can only act on the variance.
 Decoder: latent -> causal conv -> three (x2 upsample + dilated residual units) -> at hop 256:
 learned overlap-add synthesis basis (waveform) + filtered-noise branch (band gains shaping
 random-phase spectra, windowed overlap-add).
@@ -60,7 +63,9 @@ def _analysis_init(weight: torch.Tensor, sr: int) -> None:
 
 
 class Encoder(nn.Module):
-    def __init__(self, n_filters: int, channels: int, latent_size: int, streaming: bool) -> None:
+    def __init__(
+        self, n_filters: int, channels: int, latent_size: int, streaming: bool, mean_norm: bool = False
+    ) -> None:
         super().__init__()
         self.n_filters = n_filters
         self.analysis = CausalConv1d(1, 2 * n_filters, 2 * HOP, stride=HOP, bias=False, streaming=streaming)
@@ -75,6 +80,10 @@ class Encoder(nn.Module):
             # the mean, the decoder learns to ignore z and the posterior collapses.
             self.head.conv.weight[latent_size:].mul_(0.1)
             self.head.conv.bias[latent_size:].fill_(-6.0)
+        # Exported, this is a fixed per-dimension affine map (running statistics): streaming-safe.
+        self.mean_norm: nn.Module = (
+            nn.BatchNorm1d(latent_size, eps=1e-8, affine=False, momentum=0.01) if mean_norm else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = self.analysis(x)
@@ -83,7 +92,7 @@ class Encoder(nn.Module):
         for conv in self.down:
             h = conv(_leaky(h))
         mean, logvar = self.head(_leaky(h)).chunk(2, dim=1)
-        return mean, logvar.clamp(-12.0, 4.0)
+        return self.mean_norm(mean), logvar.clamp(-12.0, 4.0)
 
 
 class NoiseSynth(nn.Module):
@@ -149,6 +158,7 @@ class DefaultVAE(nn.Module):
         dec_channels: list[int] | None = None,
         n_bands: int = 64,
         latent_size: int = LATENT_SIZE,
+        mean_norm: bool = True,
         streaming: bool = False,
     ) -> None:
         super().__init__()
@@ -160,10 +170,11 @@ class DefaultVAE(nn.Module):
             "dec_channels": list(dec_channels),
             "n_bands": n_bands,
             "latent_size": latent_size,
+            "mean_norm": mean_norm,
         }
         if len(dec_channels) != 4:
             raise ValueError("three x2 upsampling stages need four channel counts")
-        self.encoder = Encoder(enc_filters, enc_channels, latent_size, streaming)
+        self.encoder = Encoder(enc_filters, enc_channels, latent_size, streaming, mean_norm)
         self.decoder = Decoder(dec_channels, latent_size, n_bands, streaming)
         self.sr: int = SAMPLE_RATE
         self.register_buffer(

@@ -35,6 +35,7 @@ def _config(state: dict[str, torch.Tensor]) -> dict[str, object]:
                          *(state[f"decoder.blocks.{i}.conv.conv.weight"].shape[0] for i in up)],
         "n_bands": state["decoder.noise_gain.conv.weight"].shape[0],
         "latent_size": state["encoder.head.conv.weight"].shape[0] // 2,
+        "mean_norm": "encoder.mean_norm.running_mean" in state,
     }
 
 

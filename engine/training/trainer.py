@@ -339,6 +339,8 @@ def train(
             if step % settings.log_every == 0 or step == 1:
                 show.update(step, done_seconds + now - start, spec_ema, kl_ema, (step - first_step) / max(now - start, 1e-9))
         show.update(step, elapsed, spec_ema, kl_ema, (step - first_step) / max(time.perf_counter() - start, 1e-9))
+        if ranks.world > 1:
+            _average_buffers(model)
         checkpoint()
     model.to("cpu")
     return TrainResult(step, elapsed, spec_ema, kl_ema, interrupted, ranks.world, weights_digest(model), history)
@@ -354,6 +356,17 @@ def _agree(halt: bool, elapsed: float) -> tuple[bool, float]:
         flags = flags.cuda()
     dist.all_reduce(flags, op=dist.ReduceOp.MAX)
     return bool(flags[0].item()), float(flags[1].item())
+
+
+def _average_buffers(model: nn.Module) -> None:
+    """Running statistics (the latent mean's batch norm) follow each rank's own batches; average them
+    so every rank ends with the same model."""
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+            buffer.div_(dist.get_world_size())
 
 
 def _was_interrupted(halt: bool, settings: TrainSettings, step: int, elapsed: float, budget: float | None) -> bool:
