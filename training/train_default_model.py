@@ -1,6 +1,6 @@
 """Train, evaluate and export the engine's default streaming VAE on the procedural corpus.
 
-    .venv/bin/python -m training.train_default_model --steps 28000 --out models/default.ts
+    .venv/bin/python -m training.train_default_model --out models/default.ts
 
 A thin script over engine/training/ (the loop, the export, the report) with the corpus of
 training/corpus.py. Reproducible for a given seed and step count (fixed seeds, deterministic data
@@ -57,7 +57,7 @@ class Config:
 
 def parse_args(argv: list[str] | None = None) -> Config:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=30_000, help="training length; the learning rate follows a cosine over it")
+    p.add_argument("--steps", type=int, default=24_000, help="training length; the learning rate follows a cosine over it")
     p.add_argument("--minutes", type=float, default=90.0, help="stop early after this much training wall time")
     p.add_argument("--out", type=Path, default=Path("models/default.ts"))
     p.add_argument("--threads", type=int, default=2)
@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--eval-clips", type=int, default=16)
     p.add_argument("--eval-frames", type=int, default=64, help="latent frames per held-out clip")
-    p.add_argument("--log-floor", type=float, default=1e-5, help="magnitude floor of the loss's log term")
+    p.add_argument("--log-floor", type=float, default=1e-3, help="magnitude floor of the loss's log term (1e-5 starved the decoder of z)")
     p.add_argument("--pool", type=int, default=256, help="clips in the training pool (one renewed per step)")
     p.add_argument("--pool-seconds", type=float, default=2.048, help="length of each pool clip")
     p.add_argument(
