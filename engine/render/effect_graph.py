@@ -144,7 +144,7 @@ class EffectGraph(FrameEnd):
 
     def next_frame(self) -> np.ndarray:
         """Play the method on the next input frame: float32 (samples, out_channels) at the output rate."""
-        self.timeline.advance(self.time_seconds)
+        self.timeline.advance(self.time_seconds, self.frame_seconds)
         snapshot = self.store.snapshot()
         requested = str(snapshot.values["/rave/method"])
         previous = self.spec
