@@ -89,6 +89,10 @@ class Launcher:
         """A model or reference request's own quantize (None: /launch/quantize when it is ready)."""
         self._switch_quantize[address] = None if quantize is None else check_quantize(quantize)
 
+    def switch_waits(self, address: str) -> bool:
+        """Whether the switch to what was asked for at `address` will wait for the grid."""
+        return self._timeline() is not None and self.quantum_beats(self._switch_quantize.get(address)) > 0
+
     def switch(self, address: str, label: str, audio: Callable[[float], None]) -> bool:
         """From a loader: switch to what it loaded on the next grid line (now when unquantised)."""
         return self.launch(label, self._switch_quantize.pop(address, None), audio=audio)

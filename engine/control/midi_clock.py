@@ -8,11 +8,14 @@ doubled tick). It is written to `/tempo/bpm` at most 10 times a second, with a s
 
 Clock out: a thread sends ticks at `/tempo/bpm`, each one scheduled at an absolute time on
 time.perf_counter (next = previous + one tick at the current tempo), so sleep overshoot never
-accumulates into drift.
+accumulates into drift. Joined to Ableton Link (`beat_now`), each tick is scheduled on the session's
+beat instead (tick n at beat n / 24), so the clock follows Link's phase, not only its tempo.
+`/transport/play` sends Stop and Start, and no ticks while stopped.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -86,30 +89,48 @@ class ClockOut(threading.Thread):
     """Sends 24 ppqn at the store's `/tempo/bpm` through `send` (thread-safe), with start/stop."""
 
     def __init__(self, hub: ControlHub, send: Callable[[list[int]], None], address: str = "/tempo/bpm",
-                 transport: bool = True) -> None:
+                 transport: bool = True, beat_now: Callable[[], tuple[float, float] | None] | None = None) -> None:
+        """`beat_now()`: (beat, bpm) of an outside beat clock (Link) now, None while it has none."""
         super().__init__(name="midi-clock-out", daemon=True)
         self.hub = hub
         self.send = send
         self.address = address
         self.transport = transport  # send Start first and Stop at the end
+        self.beat_now = beat_now
         self.ticks_sent = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        if self.transport:
+        playing = bool(self.hub.store.get("/transport/play"))
+        if self.transport and playing:
             self.send([START])
         next_time = time.perf_counter()
         while not self._stop_event.is_set():
+            if self.beat_now is not None and (beat := self.beat_now()) is not None:
+                next_time = time.perf_counter() + self._to_next_tick(*beat)
             now = time.perf_counter()
             if next_time > now and self._stop_event.wait(next_time - now):
                 break
-            self.send([TICK])
-            self.ticks_sent += 1
+            play = bool(self.hub.store.get("/transport/play"))
+            if play != playing:
+                playing = play
+                if self.transport:
+                    self.send([START if play else STOP])
+            if playing:
+                self.send([TICK])
+                self.ticks_sent += 1
             next_time += 60.0 / (float(self.hub.store.get(self.address)) * PPQN)
             if time.perf_counter() - next_time > LATE_RESYNC_S:  # suspended or starved: do not burst
                 next_time = time.perf_counter()  # the missed ticks out, restart the grid from now
         if self.transport:
             self.send([STOP])
+
+    @staticmethod
+    def _to_next_tick(beat: float, bpm: float) -> float:
+        """Seconds from `beat` to the next 24th of a beat (within a quarter tick after one: the one after it,
+        so jitter in the outside clock never sends a tick twice)."""
+        ticks = beat * PPQN
+        return (math.floor(ticks + 0.25) + 1 - ticks) * 60.0 / (bpm * PPQN)
 
     def stop(self, timeout: float = 1.0) -> None:
         self._stop_event.set()
