@@ -1,7 +1,8 @@
 """Quantised launches: a scene, slot or theme launched mid-bar lands on the next line of the beat grid.
 
-The landing is checked where it matters, in rendered audio: a scene that lifts the level by 60 dB,
-launched mid-bar with quantize `bar`, steps up at the bar line, within one latent frame.
+The landing is checked where it matters, in rendered audio: a scene that starts the transport (silence
+to sound: the sharpest level change there is), launched mid-bar with quantize `bar`, is heard from the
+bar line on, within one latent frame.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import envelope
 
 from engine.control.hub import ControlHub
 from engine.control.launcher import Launcher
@@ -24,10 +24,12 @@ from engine.render.launch_queue import MAX_PENDING, Launch, LaunchQueue
 from engine.render.timeline import Timeline
 
 QUIET = {"/master/agc": False, "/master/gain_db": -60.0, "/scene/morph_time": 0.0}
+SILENT = {"/master/agc": False, "/transport/play": False, "/scene/morph_time": 0.0}
 
 
 def _scenes(folder: Path) -> Path:
     (folder / "loud.toml").write_text('name = "loud"\n[params]\n"/master/gain_db" = 0.0\n')
+    (folder / "start.toml").write_text('name = "start"\n[params]\n"/transport/play" = true\n')
     (folder / "drop.toml").write_text('name = "drop"\n[params]\n"/master/gain_db" = 0.0\n"/visual/theme" = "strobe"\n')
     return folder
 
@@ -37,11 +39,10 @@ def _render_until(graph: RenderGraph, seconds: float, out: list[np.ndarray]) -> 
         out.append(graph.next_frame())
 
 
-def _step_seconds(audio: np.ndarray, rate: int, hop: int = 64) -> float:
-    """Where the level first rises 30 dB above the quiet part's."""
-    level_db = 20 * np.log10(envelope(audio, hop) + 1e-12)
-    quiet = np.median(level_db[: len(level_db) // 4])
-    return float(np.argmax(level_db > quiet + 30.0) * hop / rate)
+def _onset_seconds(audio: np.ndarray, rate: int, after: float) -> float:
+    """The first sample above -80 dBFS after `after` seconds (silence leaves only the DC blocker's tail)."""
+    start = int(after * rate)
+    return (start + int(np.argmax(np.abs(audio[start:]) > 1e-4))) / rate
 
 
 @pytest.mark.parametrize(("bpm", "quantize", "launch_at"), [(120.0, "bar", 1.3), (133.0, "beat", 0.7),
@@ -50,22 +51,23 @@ def test_a_scene_launched_mid_bar_steps_the_audio_at_the_grid_line(default_model
                                                                    bpm: float, quantize: str,
                                                                    launch_at: float) -> None:
     store = ParamStore(build_param_table(default_model.latent_size or 1))
-    store.set_many({**QUIET, "/tempo/bpm": bpm})
+    store.set_many({**SILENT, "/tempo/bpm": bpm})
     graph = RenderGraph(default_model, store, seed=1)
     hub = ControlHub(store, timeline=lambda: graph.timeline, scenes_dir=_scenes(tmp_path))
     frames: list[np.ndarray] = []
     _render_until(graph, launch_at, frames)
-    hub.recall_scene("loud", quantize=quantize)
-    assert store.get("/master/gain_db") == -60.0  # waiting for the grid, not at once
+    hub.recall_scene("start", quantize=quantize)
+    assert store.get("/transport/play") is False  # waiting for the grid, not at once
     beats = {"beat": 1, "bar": 4, "2bar": 8}[quantize]
     line = next_boundary(launch_at * bpm / 60.0, beats) * 60.0 / bpm
     _render_until(graph, line + 1.0, frames)
     audio = np.concatenate(frames)[:, 0]
-    step = _step_seconds(audio, graph.output_rate)
-    assert abs(step - line) <= graph.frame_seconds, (step, line)
-    assert store.get("/master/gain_db") == 0.0
+    assert np.abs(audio[: int(launch_at * graph.output_rate)]).max() < 1e-4  # silent until the launch
+    onset = _onset_seconds(audio, graph.output_rate, launch_at)
+    assert abs(onset - line) <= graph.frame_seconds, (onset, line)
+    assert store.get("/transport/play") is True and np.abs(audio[-graph.output_rate // 2:]).max() > 1e-2
     landed = graph.timeline.launches.landed[-1]
-    assert landed.label == "scene:loud" and abs(landed.seconds - line) <= graph.frame_seconds / 2 + 1e-9
+    assert landed.label == "scene:start" and abs(landed.seconds - line) <= graph.frame_seconds / 2 + 1e-9
 
 
 def test_quantize_off_launches_at_once_and_the_param_sets_the_default(tmp_path: Path) -> None:
