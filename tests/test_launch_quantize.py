@@ -170,3 +170,42 @@ def test_a_launcher_without_an_engine_runs_at_once() -> None:
     ran: list[float] = []
     assert not Launcher(store, lambda: None, None).launch("x", audio=ran.append)
     assert ran == [0.0]
+
+
+def test_osc_launch_messages_take_a_quantize_argument(tmp_path: Path) -> None:
+    from osc_fixtures import Listener
+
+    from engine.control.osc_codec import encode_message
+    from engine.control.osc_server import OscServer
+
+    store = ParamStore(build_param_table(2))
+    timeline = Timeline(store)
+    timeline.advance(0.1, 0.04)
+    hub = ControlHub(store, timeline=lambda: timeline, scenes_dir=_scenes(tmp_path), slots_dir=tmp_path / "slots")
+    store.set("/rave/latent/0/bias", 1.0)
+    hub.slots.save(2)
+    store.set_many({**QUIET, "/rave/latent/0/bias": 0.0})
+    listener = Listener()
+    try:
+        with OscServer(hub, port=0) as server:
+            for address, *args in (("/scene/recall", "loud", 0.0, "bar"), ("/slot/recall", 2, "beat"),
+                                   ("/engine/action", "theme:strobe", "2bar"), ("/visual/theme", "ink", "4bar")):
+                listener.send(server.port, encode_message(address, *args))
+            listener.send(server.port, encode_message("/scene/recall", "loud", "3bar"))
+            listener.send(server.port, encode_message("/sync", 1))
+            listener.wait_for(lambda r: ("/synced", [1]) in r)
+    finally:
+        listener.close()
+    assert timeline.launches.pending == 4  # every launch waits; the bad quantize was refused
+    assert store.get("/master/gain_db") == -60.0 and store.get("/visual/theme") == "nebula"
+    assert any(a == "/fail" and args[0] == "/scene/recall" and "3bar" in str(args[1])
+               for a, args in listener.received)
+    labels = []
+    t = 0.1
+    while timeline.launches.pending:
+        t += 0.04
+        timeline.advance(t, 0.04)
+        labels += [(x.label, round(x.grid_seconds, 3)) for x in list(timeline.launches.landed)[len(labels):]]
+    assert labels == [("slot:2", 0.5), ("scene:loud", 2.0), ("/visual/theme strobe", 4.0),
+                      ("/visual/theme ink", 8.0)]
+    assert store.get("/visual/theme") == "ink" and store.get("/rave/latent/0/bias") == 1.0
