@@ -37,8 +37,10 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
-# The models, how they play and the files they load are not part of a scene.
-NOT_IN_SCENES = ("/rave/model", "/rave/method", "/rave/model/b", "/rave/reference/a", "/rave/reference/b")
+# The models, how they play and the files they load are not part of a scene; nor are the transport and
+# how launches wait (a scene saved while stopped must not stop the set when recalled).
+NOT_IN_SCENES = ("/rave/model", "/rave/method", "/rave/model/b", "/rave/reference/a", "/rave/reference/b",
+                 "/transport/play", "/launch/quantize")
 MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
 MAX_KIND_LENGTH = 40
 

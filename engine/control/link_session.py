@@ -4,7 +4,7 @@ Through LinkPython-extern (import name `link`: Ableton's Link library inside the
 state reads the beat and phase at any host time and sets the tempo at one. Its discovery finds peers
 in other processes and on other hosts of the network.
 
-One thread, at 200 Hz, and nothing else touches Link: the audio callback and the render thread never
+One thread, at 100 Hz, and nothing else touches Link: the audio callback and the render thread never
 call into it. Each round it
 - follows: a tempo or start/stop change from the session is written to `/tempo/bpm` /
   `/transport/play`;
@@ -31,8 +31,8 @@ from engine.render.beat_grid import BEATS_PER_BAR, GridPoint
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.005
-OFFSET_SMOOTHING = 0.02  # per round: a time constant of 0.25 s on the block-quantised audio clock
+POLL_SECONDS = 0.01
+OFFSET_SMOOTHING = 0.04  # per round: a time constant of 0.25 s on the block-quantised audio clock
 OFFSET_RESET_SECONDS = 0.05  # a jump this large (a device restart): take the new offset at once
 MIN_TEMPO_CHANGE = 1e-6
 LINK_MISSING = "--link needs Ableton Link's Python binding: pip install LinkPython-extern (this package's link extra)"

@@ -150,7 +150,7 @@ class EffectGraph(FrameEnd):
         previous = self.spec
         if requested and requested != self.spec.name:
             self._switch(requested)
-        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous), beat=self.timeline.grid.point.beat)
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
         popped = self.input_frames.pop()
