@@ -85,6 +85,15 @@ class ClockIn:
             self.hub.glide(self.address, self.bpm, GLIDE_S)
 
 
+def next_tick(last: int | None, beat: float, bpm: float) -> tuple[int, float]:
+    """On an outside beat clock: the tick (24ths of a beat) to send next and the seconds to wait for it.
+    The one after `last` while the clock is within two ticks of it (jitter never sends a tick twice or
+    skips one; a late thread catches up one tick at a time), else the next one on the clock (a jump)."""
+    ticks = beat * PPQN
+    target = last + 1 if last is not None and abs(last + 1 - ticks) < 2.0 else math.ceil(ticks)
+    return target, max(0.0, (target - ticks) * 60.0 / (bpm * PPQN))
+
+
 class ClockOut(threading.Thread):
     """Sends 24 ppqn at the store's `/tempo/bpm` through `send` (thread-safe), with start/stop."""
 
@@ -97,6 +106,7 @@ class ClockOut(threading.Thread):
         self.address = address
         self.transport = transport  # send Start first and Stop at the end
         self.beat_now = beat_now
+        self._tick_index: int | None = None  # on an outside clock: the 24th of a beat last sent
         self.ticks_sent = 0
         self._stop_event = threading.Event()
 
@@ -107,7 +117,8 @@ class ClockOut(threading.Thread):
         next_time = time.perf_counter()
         while not self._stop_event.is_set():
             if self.beat_now is not None and (beat := self.beat_now()) is not None:
-                next_time = time.perf_counter() + self._to_next_tick(*beat)
+                self._tick_index, wait = next_tick(self._tick_index, *beat)
+                next_time = time.perf_counter() + wait
             now = time.perf_counter()
             if next_time > now and self._stop_event.wait(next_time - now):
                 break
@@ -124,13 +135,6 @@ class ClockOut(threading.Thread):
                 next_time = time.perf_counter()  # the missed ticks out, restart the grid from now
         if self.transport:
             self.send([STOP])
-
-    @staticmethod
-    def _to_next_tick(beat: float, bpm: float) -> float:
-        """Seconds from `beat` to the next 24th of a beat (within a quarter tick after one: the one after it,
-        so jitter in the outside clock never sends a tick twice)."""
-        ticks = beat * PPQN
-        return (math.floor(ticks + 0.25) + 1 - ticks) * 60.0 / (bpm * PPQN)
 
     def stop(self, timeout: float = 1.0) -> None:
         self._stop_event.set()
