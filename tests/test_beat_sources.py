@@ -74,3 +74,20 @@ def test_the_visuals_get_links_beat_when_joined() -> None:
     assert phases[0] == pytest.approx(0.05) and phases[-1] == pytest.approx((0.78 * 2.5) % 1.0)
     assert all(float(r[INDEX["bpm"]]) == 150.0 for r in sent)
     assert [round(k * 0.02, 2) for k, r in enumerate(sent, 1) if r[INDEX["beat"]] > 0.5] == [0.4]  # beat 1 at 0.4 s
+
+
+@pytest.mark.parametrize("method", ["", "forward"], ids=["decode", "effect"])
+def test_a_stopped_transport_is_silent_in_both_graphs(default_model, tmp_path, method: str) -> None:
+    import soundfile as sf
+
+    from engine.render.offline import RenderRequest, render
+
+    rate = default_model.sample_rate or 48000
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)).astype(np.float32)
+    sf.write(tmp_path / "in.wav", tone, rate)
+    sets = [f"/rave/method={method}"] if method else []
+    playing = render(RenderRequest(seconds=None, input=tmp_path / "in.wav", sets=sets, seed=1),
+                     model=default_model).audio
+    stopped = render(RenderRequest(seconds=None, input=tmp_path / "in.wav", sets=[*sets, "/transport/play=0"],
+                                   seed=1), model=default_model).audio
+    assert np.abs(playing).max() > 1e-2 and np.abs(stopped).max() < 1e-4
