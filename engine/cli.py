@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="controller map in presets/controllers (generic16, nanokontrol2, midimix, learned)")
     live.add_argument("--midi-clock-in", action="store_true", help="follow incoming MIDI clock into /tempo/bpm")
     live.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock at /tempo/bpm")
+    live.add_argument("--link", action="store_true",
+                      help="join Ableton Link: /tempo/bpm, the beat grid and /transport/play follow and lead the session")
 
     live.add_argument("--visuals", action="store_true", help="start the visual process (frames follow the music)")
     live.add_argument("--window", action="store_true", help="show the visuals in a window (implies --visuals)")
@@ -351,12 +353,16 @@ def _live(args: argparse.Namespace) -> int:
         seed=args.seed, python_callback=args.python_callback, allowed_model_dirs=args.allowed_model_dirs,
         osc_host=args.osc_host, osc_port=args.osc_port or None, osc_allow=args.osc_allow, osc_map=args.osc_map,
         midi_in=args.midi_in, midi_out=args.midi_out, midi_virtual=args.midi_virtual, midi_map=args.midi_map,
-        midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out, visuals=args.visuals,
+        midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out, link=args.link, visuals=args.visuals,
         window=args.window, visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
         visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
     if args.console and not config.osc_port:
         raise ParamError("--console talks to the engine over OSC: drop --osc-port 0")
+    if args.link:
+        from engine.control.link_session import load_link
+
+        load_link()  # before the model loads: a missing binding is one line, at once
     session = LiveSession(config)
     console = None
     try:

@@ -15,9 +15,9 @@ pytest.importorskip("pyqtgraph")
 from osc_fixtures import Listener  # noqa: E402
 
 from engine.control.osc_codec import encode_message  # noqa: E402
+from engine.control.tap_tempo import TapTempo  # noqa: E402
 from engine.gui.osc_link import parse_target  # noqa: E402
 from engine.gui.param_model import ParamModel  # noqa: E402
-from engine.gui.tap_tempo import TapTempo  # noqa: E402
 from engine.gui.widgets.lfo_panel import shape_curve  # noqa: E402
 from engine.latent.lfo import _LfoState, lfo_value  # noqa: E402
 from engine.visual.frame_buffer import FrameBuffer  # noqa: E402
@@ -180,11 +180,10 @@ def test_a_quantise_selector_appears_when_the_engine_lists_one(qtbot, fake_engin
     for param in build_param_table(2):
         window.model.on_param("/engine/param", OscServer._describe(param))
     assert not hasattr(window, "scenes")
-    window.model.on_param("/engine/param", ["/scene/quantise", "enum", 0, 2, "off", "-", "off", "beat", "bar"])
-    window.model.on_list_done("/engine/list/done", [1])
-    assert [window.scenes.quantise.itemText(i) for i in range(3)] == ["off", "beat", "bar"]
+    window.model.on_list_done("/engine/list/done", [1])  # the table has /launch/quantize
+    assert [window.scenes.quantise.itemText(i) for i in range(5)] == ["off", "beat", "bar", "2bar", "4bar"]
     window.scenes.quantise.setCurrentIndex(2)
-    fake_engine.wait_for(lambda r: ("/scene/quantise", ["bar"]) in r)
+    fake_engine.wait_for(lambda r: ("/launch/quantize", ["bar"]) in r)
     window.close()
 
 

@@ -69,6 +69,7 @@ def audio_cases(latent_size: int) -> dict[str, Case]:
         "/tempo/bpm": Case(60.0, {"/rave/source/a": "ref1"}, reference=True),
         "/tempo/reference_bpm": Case(240.0, {"/rave/source/a": "ref1"}, reference=True),
         "/master/gain_db": Case(-12.0),
+        "/transport/play": Case(False),
         "/master/loudness": Case(-30.0),
         "/master/agc": Case(0),
         "/master/ceiling": Case(-12.0),
@@ -131,6 +132,8 @@ ELSEWHERE = {
     "/scene/morph_time": "scene recall: test_scene_recall_reads_morph_time",
     "/visual/fps": "the visual process's pacing: test_visual_process_reads_fps",
     "/visual/generator": "restarts the visual process: test_session_visuals_read_generator",
+    "/tempo/tap": "the hub's tap counter: test_hub_reads_tempo_tap",
+    "/launch/quantize": "launches wait for the beat grid: test_scene_recall_reads_launch_quantize",
 }
 
 
@@ -270,3 +273,26 @@ def test_session_visuals_read_generator() -> None:
     store.set("/visual/generator", "texture")
     visuals.follow_generator()
     assert switched == ["texture"]
+
+
+def test_hub_reads_tempo_tap() -> None:
+    store = ParamStore(build_param_table(1))
+    hub = ControlHub(store)
+    now = [10.0]
+    hub.tap._clock = lambda: now[0]  # the taps' times, without waiting for them
+    for _ in range(4):
+        hub.set("/tempo/tap", 1)
+        now[0] += 0.4
+    assert store.get("/tempo/bpm") == pytest.approx(150.0)
+
+
+def test_scene_recall_reads_launch_quantize(tmp_path: Path) -> None:
+    (tmp_path / "loud.toml").write_text('name = "loud"\n[params]\n"/rave/energy" = 1.8\n')
+    for quantize, at_once in (("off", 1.8), ("bar", 1.0)):
+        store = ParamStore(build_param_table(1))
+        timeline = Timeline(store)
+        timeline.advance(0.3, 0.04)  # mid-bar
+        hub = ControlHub(store, timeline=lambda t=timeline: t, scenes_dir=tmp_path)
+        store.set_many({"/scene/morph_time": 0.0, "/launch/quantize": quantize})
+        hub.recall_scene("loud")
+        assert store.get("/rave/energy") == pytest.approx(at_once)  # with bar: waits for the line at 2 s

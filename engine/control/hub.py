@@ -22,9 +22,11 @@ from pathlib import Path
 import tomli_w
 
 from engine.control.actions import Action, parse_action
+from engine.control.launcher import LAUNCH_ADDRESSES, SWITCHED_ON_LOAD, Launcher
 from engine.control.patterns import is_pattern, match_addresses
 from engine.control.rate_limit import CLIENT_TEXT_LIMIT, OTHER_KIND, LogLimiter, clip
 from engine.control.slots import SLOTS_DIR, SlotBank
+from engine.control.tap_tempo import TAP_ADDRESS, TapTempo
 from engine.errors import ParamError, PresetError
 from engine.params.param import Value
 from engine.params.store import ParamStore
@@ -35,8 +37,10 @@ from engine.render.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ErrorListener = Callable[[str, str, str], None]  # (source, address, message)
-# The models, how they play and the files they load are not part of a scene.
-NOT_IN_SCENES = ("/rave/model", "/rave/method", "/rave/model/b", "/rave/reference/a", "/rave/reference/b")
+# The models, how they play and the files they load are not part of a scene; nor are the transport and
+# how launches wait (a scene saved while stopped must not stop the set when recalled).
+NOT_IN_SCENES = ("/rave/model", "/rave/method", "/rave/model/b", "/rave/reference/a", "/rave/reference/b",
+                 "/transport/play", "/launch/quantize")
 MAX_ERROR_KINDS = 32  # kinds are a fixed vocabulary; a caller deriving them from input lands in "other"
 MAX_KIND_LENGTH = 40
 
@@ -67,6 +71,8 @@ class ControlHub:
         self.beats: Counter[str] = Counter()
         self._learn_handler: Callable[[str], None] | None = None
         self._point_handler: Callable[[float, float, float], int] | None = None
+        self.launcher = Launcher(store, timeline, audio_time)  # /launch/quantize: launches on the beat grid
+        self.tap = TapTempo()  # /tempo/tap
 
     # --- writes ----------------------------------------------------------------------------
     def resolve(self, address: str) -> list[str]:
@@ -84,9 +90,32 @@ class ControlHub:
 
     def set(self, address: str, value: object) -> dict[str, Value]:
         """Set one address (or every address a pattern matches) now; all or nothing."""
+        targets = self.resolve(address)
+        if len(targets) == 1 and targets[0] in LAUNCH_ADDRESSES:  # from any surface: on the beat grid
+            return {targets[0]: self.launch_set(targets[0], value)}
         self.messages += 1
-        changes = {a: value for a in self.resolve(address)}
-        return self.store.set_many(changes)
+        written = self.store.set_many({a: value for a in targets})
+        if TAP_ADDRESS in written and value:
+            self._tap()
+        return written
+
+    def _tap(self) -> None:
+        bpm = self.tap.tap()
+        if bpm is not None:
+            self.store.set("/tempo/bpm", bpm)
+
+    def launch_set(self, address: str, value: object, quantize: str | None = None) -> Value:
+        """Write a launch parameter (/visual/theme, /rave/model, /rave/reference/a|b) on the beat grid:
+        a theme switches on the grid line, a model or reference loads now and switches on the line after
+        it is ready. `quantize` overrides /launch/quantize for this launch."""
+        self.messages += 1
+        checked = self.store.validate(address, value)
+        if address in SWITCHED_ON_LOAD:
+            self.launcher.remember(address, quantize)
+            self.store.set(address, checked)
+        else:
+            self.launcher.launch_values(f"{address} {checked}", {address: checked}, quantize)
+        return checked
 
     def set_at(self, wall_time: float, address: str, value: object) -> dict[str, Value]:
         """Set at a wall-clock time: on the timeline if it is in the future and an engine is playing."""
@@ -110,15 +139,17 @@ class ControlHub:
         return changes
 
     # --- actions, beat actions and MIDI learn ---------------------------------------------
-    def run_action(self, action: Action | str) -> None:
+    def run_action(self, action: Action | str, quantize: str | None = None) -> None:
         """Run a controller action (text is parsed first); EngineError when it cannot run (an unknown
-        scene or theme, an empty slot, a slot file that cannot be written)."""
+        scene or theme, an empty slot, a slot file that cannot be written). Scene, slot and theme
+        actions are launches: they wait for the beat grid as /launch/quantize (or `quantize`) says."""
         if isinstance(action, str):
             action = parse_action(action)
         if action.kind == "scene":
-            self.recall_scene(action.argument)
+            self.recall_scene(action.argument, quantize=quantize)
         elif action.kind == "slot":
-            self.slots.recall(action.slot)
+            values = {a: v for a, v in self.slots.get(action.slot).items() if a in self.store}
+            self.launcher.launch_values(str(action), values, quantize)
         elif action.kind == "slot_save":
             self.slots.save(action.slot)
         elif action.kind == "beat":
@@ -126,7 +157,7 @@ class ControlHub:
         elif action.kind == "cluster":
             self.store.set_many({"/explore/cluster": action.slot, "/explore/chunk": -1})
         else:
-            self.set("/visual/theme", action.argument)
+            self.launch_set("/visual/theme", action.argument, quantize)
 
     def fire_beat(self, name: str) -> None:
         """Count a beat action and press its trigger parameter (the visuals read `/visual/pulse` and
@@ -158,14 +189,11 @@ class ControlHub:
         self._learn_handler(address)
 
     # --- scenes ----------------------------------------------------------------------------
-    def recall_scene(self, name: str, morph_seconds: float | None = None) -> None:
+    def recall_scene(self, name: str, morph_seconds: float | None = None, quantize: str | None = None) -> None:
+        """Recall (morph to) a scene, on the beat grid when /launch/quantize (or `quantize`) says so."""
         scene = load_scene(name, self.store, self.scenes_dir)
         seconds = float(self.store.get("/scene/morph_time")) if morph_seconds is None else morph_seconds
-        timeline = self._timeline()
-        if timeline is None or seconds <= 0:
-            self.store.set_many(scene.values)
-        else:
-            timeline.morph_now(scene.values, seconds)
+        self.launcher.launch_values(f"scene:{scene.name}", dict(scene.values), quantize, morph_seconds=seconds)
         self.scene = scene.name
 
     def save_scene(self, name: str) -> Path:

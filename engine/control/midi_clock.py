@@ -8,11 +8,14 @@ doubled tick). It is written to `/tempo/bpm` at most 10 times a second, with a s
 
 Clock out: a thread sends ticks at `/tempo/bpm`, each one scheduled at an absolute time on
 time.perf_counter (next = previous + one tick at the current tempo), so sleep overshoot never
-accumulates into drift.
+accumulates into drift. Joined to Ableton Link (`beat_now`), each tick is scheduled on the session's
+beat instead (tick n at beat n / 24), so the clock follows Link's phase, not only its tempo.
+`/transport/play` sends Stop and Start, and no ticks while stopped.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -82,29 +85,51 @@ class ClockIn:
             self.hub.glide(self.address, self.bpm, GLIDE_S)
 
 
+def next_tick(last: int | None, beat: float, bpm: float) -> tuple[int, float]:
+    """On an outside beat clock: the tick (24ths of a beat) to send next and the seconds to wait for it.
+    The one after `last` while the clock is within two ticks of it (jitter never sends a tick twice or
+    skips one; a late thread catches up one tick at a time), else the next one on the clock (a jump)."""
+    ticks = beat * PPQN
+    target = last + 1 if last is not None and abs(last + 1 - ticks) < 2.0 else math.ceil(ticks)
+    return target, max(0.0, (target - ticks) * 60.0 / (bpm * PPQN))
+
+
 class ClockOut(threading.Thread):
     """Sends 24 ppqn at the store's `/tempo/bpm` through `send` (thread-safe), with start/stop."""
 
     def __init__(self, hub: ControlHub, send: Callable[[list[int]], None], address: str = "/tempo/bpm",
-                 transport: bool = True) -> None:
+                 transport: bool = True, beat_now: Callable[[], tuple[float, float] | None] | None = None) -> None:
+        """`beat_now()`: (beat, bpm) of an outside beat clock (Link) now, None while it has none."""
         super().__init__(name="midi-clock-out", daemon=True)
         self.hub = hub
         self.send = send
         self.address = address
         self.transport = transport  # send Start first and Stop at the end
+        self.beat_now = beat_now
+        self._tick_index: int | None = None  # on an outside clock: the 24th of a beat last sent
         self.ticks_sent = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        if self.transport:
+        playing = bool(self.hub.store.get("/transport/play"))
+        if self.transport and playing:
             self.send([START])
         next_time = time.perf_counter()
         while not self._stop_event.is_set():
+            if self.beat_now is not None and (beat := self.beat_now()) is not None:
+                self._tick_index, wait = next_tick(self._tick_index, *beat)
+                next_time = time.perf_counter() + wait
             now = time.perf_counter()
             if next_time > now and self._stop_event.wait(next_time - now):
                 break
-            self.send([TICK])
-            self.ticks_sent += 1
+            play = bool(self.hub.store.get("/transport/play"))
+            if play != playing:
+                playing = play
+                if self.transport:
+                    self.send([START if play else STOP])
+            if playing:
+                self.send([TICK])
+                self.ticks_sent += 1
             next_time += 60.0 / (float(self.hub.store.get(self.address)) * PPQN)
             if time.perf_counter() - next_time > LATE_RESYNC_S:  # suspended or starved: do not burst
                 next_time = time.perf_counter()  # the missed ticks out, restart the grid from now

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class MidiConfig:
     learn_path: Path | None = None  # default: learned.toml beside the map
     client: str = CLIENT_NAME
     api: int | None = None
+    beat_now: Callable[[], tuple[float, float] | None] | None = None  # Link's (beat, bpm): clock out follows it
 
 
 class MidiControl:
@@ -86,7 +88,7 @@ class MidiControl:
         self._thread = threading.Thread(target=self._run, name="midi", daemon=True)
         self._thread.start()
         if self.config.clock_out and self.output is not None:
-            self.clock_out = ClockOut(self.hub, self.output.send)
+            self.clock_out = ClockOut(self.hub, self.output.send, beat_now=self.config.beat_now)
             self.clock_out.start()
         log.info("MIDI: in %s, out %s, map %s", self.input and self.input.opened, self.output and self.output.opened,
                  self.router.cmap.name)

@@ -16,18 +16,20 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
                                            DEVICE_OK OUTAGES MODEL SCENE VISUAL_FRAMES
-                                           VISUAL_RESTARTS
+                                           VISUAL_RESTARTS LINK_PEERS BAR_PHASE BPM
+                                           (LINK_PEERS -1 without live --link)
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
                                            GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)
     /scope/subscribe [PORT]             /engine/latent, /engine/lfo, /engine/spectrum 30 times a second
                                            (see scope_sender.py; /scope/unsubscribe)
     /engine/unsubscribe [PORT]          -> /done CMD, or /fail CMD MESSAGE
-    /scene/recall NAME [MORPH_SECONDS]  -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
+    /scene/recall NAME [MORPH_SECONDS] [QUANTIZE]
+                                        -> /done /scene/recall NAME, or /fail /scene/recall MESSAGE
     /scene/save NAME                    -> /done /scene/save NAME, or /fail /scene/save MESSAGE
-    /slot/save N, /slot/recall N        pattern-memory slot N (0..127) -> /done /slot/save N,
+    /slot/save N, /slot/recall N [Q]    pattern-memory slot N (0..127) -> /done /slot/save N,
                                            or /fail /slot/save MESSAGE (likewise /slot/recall)
-    /engine/action TEXT                 any controller action (scene:NAME, slot:N, slot_save:N,
+    /engine/action TEXT [QUANTIZE]      any controller action (scene:NAME, slot:N, slot_save:N,
                                            beat:NAME, theme:NAME) -> /done /engine/action TEXT,
                                            or /fail /engine/action MESSAGE
     /midi/learn ADDRESS                 the next MIDI control moved is mapped to ADDRESS -> /done or /fail
@@ -37,6 +39,9 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /explore/subscribe [PORT]           the loaded atlas (/explore/atlas/...) now and whenever another loads,
                                            and /explore/position X Y Z (where the walk plays on the map)
     /sync ID                            -> /synced ID (every earlier message has been applied)
+    /visual/theme NAME [QUANTIZE], /rave/model PATH [Q], /rave/reference/a|b PATH [Q]
+                                        launches: on the beat grid as /launch/quantize says, or as the
+                                           last argument (off, beat, bar, 2bar, 4bar) says for this one
 Commands inside a future bundle run on arrival; only parameter writes are scheduled.
 """
 
@@ -57,6 +62,7 @@ from engine.control.atlas_sender import AtlasSender
 from engine.control.feature_sender import FeatureSender
 from engine.control.feedback import Client, Feedback, Subscribers
 from engine.control.hub import ControlHub
+from engine.control.launcher import LAUNCH_ADDRESSES, check_quantize
 from engine.control.meter_sender import MeterSender
 from engine.control.osc_codec import OscPacketError, TimedMessage, encode_message, parse_packet
 from engine.control.osc_routes import OscRoutes, position_of, value_of
@@ -277,6 +283,10 @@ class OscServer:
             targets = self.hub.resolve(address)
         except ParamError as exc:
             raise OscInputError("unknown address", str(exc)) from None
+        if len(args) == 2 and targets == [address] and address in LAUNCH_ADDRESSES:  # VALUE QUANTIZE
+            self.hub.launch_set(address, self._coerce(self.store.param(address), args[0]),
+                                self._quantize(address, args[1]))
+            return
         if len(args) != 1:
             raise OscInputError("wrong argument count", f"{address} takes exactly one value, got {len(args)}")
         values = {a: self._coerce(self.store.param(a), args[0]) for a in targets}
@@ -295,6 +305,20 @@ class OscServer:
             self.hub.glide(address, value, glide_seconds)
         else:
             self.hub.set(address, value)
+
+    @staticmethod
+    def _quantize(address: str, arg: object) -> str:
+        try:
+            return check_quantize(arg)
+        except ParamError as exc:
+            raise OscInputError("bad quantize", f"{address}: {exc}") from None
+
+    @staticmethod
+    def _split_quantize(args: Sequence[object], fixed: int) -> tuple[Sequence[object], str | None]:
+        """A launch command's arguments and its optional last QUANTIZE (a string after `fixed` ones)."""
+        if len(args) > fixed and isinstance(args[-1], str):
+            return args[:-1], check_quantize(args[-1])
+        return args, None
 
     def _coerce(self, param: Param, arg: object) -> Value:
         """An OSC argument as the parameter's Python type (Param.coerce then clamps and checks)."""
@@ -432,13 +456,14 @@ class OscServer:
     def _recall(self, message: TimedMessage, sender: Client) -> None:
         args = message.args
         try:
+            args, quantize = self._split_quantize(args, 1)
             if not args or not isinstance(args[0], str) or len(args) > 2:
-                raise EngineError("usage: /scene/recall NAME [MORPH_SECONDS]")
+                raise EngineError("usage: /scene/recall NAME [MORPH_SECONDS] [QUANTIZE]")
             morph = args[1] if len(args) == 2 else None
             if morph is not None and (isinstance(morph, bool) or not isinstance(morph, int | float)
                                       or not 0 <= morph <= 600):
                 raise EngineError(f"morph seconds must be 0..600, got {_show(morph)}")
-            self.hub.recall_scene(args[0], None if morph is None else float(morph))
+            self.hub.recall_scene(args[0], None if morph is None else float(morph), quantize)
         except EngineError as exc:
             self._reply(sender, "/fail", "/scene/recall", str(exc))
             raise OscInputError("scene recall failed", str(exc)) from None
@@ -459,13 +484,16 @@ class OscServer:
         kind = "slot_save" if message.address == "/slot/save" else "slot"
         args = message.args
         slot = args[0] if len(args) == 1 else None
-        if isinstance(slot, float) and slot.is_integer():
-            slot = int(slot)  # Pd sends floats
         try:
+            quantize = None
+            if kind == "slot" and len(args) == 2:  # N QUANTIZE
+                (slot,), quantize = self._split_quantize(args, 1)
+            if isinstance(slot, float) and slot.is_integer():
+                slot = int(slot)  # Pd sends floats
             if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot <= MAX_SLOT:
                 raise EngineError(f"usage: {message.address} N (a slot 0..{MAX_SLOT}), got "
                                   f"{' '.join(_show(a) for a in args) or 'nothing'}")
-            self.hub.run_action(parse_action(f"{kind}:{slot}"))
+            self.hub.run_action(parse_action(f"{kind}:{slot}"), quantize)
         except EngineError as exc:
             self._reply(sender, "/fail", message.address, str(exc))
             raise OscInputError(f"{message.address} failed", str(exc)) from None
@@ -474,10 +502,11 @@ class OscServer:
     def _run_action(self, message: TimedMessage, sender: Client) -> None:
         args = message.args
         try:
+            args, quantize = self._split_quantize(args, 1)
             if len(args) != 1 or not isinstance(args[0], str) or len(args[0]) > MAX_STRING_LENGTH:
-                raise EngineError("usage: /engine/action KIND:ARGUMENT (scene:NAME, slot:N, slot_save:N, "
-                                  "beat:NAME, theme:NAME)")
-            self.hub.run_action(parse_action(args[0]))
+                raise EngineError("usage: /engine/action KIND:ARGUMENT [QUANTIZE] (scene:NAME, slot:N, "
+                                  "slot_save:N, beat:NAME, theme:NAME)")
+            self.hub.run_action(parse_action(args[0]), quantize)
         except EngineError as exc:
             self._reply(sender, "/fail", "/engine/action", str(exc))
             raise OscInputError("action failed", str(exc)) from None

@@ -15,6 +15,7 @@ from engine.params.table import LFO_DIVISIONS
 class _LfoState:
     rng: np.random.Generator  # from the graph's SeedSequence: never an unseeded default
     phase: float = 0.0  # cycles, wraps at 1
+    cycle: int = 0  # synced to the beat grid: the cycle count the last frame was in
     held: float = 0.0  # sample-and-hold value / smooth-random start
     target: float = 0.0  # smooth-random end
 
@@ -61,20 +62,31 @@ class LfoBank:
         """Each LFO's free-running phase (0..1, before its phase offset), for a console's display."""
         return [state.phase for state in self._states]
 
-    def apply(self, snapshot: Snapshot, smoothed: np.ndarray) -> np.ndarray:
-        """Return `smoothed` plus every LFO's modulation, clamped to each target's range; advances one frame."""
+    def apply(self, snapshot: Snapshot, smoothed: np.ndarray, beat: float | None = None) -> np.ndarray:
+        """Return `smoothed` plus every LFO's modulation, clamped to each target's range; advances one frame.
+
+        `beat`: where the beat grid (the engine's own, or Link's) is at this frame; a synced LFO then takes
+        its phase from it, so it stays on the grid whatever the tempo did. Without it, synced LFOs run
+        from the tempo."""
         out = smoothed.copy()
         now = smoothed.tolist()  # Python floats: far cheaper than numpy scalars in this per-frame loop
         values = snapshot.values
         for n, state in enumerate(self._states):
             sync_key, shape_key, target_key = self._keys[n]
             sync = values[sync_key]
+            shape = str(values[shape_key])
             if sync == "off":
                 rate = now[self._rate_i[n]]
+            elif beat is not None:
+                rate = 0.0
+                cycles = beat * LFO_DIVISIONS[str(sync)]
+                state.phase = cycles % 1.0
+                if math.floor(cycles) != state.cycle:  # a new cycle: fresh random values
+                    state.cycle = math.floor(cycles)
+                    self._new_cycle(state, shape)
             else:
                 rate = now[self._bpm_i] / 60.0 * LFO_DIVISIONS[str(sync)]
             phase = (state.phase + now[self._phase_i[n]]) % 1.0
-            shape = str(values[shape_key])
             value = lfo_value(shape, phase, state)
             self.values[n] = value
             target = values[target_key]
@@ -85,10 +97,14 @@ class LfoBank:
             state.phase += rate * self._dt
             if state.phase >= 1.0:  # a new cycle: fresh random values for the random shapes
                 state.phase %= 1.0
-                state.held = state.target
-                state.target = state.rng.uniform(-1.0, 1.0)
-                if shape == "sample_hold":
-                    state.held = state.rng.uniform(-1.0, 1.0)
+                self._new_cycle(state, shape)
         np.maximum(out, self._lo, out=out)  # np.clip's Python wrapper costs more than the two ufuncs
         np.minimum(out, self._hi, out=out)
         return out
+
+    @staticmethod
+    def _new_cycle(state: _LfoState, shape: str) -> None:
+        state.held = state.target
+        state.target = state.rng.uniform(-1.0, 1.0)
+        if shape == "sample_hold":
+            state.held = state.rng.uniform(-1.0, 1.0)

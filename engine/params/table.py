@@ -36,6 +36,8 @@ LFO_DIVISIONS: dict[str, float] = {
     "1/16t": 6.0,
     "1/32": 8.0,
 }
+# /launch/quantize choices and the grid step each waits for, in beats of 4/4 bars (0: at once).
+QUANTIZE_BEATS: dict[str, float] = {"off": 0.0, "beat": 1.0, "bar": 4.0, "2bar": 8.0, "4bar": 16.0}
 # walk2 last: controllers that send an enum index keep their meaning.
 LATENT_SOURCES = ("walk", "ref1", "ref2", "input", "walk2")
 
@@ -64,6 +66,16 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/tempo/bpm", 120.0, 20.0, 300.0, "bpm", "tempo: reference loops play at bpm / reference_bpm"),
         _float("/tempo/reference_bpm", 120.0, 20.0, 300.0, "bpm", "the tempo reference clips were played at",
                smoothing_ms=0.0),
+        Param("/tempo/tap", Kind.INT, 0, 0, 2**31 - 1, TRIGGER,
+              description="tap tempo: each write is a tap; from the second tap /tempo/bpm is 60 / the median "
+                          "interval of the last 8 (a pause over 2.5 s starts a new count)"),
+        Param("/transport/play", Kind.BOOL, True,
+              description="transport: 0 fades the output to silence within a frame and stops MIDI clock out, 1 "
+                          "plays again from bar one of the own grid; follows and leads Link's start/stop "
+                          "(live --link)"),
+        Param("/launch/quantize", Kind.ENUM, "off", choices=tuple(QUANTIZE_BEATS),
+              description="scene, slot, theme, model and reference launches wait for the next beat, bar, 2 or "
+                          "4 bars of the beat grid (Link's when joined); a launch's last argument overrides it"),
         _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after the levelling, before the limiter (levelling on: -6 puts the output 6 dB under the target)"),
         _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling brings the output to (BS.1770; 20 s renders land within 1 LU); energy moves it"),
         Param("/master/agc", Kind.BOOL, True,

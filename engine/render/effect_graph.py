@@ -112,6 +112,7 @@ class EffectGraph(FrameEnd):
         self.clipped_samples = 0
         self.input_frames_encoded = 0  # input frames the method has played
         self.method_switches = 0
+        self._playing = 1.0 if store.get("/transport/play") else 0.0  # its gain at the end of the last frame
         self.latent = np.zeros(1)  # no latent: the visuals get a constant one
         self.latents_pending: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=PENDING_FRAMES)
         self._run(np.zeros((self.frame_samples, self.spec.in_channels), dtype=np.float32))  # checks the shapes
@@ -144,13 +145,13 @@ class EffectGraph(FrameEnd):
 
     def next_frame(self) -> np.ndarray:
         """Play the method on the next input frame: float32 (samples, out_channels) at the output rate."""
-        self.timeline.advance(self.time_seconds)
+        self.timeline.advance(self.time_seconds, self.frame_seconds)
         snapshot = self.store.snapshot()
         requested = str(snapshot.values["/rave/method"])
         previous = self.spec
         if requested and requested != self.spec.name:
             self._switch(requested)
-        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous), beat=self.timeline.grid.point.beat)
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
         popped = self.input_frames.pop()
@@ -160,6 +161,11 @@ class EffectGraph(FrameEnd):
         if previous is not self.spec and previous.out_channels == self.spec.out_channels:
             wet = self._crossfade(self._run(dry, previous), wet)  # a switch glides over one frame: no click
         audio = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
+        playing = 1.0 if snapshot.values["/transport/play"] else 0.0
+        if playing != 1.0 or self._playing != 1.0:  # a stop or start fades over this frame, as the decode graph's
+            ramp = np.linspace(self._playing, playing, audio.shape[0], endpoint=False, dtype=np.float32)
+            audio = audio * ramp[:, None]
+            self._playing = playing
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them

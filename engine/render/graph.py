@@ -149,10 +149,11 @@ class RenderGraph(FrameEnd):
         frames = []
         for k in range(self.frames_per_call):
             started = self.time_seconds
-            self.timeline.advance(started)
+            self.timeline.advance(started, self.frame_seconds)  # the beat grid and quantised launches too
             snapshot = self.store.snapshot()
             dry = self._next_input_frame()
-            controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous))
+            controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous),
+                                       beat=self.timeline.grid.point.beat)
             controls = self.mods.apply(snapshot, controls, self.analysis.latest)
             values = snapshot.values
             self.explore.steer_walk(values, self.shaper.walk_centre, self.shaper.walk_spread)
@@ -175,7 +176,8 @@ class RenderGraph(FrameEnd):
             gain_db = self.energy_map.gain_db(energy)
             wet = self.second.mix(wet, unshaped, controls, gain_db)
             mixed = self.drywet.mix(wet, dry, float(controls[self._drywet_i]))
-            audio = self._apply_gain(mixed, 10.0 ** (gain_db / 20.0),
+            playing = 1.0 if snapshot.values["/transport/play"] else 0.0  # a stop fades out over this frame
+            audio = self._apply_gain(mixed, playing * 10.0 ** (gain_db / 20.0),
                                      in_place=mixed is not decoded)
             if self._resampler is not None:
                 audio = self._resampler.process(audio)

@@ -2,6 +2,8 @@
 
 The decoder advances the timeline once per frame, so a change lands on the same frame in
 offline render and live play. Other threads only append requests (deque appends are atomic).
+The timeline also carries the beat grid (beat_grid.py) and the quantised launches waiting for it
+(launch_queue.py): a graph taking over after a model swap carries on the same beats and launches.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 from engine.params.param import Value
 from engine.params.store import ParamStore
+from engine.render.beat_grid import BeatGrid
+from engine.render.launch_queue import LaunchQueue
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Timeline:
         self._ramps: dict[str, _Ramp] = {}
         self._incoming: deque[tuple[Mapping[str, Value], float]] = deque()
         self.now = 0.0
+        self.grid = BeatGrid(float(store.get("/tempo/bpm")))
+        self.launches = LaunchQueue()
 
     def schedule(self, time: float, values: Mapping[str, Value], ramp_seconds: float = 0.0) -> None:
         """At `time`, set `values`: continuous ones glide over `ramp_seconds`, others switch at once."""
@@ -46,9 +52,13 @@ class Timeline:
     def busy(self) -> bool:
         return bool(self._queue or self._ramps or self._incoming)
 
-    def advance(self, now: float) -> None:
-        """Apply everything due at `now` (seconds since the render started)."""
+    def advance(self, now: float, frame_seconds: float = 0.0) -> None:
+        """Apply everything due at `now` (seconds since the render started): quantised launches whose grid
+        line this frame (of `frame_seconds`) is nearest first, then timed changes and ramps."""
         self.now = now
+        values = self._store.snapshot().values
+        point = self.grid.advance(now, float(values["/tempo/bpm"]), bool(values["/transport/play"]))
+        self.launches.release(point, frame_seconds)
         while self._incoming:
             values, seconds = self._incoming.popleft()
             self._start(now, values, seconds)

@@ -50,6 +50,7 @@ class SessionConfig(BaseModel):
     midi_map: str = DEFAULT_MIDI_MAP  # controller map in presets/controllers
     midi_clock_in: bool = False  # follow external MIDI clock into /tempo/bpm
     midi_clock_out: bool = False  # send MIDI clock at /tempo/bpm
+    link: bool = False  # join Ableton Link: tempo, beat and start/stop (engine/control/link_session.py)
     visuals: bool = False  # start the visual process
     visual_generator: str = DEFAULT_GENERATOR
     visual_theme: str = DEFAULT_THEME

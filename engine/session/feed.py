@@ -5,12 +5,15 @@ timeline time at which its audio plays; this thread (every 5 ms) takes the rows 
 audio clock has reached, counts beats and onsets, and hands the newest row, with the model's
 latent for the frame now heard and (when they changed) the visual parameters, to the visual
 process's shared memory and to OSC subscribers. Neither the audio callback nor the decoder waits
-on it.
+on it. Joined to Ableton Link, the rows' beat (beat, beat_phase, bpm, beat_confidence) is Link's, so the
+visuals pulse on the band's beat rather than on what the tracker hears; and a quantised launch's visual
+part (a theme switch) runs here when its beat is heard.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 
@@ -23,6 +26,7 @@ from engine.render.graph import RenderGraph
 log = logging.getLogger(__name__)
 
 FEED_SECONDS = 0.005
+_BEAT, _BEAT_PHASE, _BPM, _CONFIDENCE = (INDEX[name] for name in ("beat", "beat_phase", "bpm", "beat_confidence"))
 VISUAL_PREFIXES = ("/visual/", "/analysis/")
 
 
@@ -48,6 +52,7 @@ class FeatureFeed(threading.Thread):
         self.latest_time = 0.0
         self.latent = np.zeros(0)
         self.controls: np.ndarray | None = None  # VISUAL_MODULATED values of the frame now heard
+        self._link_beat: float | None = None
 
     def stop(self) -> None:
         self._halt.set()
@@ -66,9 +71,13 @@ class FeatureFeed(threading.Thread):
         graph = self._graph()
         pending = graph.analysis.pending
         now = self._clock()
+        grid = graph.timeline.grid
+        linked = grid.linked
         due = 0
         while pending and pending[0][0] <= now:
             seconds, row = pending.popleft()
+            if linked:
+                row = self._on_link_beat(row, grid.beat_at(seconds), grid.point.bpm)
             self.beats += int(row[INDEX["beat"]] > 0.5)
             self.onsets += int(row[INDEX["onset"]] > 0.5)
             self.latest, self.latest_time = row, seconds
@@ -78,6 +87,7 @@ class FeatureFeed(threading.Thread):
         latents = graph.latents_pending
         while latents and latents[0][0] <= now:
             _, self.latent, self.controls = latents.popleft()
+        graph.timeline.launches.run_heard(now)  # a quantised launch's visual part, on the beat it is heard
         if due and self._publish is not None:
             snapshot = self._store.snapshot()
             params = None
@@ -89,4 +99,11 @@ class FeatureFeed(threading.Thread):
             self._publish(self.latest_time, self.latest, self.beats, self.onsets, self.latent, params, self.controls)
         self.rows += due
         return due
+
+    def _on_link_beat(self, row: np.ndarray, beat: float, bpm: float) -> np.ndarray:
+        row = row.copy()
+        row[_BEAT] = 1.0 if self._link_beat is not None and math.floor(beat) > math.floor(self._link_beat) else 0.0
+        row[_BEAT_PHASE], row[_BPM], row[_CONFIDENCE] = beat % 1.0, bpm, 1.0
+        self._link_beat = beat
+        return row
 

@@ -54,7 +54,8 @@ class LiveModels:
 
         common = {"allowed_dirs": session.config.allowed_model_dirs, "before_load": swapper.queue_headroom,
                   "after_load": swapper.release_headroom}
-        self.references = ReferenceLoader(session.store, newest, on_error=self._error, **common)  # type: ignore[arg-type]
+        self.references = ReferenceLoader(session.store, newest, on_error=self._error,  # type: ignore[arg-type]
+                                          launcher=session.hub.launcher, **common)  # type: ignore[arg-type]
         self.model_b = SecondModelLoader(session.store, newest, lambda: session.timing, seed=session.config.seed,
                                          on_error=lambda message: self._error(MODEL_B_ADDRESS, message),
                                          **common)  # type: ignore[arg-type]

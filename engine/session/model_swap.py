@@ -1,6 +1,8 @@
 """Live model swaps (`/rave/model PATH`): confine the path, load and time the model off the audio
 path, and hand the decoder a new graph that crossfades in on the playing graph's timeline. A model of
-another latent size brings its own parameter table (engine/session/table_change.py)."""
+another latent size brings its own parameter table (engine/session/table_change.py). With
+/launch/quantize (or the request's own quantize) the model loads at once and the crossfade starts on
+the next grid line after it is ready: the new graph takes up the timeline at that line."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.audio.decoder import Decoder
+from engine.control.launcher import Launcher
 from engine.errors import EngineError
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
@@ -36,7 +39,8 @@ class ModelSwapper:
                  allowed_dirs: list[Path], on_swapped: Swapped, on_error: Callable[[str], None],
                  frames_per_call: int | None = None, threads: int | None = None,
                  on_table_changed: Callable[[TableChange], None] | None = None,
-                 keep_second: Callable[[ModelTiming], bool] = lambda _: True) -> None:
+                 keep_second: Callable[[ModelTiming], bool] = lambda _: True,
+                 launcher: Launcher | None = None) -> None:
         """`keep_second(timing)`: whether model B (/rave/model/b) may stay beside a model of this timing."""
         self.decoder = decoder
         self.store = store
@@ -50,6 +54,7 @@ class ModelSwapper:
         self._on_error = on_error
         self._on_table_changed = on_table_changed
         self._keep_second = keep_second
+        self._launcher = launcher
         self._request = ""
         self._loading: threading.Thread | None = None
 
@@ -79,6 +84,23 @@ class ModelSwapper:
     def release_headroom(self) -> None:
         self.decoder.headroom_frames = 0
 
+    def _swap_on_grid(self, graph: RenderGraph, name: str) -> None:
+        """Crossfade to `graph` now, or at the grid line the launcher names (this thread waits for it)."""
+        launcher = self._launcher
+        if launcher is None or not launcher.switch_waits("/rave/model"):
+            self.decoder.swap(graph)
+            return
+        landed = threading.Event()
+
+        def land(now: float) -> None:  # the render thread, at the frame nearest the line
+            graph.frame_index = round(now / graph.frame_seconds)
+            self.decoder.swap(graph)
+            landed.set()
+
+        launcher.switch("/rave/model", f"model:{name}", land)
+        while not landed.wait(0.05) and self.decoder.is_alive():
+            pass
+
     def _load_and_swap(self, request: str) -> None:
         try:
             path = resolve_model_path(request, self.allowed_dirs)
@@ -100,7 +122,7 @@ class ModelSwapper:
                 playing.second.hand_over(graph.second)
             else:
                 playing.second.offer(None)
-            self.decoder.swap(graph)
+            self._swap_on_grid(graph, path.name)
             self._on_swapped(model, timing)
             if change is not None and self._on_table_changed is not None:
                 self._on_table_changed(change)

@@ -2,7 +2,8 @@
 
 A loader thread confines the path (models/, presets/, --allow-model-dir), reads the file and encodes it
 with its own instance of the playing model (the playing one's streaming state belongs to the render
-thread), then offers the latent loop to the newest render graph, which glides it in. Nothing here
+thread), then offers the latent loop to the newest render graph, which glides it in (on the next grid line
+after it is encoded, with /launch/quantize or the request's own quantize). Nothing here
 blocks the render thread or the callback. A model swap re-encodes every loaded reference with the
 new model. Errors (missing file, not audio, outside the folders) go to `on_error`; the set plays on.
 """
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import torch
 
+from engine.control.launcher import Launcher
 from engine.errors import EngineError
 from engine.latent.reference import encode_reference
+from engine.latent.sources import ReferenceLoop
 from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
 from engine.render.graph import RenderGraph
@@ -31,7 +34,7 @@ ErrorHandler = Callable[[str, str], None]  # (address, message)
 class ReferenceLoader:
     def __init__(self, store: ParamStore, graph: Callable[[], RenderGraph], *, allowed_dirs: Sequence[Path],
                  on_error: ErrorHandler, before_load: Callable[[], None] = lambda: None,
-                 after_load: Callable[[], None] = lambda: None) -> None:
+                 after_load: Callable[[], None] = lambda: None, launcher: Launcher | None = None) -> None:
         """`graph()` gives the graph a loaded reference belongs to (the newest); `before_load` /
         `after_load` bracket a model load (it holds the GIL: the decoder queues headroom first)."""
         self.store = store
@@ -39,6 +42,7 @@ class ReferenceLoader:
         self.allowed_dirs = list(allowed_dirs)
         self._on_error = on_error
         self._before_load, self._after_load = before_load, after_load
+        self._launcher = launcher
         self._requested = {address: "" for address in REFERENCE_ADDRESSES.values()}
         self._queue: deque[tuple[str, str, str]] = deque()  # (source name, address, request)
         self._thread: threading.Thread | None = None
@@ -81,7 +85,7 @@ class ReferenceLoader:
     def _load(self, name: str, address: str, request: str) -> None:
         graph = self._graph()
         if request in OFF_REQUESTS:
-            graph.shaper.offer_reference(name, None)
+            self._offer(graph, address, name, None)
             self.loaded.pop(name, None)
             return
         path = resolve_confined(request, address, AUDIO_ROOTS, self.allowed_dirs)
@@ -89,8 +93,15 @@ class ReferenceLoader:
         loop = encode_reference(encoder, path, name)
         if self._graph() is not graph:  # a model swap came in meanwhile: model_changed() queued it again
             return
-        graph.shaper.offer_reference(name, loop)
+        self._offer(graph, address, name, loop)
         self.loaded[name] = str(path)
+
+    def _offer(self, graph: RenderGraph, address: str, name: str, loop: ReferenceLoop | None) -> None:
+        if self._launcher is None:
+            graph.shaper.offer_reference(name, loop)
+        else:  # the shaper takes it in the landing frame: the launch runs before the frame is built
+            self._launcher.switch(address, f"{address} {'on' if loop else 'off'}",
+                                  lambda _: graph.shaper.offer_reference(name, loop))
 
     def _encoder_for(self, model_path: Path) -> NNModel:
         if self._encoder is None or self._encoder.path != model_path:

@@ -26,6 +26,7 @@ from engine.audio.priority import shorten_gil_switch_interval
 from engine.audio.reconnecting_output import ReconnectingOutput
 from engine.audio.ring import AudioRing
 from engine.control.hub import ControlHub
+from engine.control.link_session import LinkSession
 from engine.control.midi_input import MidiConfig, MidiControl
 from engine.control.osc_server import OscServer, load_routes
 from engine.control.scope_sender import ScopeFrame
@@ -107,7 +108,8 @@ class LiveSession:
                                     frames_per_call=config.frames_per_call, threads=config.decode_threads,
                                     on_swapped=self._swapped, on_error=self._swap_error,
                                     on_table_changed=lambda change: self.live_models.table_changed(change),
-                                    keep_second=lambda timing: self.live_models.keeps_model_b(timing))
+                                    keep_second=lambda timing: self.live_models.keeps_model_b(timing),
+                                    launcher=self.hub.launcher)
         self.live_models = LiveModels(self, self.swapper)  # /rave/model/b, /rave/reference/a|b
         self.atlases = AtlasLoader(self.store, lambda: self.decoder.graph, allowed_dirs=config.allowed_model_dirs,
                                    on_error=self._atlas_error, on_atlas=self._atlas_loaded)
@@ -118,6 +120,7 @@ class LiveSession:
         self._previous_switch_interval = sys.getswitchinterval()
         self.osc: OscServer | None = None
         self.midi: MidiControl | None = None
+        self.link: LinkSession | None = None
         # Live input is captured one lookahead plus one model frame before the graph's clock.
         graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + graph.frame_seconds
         self.visuals: SessionVisuals | None = None
@@ -139,10 +142,14 @@ class LiveSession:
                                  status=lambda: self.status().osc_reply(),
                                  meters=lambda: self.decoder.graph.master.meters.osc_args(),
                                  scope=self._scope_frame, fullscreen=self.request_fullscreen).start()
+        if config.link:  # a missing binding fails early, with one line
+            self.link = LinkSession(self.store, self.audio_time)
+            self.decoder.graph.timeline.grid.external = self.link.timeline  # the timeline outlives model swaps
         if config.midi_in or config.midi_out or config.midi_virtual:  # a missing port fails early
             self.midi = MidiControl(self.hub, MidiConfig(
                 midi_in=config.midi_in, midi_out=config.midi_out, virtual=config.midi_virtual,
-                map_name=config.midi_map, clock_in=config.midi_clock_in, clock_out=config.midi_clock_out))
+                map_name=config.midi_map, clock_in=config.midi_clock_in, clock_out=config.midi_clock_out,
+                beat_now=self._link_beat_now if self.link is not None else None))
             self.midi.start()
         if config.wants_visuals:
             self.visuals = SessionVisuals(self.store, generator=config.visual_generator, theme=config.visual_theme,
@@ -164,12 +171,15 @@ class LiveSession:
         gc.collect()
         gc.freeze()
         self._follow_analysis_demand()
+        self.decoder.graph.timeline.launches.defer_visuals = True  # the feed switches visuals when heard
         seed_decoder_noise(config.seed)  # once, before the decoder thread: nothing else seeds torch
         self.decoder.prefill()
         self.output.start()
         self.started_at = time.monotonic()
         self.decoder.start()
         self.feed.start()
+        if self.link is not None:
+            self.link.start()
         if self.visuals is not None and self.visuals.recorder is not None:
             self.visuals.recorder.start()
 
@@ -228,6 +238,8 @@ class LiveSession:
                                 seconds=seconds, tick=self.tick, tick_seconds=TICK_SECONDS)
 
     def stop(self) -> None:
+        if self.link is not None:
+            self.link.close()
         if self.feed is not None:
             self.feed.stop()
             if self.feed.ident is not None:
@@ -342,7 +354,28 @@ class LiveSession:
             errors=list(self.errors),
             meters=asdict(self.decoder.graph.master.meters),
             live_models=self.live_models.stats(),
+            tempo=self._tempo_status(),
         )
+
+    def _tempo_status(self) -> dict[str, object]:
+        """The beat grid now, the launches it released, and Link's peers and phase with --link."""
+        timeline = self.decoder.graph.timeline
+        point = timeline.grid.point
+        out: dict[str, object] = {"bpm": round(point.bpm, 3), "beat": round(point.beat, 3),
+                                  "phase": round(point.phase, 4), "playing": bool(self.store.get("/transport/play")),
+                                  "quantize": self.store.get("/launch/quantize"),
+                                  "launches_pending": timeline.launches.pending,
+                                  "launched": timeline.launches.launched}
+        if self.link is not None:
+            out["link"] = {**self.link.status.report(), "followed": self.link.followed, "led": self.link.led,
+                           "errors": self.link.errors}
+        return out
+
+    def _link_beat_now(self) -> tuple[float, float] | None:
+        """Link's (beat, bpm) now, for MIDI clock out."""
+        assert self.link is not None
+        beat = self.link.beat_at_host(self.link.host_seconds())
+        return None if beat is None else (beat, self.link.status.bpm)
 
     def _analysis_status(self) -> dict[str, object]:
         if self.feed is None:

@@ -48,6 +48,7 @@ class SessionStatus:
     lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
     meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
     live_models: dict[str, object] | None = None  # model B, live references, table changes (live_models.py)
+    tempo: dict[str, object] = field(default_factory=dict)  # the beat grid, launches, Link (session/beat_status.py)
 
     @property
     def device_ok(self) -> bool:
@@ -90,17 +91,22 @@ class SessionStatus:
             "recording": self.recording,
             "meters": {k: round(v, 2) for k, v in self.meters.items()},
             "live_models": self.live_models,
+            "tempo": self.tempo,
         }
 
     def osc_reply(self) -> list[object]:
         """`/engine/status/reply` arguments, in the order engine/control/osc_server.py lists; the first
         seven are also what a server without a session replies. The visual process's frames and restarts
-        come last (0 without visuals): a console derives the visual frame rate from the frames."""
+        come next (0 without visuals): a console derives the visual frame rate from the frames. Then the
+        beat: Link peers (-1 without --link), the bar phase (0..1) and the tempo."""
         visuals = self.visuals or {}
+        link = self.tempo.get("link")
+        peers = int(link["peers"]) if isinstance(link, dict) else -1
         return [float(self.cpu_load), self.underruns, self.samplerate, self.osc["messages"], self.osc["errors"],
                 self.osc["dropped"], self.osc["subscribers"], round(self.latency["total_s"] * 1000, 2),
                 int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene,
-                int(visuals.get("frames", 0)), int(visuals.get("restarts", 0))]
+                int(visuals.get("frames", 0)), int(visuals.get("restarts", 0)),
+                peers, float(self.tempo.get("phase", 0.0)), float(self.tempo.get("bpm", 0.0))]
 
 
 class StatusLine:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
+from engine.control.tap_tempo import TapTempo
 from engine.gui.context import ConsoleContext
-from engine.gui.tap_tempo import TapTempo
 from engine.gui.widgets.fader import Fader
 
 MACROS = (("/rave/energy", "energy"), ("/rave/chaos", "chaos"), ("/rave/texture", "texture"),

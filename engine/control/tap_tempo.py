@@ -1,4 +1,5 @@
-"""Tap tempo: the median interval of the last taps as beats per minute (no Qt, so it is easy to test)."""
+"""Tap tempo: the median interval of the last taps as beats per minute: OSC/MIDI `/tempo/tap` (the hub) and
+the console's tap button both count with it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import deque
 
 MAX_TAPS = 8
 RESET_SECONDS = 2.5  # a pause longer than this starts a new count
+TAP_ADDRESS = "/tempo/tap"
 
 
 class TapTempo:
