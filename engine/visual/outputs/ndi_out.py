@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 TIMECODE_UNITS_PER_SECOND = 10_000_000  # NDI timecodes count 100 ns
 MAX_NAME_CHARS = 100
-NDI_MISSING = "the ndi-python package is not installed (pip install 'rave-engine[stage]' or pip install ndi-python)"
+NDI_MISSING = "the ndi-python package is not installed (pip install 'rave-engine[video]' or pip install ndi-python)"
 
 
 def check_ndi_name(name: object) -> str:

@@ -16,7 +16,7 @@ from engine.errors import VisualError
 from engine.visual.frame_size import check_frame_size
 from engine.visual.outputs.sender import FrameSender, check_output_fps
 
-VCAM_MISSING = "the pyvirtualcam package is not installed (pip install 'rave-engine[stage]' or pip install pyvirtualcam)"
+VCAM_MISSING = "the pyvirtualcam package is not installed (pip install 'rave-engine[video]' or pip install pyvirtualcam)"
 
 
 class VirtualCamSink:
