@@ -225,7 +225,8 @@ def _video_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ndi-size", type=_size, default=DEFAULT_FRAME_SIZE, metavar="WxH",
                         help="NDI frame size, independent of --size and the window (default 512x512)")
     parser.add_argument("--ndi-fps", type=float, metavar="N",
-                        help="NDI frames a second, the newest frame each tick (default: every frame made)")
+                        help="NDI frames a second: the newest frame each tick, the last one again when none "
+                        "is new (default: every frame made)")
     parser.add_argument("--vcam", action="store_true",
                         help="show the visuals as a virtual camera (v4l2loopback, OBS; implies --visuals)")
     parser.add_argument("--vcam-device", metavar="PATH", help="the loopback device, e.g. /dev/video10 (default: the first free one)")
@@ -234,6 +235,8 @@ def _video_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcam-fps", type=float, metavar="N",
                         help="virtual camera frames a second, repeating the last frame between new ones "
                              "(default: every frame made)")
+    parser.add_argument("--syphon", metavar="NAME", help="macOS: share the visuals as the Syphon server NAME (untested)")
+    parser.add_argument("--spout", metavar="NAME", help="Windows: share the visuals as the Spout sender NAME (untested)")
 
 
 def _train_options(train: argparse.ArgumentParser) -> None:
@@ -374,7 +377,7 @@ def _live(args: argparse.Namespace) -> int:
         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
         visual_options=_generator_options(args), visual_spare=not args.no_visual_spare,
         ndi=args.ndi, ndi_size=args.ndi_size, ndi_fps=args.ndi_fps, vcam=args.vcam, vcam_device=args.vcam_device,
-        vcam_size=args.vcam_size, vcam_fps=args.vcam_fps)
+        vcam_size=args.vcam_size, vcam_fps=args.vcam_fps, syphon=args.syphon, spout=args.spout)
     if args.console and not config.osc_port:
         raise ParamError("--console talks to the engine over OSC: drop --osc-port 0")
     session = LiveSession(config)

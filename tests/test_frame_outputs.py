@@ -185,24 +185,29 @@ def test_the_fanout_offers_each_new_frame_of_the_shared_buffer_once() -> None:
     assert all(s.closed for s in sinks) and fanout.frames_read == 2
 
 
-def test_a_missing_ndi_package_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_output_that_cannot_open_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "NDIlib", None)  # import NDIlib now raises ImportError
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
+    monkeypatch.setattr(sys, "platform", "linux")
     frames = FrameBuffer.create(32, 32)
     reported: list[tuple[str, str]] = []
     try:
-        config = SessionConfig(ndi="stage", vcam=True)
+        config = SessionConfig(ndi="stage", vcam=True, syphon="stage", spout="stage")
+        assert config.wants_visuals
         assert open_video_outputs(config, frames, 30.0, lambda flag, line: reported.append((flag, line))) is None
     finally:
         frames.close()
-    assert [flag for flag, _ in reported] == ["--ndi", "--vcam"]
-    assert "ndi-python package is not installed" in reported[0][1] and "\n" not in reported[0][1]
+    assert [flag for flag, _ in reported] == ["--ndi", "--vcam", "--syphon", "--spout"]
+    assert all("\n" not in line for _, line in reported)
+    assert "ndi-python package is not installed" in reported[0][1]
     assert "pyvirtualcam package is not installed" in reported[1][1]
+    assert "Syphon is macOS only" in reported[2][1] and "Spout is Windows only" in reported[3][1]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "a\nb", "x" * 101])
-def test_a_bad_ndi_name_is_refused_by_its_flag(name: str) -> None:
+@pytest.mark.parametrize(("flag", "what"), [("ndi", "NDI source"), ("syphon", "Syphon server"), ("spout", "Spout sender")])
+def test_a_bad_source_name_is_refused_by_its_flag(name: str, flag: str, what: str) -> None:
     from engine.errors import ParamError
 
-    with pytest.raises(ParamError, match="--ndi: .*NDI source name"):
-        SessionConfig.checked(ndi=name)
+    with pytest.raises(ParamError, match=f"--{flag}: .*{what} name must be"):
+        SessionConfig.checked(**{flag: name})

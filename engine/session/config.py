@@ -6,7 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.control.osc_server import DEFAULT_HOST, DEFAULT_PORT
 from engine.errors import ParamError, VisualError
@@ -15,8 +23,8 @@ from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME
 from engine.presets.controller_maps import DEFAULT_MIDI_MAP
 from engine.session.decode_choice import MAX_DECODE_THREADS, MAX_FRAMES_PER_CALL, MIN_LOOKAHEAD_SECONDS
 from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
-from engine.visual.outputs.ndi_out import check_ndi_name
 from engine.visual.outputs.sender import MAX_FPS as MAX_OUTPUT_FPS
+from engine.visual.outputs.sender import check_output_name
 
 DEFAULT_LOOKAHEAD_MAX_SECONDS = 0.5
 
@@ -69,6 +77,8 @@ class SessionConfig(BaseModel):
     vcam_device: str | None = None  # None: the first free loopback device
     vcam_size: tuple[int, int] = DEFAULT_FRAME_SIZE
     vcam_fps: float | None = Field(default=None, gt=0, le=MAX_OUTPUT_FPS)
+    syphon: str | None = None  # Syphon server name (macOS), frames at visual_size
+    spout: str | None = None  # Spout sender name (Windows), frames at visual_size
 
     @field_validator("visual_size", "ndi_size", "vcam_size")
     @classmethod
@@ -76,11 +86,12 @@ class SessionConfig(BaseModel):
         check_frame_size(*size)
         return size
 
-    @field_validator("ndi")
+    @field_validator("ndi", "syphon", "spout")
     @classmethod
-    def _ndi_name(cls, name: str | None) -> str | None:
+    def _output_name(cls, name: str | None, info: ValidationInfo) -> str | None:
+        what = {"ndi": "an NDI source name", "syphon": "a Syphon server name", "spout": "a Spout sender name"}
         try:
-            return None if name is None else check_ndi_name(name)
+            return None if name is None else check_output_name(name, what[str(info.field_name)])
         except VisualError as exc:
             raise ValueError(str(exc)) from None
 
@@ -117,4 +128,5 @@ class SessionConfig(BaseModel):
 
     @property
     def wants_visuals(self) -> bool:
-        return self.visuals or self.window or self.record is not None or self.ndi is not None or self.vcam
+        return self.visuals or self.window or self.record is not None or self.vcam or any(
+            name is not None for name in (self.ndi, self.syphon, self.spout))

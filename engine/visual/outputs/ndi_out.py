@@ -21,19 +21,16 @@ import numpy as np
 
 from engine.errors import VisualError
 from engine.visual.frame_size import check_frame_size
-from engine.visual.outputs.sender import FrameSender, check_output_fps
+from engine.visual.outputs.sender import FrameSender, check_output_fps, check_output_name
 
 log = logging.getLogger(__name__)
 
 TIMECODE_UNITS_PER_SECOND = 10_000_000  # NDI timecodes count 100 ns
-MAX_NAME_CHARS = 100
 NDI_MISSING = "the ndi-python package is not installed (pip install 'rave-engine[video]' or pip install ndi-python)"
 
 
 def check_ndi_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise VisualError(f"an NDI source name must be 1 to {MAX_NAME_CHARS} printable characters, got {name!r}")
-    return name.strip()
+    return check_output_name(name, "an NDI source name")
 
 
 def import_ndi() -> Any:

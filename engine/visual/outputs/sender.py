@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE_SECONDS = 0.25  # an unpaced sender with no frames looks at its stop flag this often
 CLOSE_SECONDS = 2.0
 MAX_FPS = 240.0
+MAX_NAME_CHARS = 100
 
 
 class FrameSink(Protocol):
@@ -162,3 +163,10 @@ def check_output_fps(fps: float | None) -> float | None:
     if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
         raise VisualError(f"output fps must be above 0 and at most {MAX_FPS:g}, got {fps!r}")
     return float(fps)
+
+
+def check_output_name(name: object, what: str) -> str:
+    """A source name other software will list (NDI, Syphon, Spout): printable, 1 to MAX_NAME_CHARS."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise VisualError(f"{what} must be 1 to {MAX_NAME_CHARS} printable characters, got {name!r}")
+    return name.strip()
