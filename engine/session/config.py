@@ -6,15 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.control.osc_server import DEFAULT_HOST, DEFAULT_PORT
 from engine.errors import ParamError, VisualError
@@ -88,7 +80,7 @@ class SessionConfig(BaseModel):
 
     @field_validator("ndi", "syphon", "spout")
     @classmethod
-    def _output_name(cls, name: str | None, info: ValidationInfo) -> str | None:
+    def _output_name(cls, name: str | None, info: Any) -> str | None:  # info: pydantic's ValidationInfo
         what = {"ndi": "an NDI source name", "syphon": "a Syphon server name", "spout": "a Spout sender name"}
         try:
             return None if name is None else check_output_name(name, what[str(info.field_name)])
