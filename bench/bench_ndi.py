@@ -11,7 +11,14 @@ Phases, each after a warm-up second:
 - paced at 30 and at 60 fps (a generator's rates): latency median / p95, frames received per second;
 - flood: offered at 1 kHz, the mailbox keeping only the newest: the most frames a second NDI takes.
 Also the generator's side: the cost of one `offer` call (median, microseconds), and the sender
-thread's fit + send time per frame. Medians over the phase. Prints JSON; `--json-out` writes it.
+thread's fit + send time per frame. Medians over the phase.
+
+`--live-seconds S` (default 10; 0 leaves it out) then plays the engine itself (default model, scene
+Intense, JACK dummy server at 48 kHz / 256) with `live --ndi` at 512x512 (cppn generator at 512x512,
+/visual/fps 30) for S seconds and reports the frames the generator made, the frames the receiver got
+per second, the audio's underruns, and the delay from a frame's audio being heard (its timecode, on
+the engine's audio clock) to the frame arriving at the receiver: render + fan-out + NDI, end to end.
+Prints JSON; `--json-out` writes it.
 """
 
 from __future__ import annotations
@@ -108,9 +115,59 @@ def summarize(received: list[tuple[int, float]], offers: dict[int, float], span:
             "latency_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None}
 
 
+def live(seconds: float) -> dict[str, object]:
+    """The engine playing with `--ndi` at 512x512, a receiver process beside it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from jack_server import jack_dummy
+
+    from engine.session.config import SessionConfig
+    from engine.session.session import LiveSession
+
+    name = f"rave-bench-live-{time.monotonic_ns() % 10**8}"
+    result_file = Path(f"/tmp/{name}.json")
+    with jack_dummy():
+        engine = LiveSession(SessionConfig(scene="Intense", samplerate=48000, blocksize=256, device="system",
+                                           osc_port=None, visuals=True, visual_size=SIZE, ndi=name, ndi_size=SIZE,
+                                           sets=["/visual/fps=30"]))
+        receiver = None
+        clock: list[float] = []  # timeline seconds minus monotonic seconds, sampled while playing
+        try:
+            engine.start()
+            assert engine.visuals is not None and engine.visuals.outputs is not None
+            engine.visuals.host.wait_ready(120)
+            receiver = subprocess.Popen([sys.executable, __file__, "--receiver", name, str(seconds + 4),
+                                         str(result_file)])
+            frames_before = engine.visuals.host.state.visual_frames
+            started = time.monotonic()
+            while time.monotonic() < started + seconds + 4:
+                engine.run(0.5)
+                clock.append(engine.audio_time(time.time()) - time.monotonic())
+            frames_made = engine.visuals.host.state.visual_frames - frames_before
+            receiver.wait(timeout=60)
+        finally:
+            if receiver is not None and receiver.poll() is None:
+                receiver.kill()
+            engine.stop()
+    report = engine.report()
+    received = json.loads(result_file.read_text()) if result_file.exists() else []
+    result_file.unlink(missing_ok=True)
+    offset = statistics.median(clock)
+    delays = sorted((at - (tc / TIMECODE_UNITS_PER_SECOND - offset)) * 1000 for tc, at in received[10:])
+    span = (received[-1][1] - received[10][1]) if len(received) > 11 else 0.0
+    outputs = (report["visuals"] or {}).get("outputs", [{}])  # type: ignore[union-attr]
+    return {"seconds": seconds, "generator_frames_per_s": round(frames_made / (seconds + 4), 1),
+            "ndi_received_per_s": round((len(received) - 11) / span, 1) if span else 0.0,
+            "heard_to_received_ms_median": round(statistics.median(delays), 1) if delays else None,
+            "heard_to_received_ms_p95": round(delays[int(0.95 * (len(delays) - 1))], 1) if delays else None,
+            "underruns": report["underruns"], "callbacks": report["callbacks"],
+            "sender": {k: outputs[0].get(k) for k in ("sent", "dropped", "errors", "send_ms")}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per phase (default 6)")
+    parser.add_argument("--live-seconds", type=float, default=10.0,
+                        help="then the engine with --ndi for this long (default 10; 0: leave it out)")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--receiver", nargs=3, metavar=("NAME", "SECONDS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,6 +211,8 @@ def main() -> int:
         "sender_fit_send_ms_last": [round(v, 2) for v in send_ms],
         "note": "CLOCK_MONOTONIC across two processes on one machine; flood: offered at 1 kHz, the mailbox keeps the newest",
     }
+    if args.live_seconds > 0:
+        summary["live"] = live(args.live_seconds)
     print(json.dumps(summary, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=2))
