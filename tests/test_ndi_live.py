@@ -1,15 +1,18 @@
 """`live --ndi NAME` as a separate engine process on the JACK test server, received by an NDI receiver
-in the test (found at 127.0.0.1: no mDNS here); and an engine without the NDI package says so in one
-line and plays on."""
+in the test (found at 127.0.0.1: no mDNS here); the source outlives a crash of the visual process;
+and an engine without the NDI package says so in one line and plays on."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
 from gui_fixtures import ROOT, start_engine, status_reply
 from jack_fixtures import JackServer
+from live_fixtures import playing, run_until
 from ndi_fixtures import connect, ndi_module, unique_name
 from waiting import wait_until
 
@@ -68,3 +71,30 @@ def test_live_without_the_ndi_package_says_so_once_and_plays(jack_server: JackSe
     played = json.loads(report.read_text())
     assert played["callbacks"] > 0 and played["visuals"]["frames"] > 0
     assert any("NDI output is off" in e for e in played["errors"])
+
+
+def test_the_ndi_source_outlives_a_visual_process_crash(jack_server: JackServer, live_model: Path) -> None:
+    ndi = ndi_module()
+    name = unique_name("rave-crash")
+    with playing(jack_server, live_model, capture_seconds=30.0, scene="Intense", visual_size=(64, 64), ndi=name,
+                 ndi_size=(64, 64), visual_spare=True) as s:
+        engine = s.engine
+        assert engine.visuals is not None and engine.visuals.outputs is not None
+        output = engine.visuals.outputs.outputs[0]
+        assert run_until(engine, lambda: engine.visuals.host.spare is not None
+                         and engine.visuals.host.spare.ready.is_set(), timeout=120)
+        receiver = connect(ndi, name)
+        try:
+            before = list(receiver.capture(5, timeout=30))
+            assert len(before) == 5
+            os.kill(engine.visuals.host.active.process.pid, signal.SIGKILL)
+            assert run_until(engine, lambda: bool(engine.visuals.host.restarts)
+                             and engine.visuals.host.restarts[-1].recovered_seconds is not None, timeout=30)
+            receiver.frames.clear()
+            after = receiver.capture(5, timeout=30)
+            connections = output.sink.connections()
+        finally:
+            receiver.close()
+    assert len(after) == 5 and after[0].timecode > before[-1].timecode  # new frames, same source
+    assert engine.visuals.outputs.outputs[0] is output and connections == 1
+    assert engine.visuals.host.restarts
