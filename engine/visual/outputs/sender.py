@@ -72,7 +72,8 @@ class FrameSender:
         self.repeated = 0  # paced sends of a frame sent before (no new one came in time)
         self.errors = 0
         self.last_error: str | None = None
-        self.send_ms = 0.0  # fit + send of the last frame
+        self.send_ms = 0.0  # fit + send of the last frame, wall time
+        self.send_cpu_ms_total = 0.0  # this thread's CPU time in fit + send, all frames (load-independent)
         self._thread = threading.Thread(target=self._run, name=f"send {sink.label}", daemon=True)
         self._thread.start()
 
@@ -122,7 +123,7 @@ class FrameSender:
 
     def _send(self, offer: _Offer, fitted: np.ndarray | None,
               moved_on: float = 0.0) -> tuple[np.ndarray, _Offer] | None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             pixels = self._fitter.fit(offer.rgb) if fitted is None else fitted
             self.sink.send(pixels, offer.audio_time_s + moved_on)
@@ -136,6 +137,7 @@ class FrameSender:
             return None
         self.sent += 1
         self.send_ms = (time.perf_counter() - started) * 1000.0
+        self.send_cpu_ms_total += (time.thread_time() - cpu_started) * 1000.0
         return pixels, offer
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -153,7 +155,9 @@ class FrameSender:
         return {"output": self.sink.label, "size": f"{self.size[0]}x{self.size[1]}",
                 "fps": self.fps, "offered": self.offered, "sent": self.sent, "repeated": self.repeated,
                 "dropped": self.dropped, "errors": self.errors, "last_error": self.last_error,
-                "send_ms": round(self.send_ms, 2), **self.sink.stats()}
+                "send_ms": round(self.send_ms, 2),
+                "send_cpu_ms_mean": round(self.send_cpu_ms_total / self.sent, 3) if self.sent else None,
+                **self.sink.stats()}
 
 
 def check_output_fps(fps: float | None) -> float | None:
