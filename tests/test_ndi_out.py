@@ -42,6 +42,7 @@ def test_ndi_frames_reach_a_receiver_at_their_size_with_audio_timecodes() -> Non
     assert all(f.timecode in offered for f in frames)  # each is one that was offered, timed by the audio clock
     numbers = [offered[f.timecode] for f in frames]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
-    assert np.abs(frames[0].pixels.astype(int) - frames[-1].pixels.astype(int)).mean() > 5  # they change
-    assert stats["connections"] == 1 and stats["sent"] >= 12
+    first = frames[0].pixels.astype(int)
+    assert max(np.abs(f.pixels.astype(int) - first).mean() for f in frames[1:]) > 5  # they change
+    assert stats["connections"] == 1 and out.sent >= 12  # counted once the sender thread has stopped
     assert str(stats["source"]).endswith(f"({name})")
