@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="record the visuals with the engine's audio muxed in sync (implies --visuals)")
     live.add_argument("--console", action="store_true",
                       help="open the performer console beside the engine (its own process, over OSC)")
+    _video_output_options(live)
     _visual_options(live)
 
     console = sub.add_parser("console", help="the performer console for a playing engine (an OSC client)")
@@ -218,6 +219,26 @@ def _visual_options(parser: argparse.ArgumentParser) -> None:
                         help="diffusion: a local diffusers pipeline folder (sd-turbo, sdxl-turbo...)")
     parser.add_argument("--visual-vae", type=Path, metavar="PATH",
                         help="diffusion: a local TAESD-style tiny VAE folder; texture: a TAESD-family decoder .pth")
+
+
+def _video_output_options(parser: argparse.ArgumentParser) -> None:
+    """Video out to other software (engine/visual/outputs): each implies --visuals."""
+    parser.add_argument("--ndi", metavar="NAME", help="send the visuals as the NDI source NAME (implies --visuals)")
+    parser.add_argument("--ndi-size", type=_size, default=DEFAULT_FRAME_SIZE, metavar="WxH",
+                        help="NDI frame size, independent of --size and the window (default 512x512)")
+    parser.add_argument("--ndi-fps", type=float, metavar="N",
+                        help="NDI frames a second: the newest frame each tick, the last one again when none "
+                        "is new (default: every frame made)")
+    parser.add_argument("--vcam", action="store_true",
+                        help="show the visuals as a virtual camera (v4l2loopback, OBS; implies --visuals)")
+    parser.add_argument("--vcam-device", metavar="PATH", help="the loopback device, e.g. /dev/video10 (default: the first free one)")
+    parser.add_argument("--vcam-size", type=_size, default=DEFAULT_FRAME_SIZE, metavar="WxH",
+                        help="virtual camera frame size (default 512x512)")
+    parser.add_argument("--vcam-fps", type=float, metavar="N",
+                        help="virtual camera frames a second, repeating the last frame between new ones "
+                             "(default: every frame made)")
+    parser.add_argument("--syphon", metavar="NAME", help="macOS: share the visuals as the Syphon server NAME (untested)")
+    parser.add_argument("--spout", metavar="NAME", help="Windows: share the visuals as the Spout sender NAME (untested)")
 
 
 def _train_options(train: argparse.ArgumentParser) -> None:
@@ -356,7 +377,9 @@ def _live(args: argparse.Namespace) -> int:
         midi_clock_in=args.midi_clock_in, midi_clock_out=args.midi_clock_out, link=args.link, visuals=args.visuals,
         window=args.window, visual_screen=args.visual_screen, fullscreen=args.fullscreen, record=args.record,
         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
-        visual_options=_generator_options(args), visual_spare=not args.no_visual_spare)
+        visual_options=_generator_options(args), visual_spare=not args.no_visual_spare,
+        ndi=args.ndi, ndi_size=args.ndi_size, ndi_fps=args.ndi_fps, vcam=args.vcam, vcam_device=args.vcam_device,
+        vcam_size=args.vcam_size, vcam_fps=args.vcam_fps, syphon=args.syphon, spout=args.spout)
     if args.console and not config.osc_port:
         raise ParamError("--console talks to the engine over OSC: drop --osc-port 0")
     if args.link:

@@ -103,4 +103,5 @@ class AdaptiveLookahead:
     def report(self, samplerate: float) -> dict[str, object]:
         return {"frames": self.frames, "ms": round(self.frames / samplerate * 1000, 2),
                 "min_frames": self.min_frames, "max_frames": self.max_frames, "near_misses": self.near_misses,
-                "history": [c.as_dict() for c in self.history]}
+                # list() copies under the GIL: the decoder thread may append while a status is built
+                "history": [c.as_dict() for c in list(self.history)]}

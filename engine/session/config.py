@@ -9,12 +9,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.control.osc_server import DEFAULT_HOST, DEFAULT_PORT
-from engine.errors import ParamError
+from engine.errors import ParamError, VisualError
 from engine.models.default import DEFAULT_MODEL
 from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME
 from engine.presets.controller_maps import DEFAULT_MIDI_MAP
 from engine.session.decode_choice import MAX_DECODE_THREADS, MAX_FRAMES_PER_CALL, MIN_LOOKAHEAD_SECONDS
 from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
+from engine.visual.outputs.sender import MAX_FPS as MAX_OUTPUT_FPS
+from engine.visual.outputs.sender import check_output_name
 
 DEFAULT_LOOKAHEAD_MAX_SECONDS = 0.5
 
@@ -61,12 +63,30 @@ class SessionConfig(BaseModel):
     visual_screen: int | None = None
     fullscreen: bool = False
     record: Path | None = None  # MP4 of the visuals with the engine's audio
+    ndi: str | None = None  # NDI source name: the frames go out over NDI (engine/visual/outputs)
+    ndi_size: tuple[int, int] = DEFAULT_FRAME_SIZE
+    ndi_fps: float | None = Field(default=None, gt=0, le=MAX_OUTPUT_FPS)  # None: every frame made
+    vcam: bool = False  # the frames as a virtual camera (pyvirtualcam)
+    vcam_device: str | None = None  # None: the first free loopback device
+    vcam_size: tuple[int, int] = DEFAULT_FRAME_SIZE
+    vcam_fps: float | None = Field(default=None, gt=0, le=MAX_OUTPUT_FPS)
+    syphon: str | None = None  # Syphon server name (macOS), frames at visual_size
+    spout: str | None = None  # Spout sender name (Windows), frames at visual_size
 
-    @field_validator("visual_size")
+    @field_validator("visual_size", "ndi_size", "vcam_size")
     @classmethod
     def _frame_size(cls, size: tuple[int, int]) -> tuple[int, int]:
         check_frame_size(*size)
         return size
+
+    @field_validator("ndi", "syphon", "spout")
+    @classmethod
+    def _output_name(cls, name: str | None, info: Any) -> str | None:  # info: pydantic's ValidationInfo
+        what = {"ndi": "an NDI source name", "syphon": "a Syphon server name", "spout": "a Spout sender name"}
+        try:
+            return None if name is None else check_output_name(name, what[str(info.field_name)])
+        except VisualError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _lookahead_bounds(self) -> SessionConfig:
@@ -101,4 +121,5 @@ class SessionConfig(BaseModel):
 
     @property
     def wants_visuals(self) -> bool:
-        return self.visuals or self.window or self.record is not None
+        return self.visuals or self.window or self.record is not None or self.vcam or any(
+            name is not None for name in (self.ndi, self.syphon, self.spout))

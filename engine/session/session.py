@@ -48,6 +48,7 @@ from engine.session.live_models import LiveModels
 from engine.session.model_policy import ModelTiming, auto_lookahead, load_playable
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
 from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
+from engine.session.video_outputs import open_video_outputs
 from engine.session.visuals import SessionVisuals
 from engine.visual.themes import check_theme_name
 
@@ -156,6 +157,8 @@ class LiveSession:
                                           size=config.visual_size, seed=config.seed, options=config.visual_options,
                                           spare=config.visual_spare, on_error=self._visual_error)
             self.visuals.start()
+            self.visuals.outputs = open_video_outputs(config, self.visuals.host.frames,
+                                                      float(self.store.get("/visual/fps")), self._output_error)
             if config.record is not None:
                 recorder = self.visuals.record(config.record, samplerate=self.samplerate, channels=DEVICE_CHANNELS,
                                                start_seconds=self.decoder.blocks_written * config.blocksize
@@ -262,6 +265,10 @@ class LiveSession:
     def _visual_error(self, message: str) -> None:
         self.errors.append(message)
         self.hub.report_error("visual", "/visual/generator", message)
+
+    def _output_error(self, flag: str, message: str) -> None:
+        self.errors.append(message)
+        self.hub.report_error("visual", flag, message)
 
     def _swap_error(self, message: str) -> None:
         self.errors.append(message)

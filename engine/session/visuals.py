@@ -13,6 +13,7 @@ from engine.params.store import ParamStore
 from engine.visual.frame_buffer import FrameBuffer
 from engine.visual.host import VisualHost
 from engine.visual.live_recorder import LiveRecorder
+from engine.visual.outputs.fanout import FrameFanout
 from engine.visual.process_main import VisualConfig
 
 
@@ -30,6 +31,7 @@ class SessionVisuals:
                                             theme=theme, generator_options=self._options_for(generator)),
                                spare=spare, on_error=on_error)
         self.recorder: LiveRecorder | None = None
+        self.outputs: FrameFanout | None = None  # NDI, virtual camera (engine/session/video_outputs.py)
         self._stats: dict[str, object] | None = None  # kept from stop() for the report
 
     window: object | None = None  # the VisualWindow while run_window runs (typed loosely: no Qt import here)
@@ -77,12 +79,16 @@ class SessionVisuals:
             self.window.toggle_fullscreen()  # type: ignore[attr-defined]
 
     def stats(self) -> dict[str, object]:
-        return self._stats if self._stats is not None else self.host.stats()
+        if self._stats is not None:
+            return self._stats
+        return {**self.host.stats(), "outputs": self.outputs.stats() if self.outputs is not None else []}
 
     def stop(self) -> None:
         if self.recorder is not None:
             self.recorder.stop()
-        self._stats = self.host.stats()
+        if self.outputs is not None:
+            self.outputs.stop()  # before the frame buffer closes under it
+        self._stats = self.stats()
         self.host.stop()
 
 
