@@ -60,6 +60,18 @@ class SessionConfig(BaseModel):
     visual_screen: int | None = None
     fullscreen: bool = False
     record: Path | None = None  # MP4 of the visuals with the engine's audio
+    visual_remote: str | None = None  # HOST:PORT of a remote visual node (`visuals serve`) to stream to
+
+    @field_validator("visual_remote")
+    @classmethod
+    def _remote_address(cls, text: str | None) -> str | None:
+        if text is not None:
+            from engine.remote.protocol import parse_host_port
+
+            host, _ = parse_host_port(text, "--visual-remote")
+            if not host:
+                raise ValueError(f"--visual-remote {text!r}: name the node's host, e.g. 192.168.1.20:9100")
+        return text
 
     @field_validator("visual_size")
     @classmethod

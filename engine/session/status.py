@@ -48,6 +48,7 @@ class SessionStatus:
     lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
     meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
     live_models: dict[str, object] | None = None  # model B, live references, table changes (live_models.py)
+    visual_remote: dict[str, object] | None = None  # the remote visual node's sender (remote/sender.py)
 
     @property
     def device_ok(self) -> bool:
@@ -90,6 +91,7 @@ class SessionStatus:
             "recording": self.recording,
             "meters": {k: round(v, 2) for k, v in self.meters.items()},
             "live_models": self.live_models,
+            "visual_remote": self.visual_remote,
         }
 
     def osc_reply(self) -> list[object]:
