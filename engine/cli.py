@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="record the visuals with the engine's audio muxed in sync (implies --visuals)")
     live.add_argument("--console", action="store_true",
                       help="open the performer console beside the engine (its own process, over OSC)")
-    live.add_argument("--visual-remote", metavar="HOST:PORT",
-                      help="stream the visuals' feed to a node started with `visuals serve` (OSC/UDP)")
+    live.add_argument("--visual-remote", action="append", default=[], metavar="HOST:PORT",
+                      help="stream the visuals' feed to a node started with `visuals serve` (OSC/UDP; repeatable)")
     _visual_options(live)
 
     console = sub.add_parser("console", help="the performer console for a playing engine (an OSC client)")

@@ -32,7 +32,7 @@ class NodeProcess:
             cmd += ["--report", str(report)]
         self.process = subprocess.Popen([*cmd, *(extra or [])], cwd=ROOT, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, errors="replace",
-                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                        env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_below_the_engine)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -64,6 +64,12 @@ class NodeProcess:
             self.process.kill()
         self.process.wait(10)
         self._reader.join(timeout=5)
+
+
+def _below_the_engine() -> None:
+    """On one machine the node stands in for another host: it must not take the engine's CPU (on stage
+    it has its own), so it runs at the lowest priority."""
+    os.nice(19)
 
 
 def frame_changes(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -40,9 +40,12 @@ MAX_EVENTS = 16
 
 
 class RemoteVisualSender(threading.Thread):
-    def __init__(self, host: str, port: int, *, on_event: Callable[[str], None] | None = None) -> None:
+    def __init__(self, host: str, port: int, *, session: int | None = None,
+                 on_event: Callable[[str], None] | None = None) -> None:
         """`host`, `port`: the node's `--listen` address (resolved here: a bad name fails now, in one line).
-        `on_event`: called on this thread with the one-line news of the node vanishing or coming back."""
+        `session`: the engine run's id in every message (random if not given; one per engine start, shared
+        by its senders). `on_event`: called on this thread with the one-line news of the node vanishing
+        or coming back."""
         super().__init__(name="visual-remote", daemon=True)
         try:
             family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
@@ -52,7 +55,7 @@ class RemoteVisualSender(threading.Thread):
         self._address = address
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self.session = random.randrange(1, 2**31)
+        self.session = session if session is not None else new_session_id()
         self._rows: deque[FrameRow] = deque(maxlen=QUEUE_ROWS)
         self._params: dict[str, object] | None = None
         self._params_version = 0
@@ -61,7 +64,6 @@ class RemoteVisualSender(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._on_event = on_event
-        self.seq = 0
         self.rows_sent = 0
         self.rows_dropped = 0  # the queue was full: the oldest went
         self.send_errors = 0
@@ -85,10 +87,6 @@ class RemoteVisualSender(threading.Thread):
         self._params_version += 1
         self._params_due = True
         self._wake.set()
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
 
     # --- this thread ------------------------------------------------------------------------
     def stop(self) -> None:
@@ -177,3 +175,7 @@ class RemoteVisualSender(threading.Thread):
                 "node_frames": self.node_frames, "rows_sent": self.rows_sent, "rows_dropped": self.rows_dropped,
                 "send_errors": self.send_errors, "pings": self.pings, "bad_packets": self.bad_packets,
                 "events": list(self.events)}
+
+
+def new_session_id() -> int:
+    return random.randrange(1, 2**31)

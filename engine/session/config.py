@@ -60,18 +60,18 @@ class SessionConfig(BaseModel):
     visual_screen: int | None = None
     fullscreen: bool = False
     record: Path | None = None  # MP4 of the visuals with the engine's audio
-    visual_remote: str | None = None  # HOST:PORT of a remote visual node (`visuals serve`) to stream to
+    visual_remote: list[str] = Field(default_factory=list)  # HOST:PORT of each remote visual node to stream to
 
     @field_validator("visual_remote")
     @classmethod
-    def _remote_address(cls, text: str | None) -> str | None:
-        if text is not None:
-            from engine.remote.protocol import parse_host_port
+    def _remote_addresses(cls, targets: list[str]) -> list[str]:
+        from engine.remote.protocol import parse_host_port
 
+        for text in targets:
             host, _ = parse_host_port(text, "--visual-remote")
             if not host:
                 raise ValueError(f"--visual-remote {text!r}: name the node's host, e.g. 192.168.1.20:9100")
-        return text
+        return targets
 
     @field_validator("visual_size")
     @classmethod

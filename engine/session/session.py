@@ -156,7 +156,7 @@ class LiveSession:
                                                start_seconds=self.decoder.blocks_written * config.blocksize
                                                / self.samplerate)
                 self.decoder.on_block = recorder.push_audio
-        if config.visual_remote is not None:
+        if config.visual_remote:
             self.remote = start_remote_visuals(config.visual_remote, lambda: self.decoder.graph, self.store,
                                                self.audio_time, on_event=self.errors.append)
         self.feed = FeatureFeed(lambda: self.decoder.graph, self.store, lambda: self.audio_time(time.time()),
@@ -248,7 +248,7 @@ class LiveSession:
         self.output.stop()
         self.stopped_at = time.monotonic()
         if self.remote is not None:
-            self.remote.sender.stop()
+            self.remote.stop()
         if self.visuals is not None:
             self.visuals.stop()
         sys.setswitchinterval(self._previous_switch_interval)
@@ -350,7 +350,7 @@ class LiveSession:
             errors=list(self.errors),
             meters=asdict(self.decoder.graph.master.meters),
             live_models=self.live_models.stats(),
-            visual_remote=self.remote.sender.stats() if self.remote is not None else None,
+            visual_remote=self.remote.stats() if self.remote is not None else None,
         )
 
     def _analysis_status(self) -> dict[str, object]:

@@ -48,7 +48,7 @@ class SessionStatus:
     lookahead: dict[str, object] | None = None  # the adaptive lookahead: now, bounds, history of changes
     meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
     live_models: dict[str, object] | None = None  # model B, live references, table changes (live_models.py)
-    visual_remote: dict[str, object] | None = None  # the remote visual node's sender (remote/sender.py)
+    visual_remote: list[dict[str, object]] | None = None  # one per remote visual node (remote/sender.py)
 
     @property
     def device_ok(self) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 from engine.analysis.features import INDEX
 from engine.params.store import ParamStore
 from engine.remote.protocol import FrameRow
-from engine.remote.sender import RemoteVisualSender
+from engine.remote.sender import RemoteVisualSender, new_session_id
 from engine.render.graph import RenderGraph
 from engine.session.feed import VISUAL_PREFIXES
 
@@ -31,12 +31,15 @@ log = logging.getLogger(__name__)
 
 class RemoteVisualTap:
     def __init__(self, graph: Callable[[], RenderGraph], store: ParamStore, audio_time: Callable[[float], float],
-                 sender: RemoteVisualSender) -> None:
-        """`audio_time(wall)`: the timeline seconds reaching the speaker at unix time `wall`."""
+                 senders: list[RemoteVisualSender], session: int) -> None:
+        """`audio_time(wall)`: the timeline seconds reaching the speaker at unix time `wall`. Every sender
+        (one per node) gets the same rows, numbered once."""
         self._graph = graph
         self._store = store
         self._audio_time = audio_time
-        self.sender = sender
+        self.senders = senders
+        self.session = session
+        self._seq = 0
         self._graph_id = 0
         self._last_time = -np.inf
         self._latent = np.zeros(0, dtype=np.float32)
@@ -66,7 +69,6 @@ class RemoteVisualTap:
         latents = list(graph.latents_pending)
         wall = time.time()
         heard_offset = wall - self._audio_time(wall)  # unix time = timeline seconds + this
-        sender = self.sender
         k = 0
         for seconds, row in rows:
             while k < len(latents) and latents[k][0] <= seconds + 1e-9:  # the frame this row belongs to
@@ -74,8 +76,11 @@ class RemoteVisualTap:
                 k += 1
             self._beats += int(row[INDEX["beat"]] > 0.5)
             self._onsets += int(row[INDEX["onset"]] > 0.5)
-            sender.offer_row(FrameRow(sender.session, sender.next_seq(), seconds, seconds + heard_offset,
-                                      self._beats, self._onsets, row, self._latent, self._controls))
+            self._seq += 1
+            frame = FrameRow(self.session, self._seq, seconds, seconds + heard_offset, self._beats, self._onsets,
+                             row, self._latent, self._controls)
+            for sender in self.senders:
+                sender.offer_row(frame)
         self._last_time = rows[-1][0]
 
     def _follow_params(self) -> None:
@@ -86,21 +91,35 @@ class RemoteVisualTap:
         visual = {a: v for a, v in snapshot.values.items() if a.startswith(VISUAL_PREFIXES)}
         if visual != self._sent_params:
             self._sent_params = visual
-            self.sender.offer_params(visual)
+            for sender in self.senders:
+                sender.offer_params(visual)
+
+    def stop(self) -> None:
+        for sender in self.senders:
+            sender.stop()
+
+    def stats(self) -> list[dict[str, object]]:
+        return [sender.stats() for sender in self.senders]
 
 
-def start_remote_visuals(target: str, graph: Callable[[], RenderGraph], store: ParamStore,
+def start_remote_visuals(targets: list[str], graph: Callable[[], RenderGraph], store: ParamStore,
                          audio_time: Callable[[float], float], *,
                          on_event: Callable[[str], None] | None = None) -> RemoteVisualTap:
-    """`live --visual-remote HOST:PORT`: the sender started, and the tap the feed calls."""
+    """`live --visual-remote HOST:PORT` (repeatable: one sender per node), started, and the tap the feed calls."""
     from engine.errors import ParamError
     from engine.remote.protocol import parse_host_port
 
+    session = new_session_id()
+    senders: list[RemoteVisualSender] = []
     try:
-        host, port = parse_host_port(target, "--visual-remote")
-        sender = RemoteVisualSender(host, port, on_event=on_event)
+        for target in targets:
+            host, port = parse_host_port(target, "--visual-remote")
+            senders.append(RemoteVisualSender(host, port, session=session, on_event=on_event))
     except ValueError as exc:
+        for sender in senders:
+            sender.stop()
         raise ParamError(str(exc)) from None
-    sender.start()
-    log.warning("sending the visuals to the node at %s (OSC/UDP)", sender.target)
-    return RemoteVisualTap(graph, store, audio_time, sender)
+    for sender in senders:
+        sender.start()
+        log.warning("sending the visuals to the node at %s (OSC/UDP)", sender.target)
+    return RemoteVisualTap(graph, store, audio_time, senders, session)
