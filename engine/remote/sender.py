@@ -72,6 +72,8 @@ class RemoteVisualSender(threading.Thread):
         self.node_frames = 0
         self.node_state = "waiting"  # waiting (never heard), present, gone
         self._last_ping = 0.0
+        self._created_at = time.monotonic()
+        self._nudged = False  # said once that nobody answers yet
         self.events: deque[str] = deque(maxlen=MAX_EVENTS)
 
     # --- the feed thread ------------------------------------------------------------------
@@ -156,6 +158,10 @@ class RemoteVisualSender(threading.Thread):
             self.node_state = "present"
             self._params_due = True  # a node that just started wants the look at once
             self._say(f"visual node {self.target} is back" if back else f"visual node {self.target} is here")
+        elif not heard and self.node_state == "waiting" and not self._nudged and now - self._created_at > GONE_SECONDS * 3:
+            self._nudged = True
+            self._say(f"visual node {self.target} does not answer yet (is `visuals serve --listen ...:{self._address[1]}` "
+                      "running there, and its UDP port open?); sending anyway")
         elif not heard and self.node_state == "present":
             self.node_state = "gone"
             self._say(f"visual node {self.target} vanished (no answer for {GONE_SECONDS:.0f} s); "
