@@ -158,3 +158,56 @@ def test_bad_addresses_get_one_line(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(ROOT / "run_engine.py"), "visuals", "serve", "--listen",
                            "127.0.0.1:99999", "--seconds", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 2 and "--listen" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_node_keeps_its_own_generator_until_the_engine_changes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.remote.node import NodeConfig, VisualNode
+
+    node = VisualNode(NodeConfig(host="127.0.0.1", port=0, size=(64, 64), generator="texture",
+                                 generator_options={"texture": {"decoder": "x.pth"}}))  # not started: no process
+    switched: list[str] = []
+    monkeypatch.setattr(node.host, "switch_generator", lambda name, options=None: switched.append(name))
+    try:
+        node._params = {"/visual/generator": "cppn"}  # the engine's default, sent with its first parameters
+        node.tick()
+        assert switched == []  # the weights are here: the node's --generator stands
+        node._params = {"/visual/generator": "diffusion"}  # changed live, but this node has no diffusion weights
+        node.tick()
+        assert switched == []
+        node._params = {"/visual/generator": "cppn"}  # changed live to one it can run
+        node.tick()
+        assert switched == ["cppn"]
+    finally:
+        node.stop()
+
+
+def test_the_node_follows_an_engine_that_restarted() -> None:
+    """A new session id: the engine's counts and timeline start again; what the node hands its visual
+    process keeps counting and its frame times keep rising (so a recording stays in order)."""
+    from engine.control.osc_codec import TimedMessage
+    from engine.remote.node import NodeConfig, VisualNode
+
+    node = VisualNode(NodeConfig(host="127.0.0.1", port=0, size=(64, 64)))  # not started: no process
+    engine = ("127.0.0.1", 5555)
+
+    def deliver(session: int, seq: int, beats: int) -> None:
+        row = FrameRow(session, seq, 10.0 + seq * 0.0116, session * 100.0 + seq, beats, beats, np.zeros(N_FEATURES, np.float32),
+                       np.zeros(8, np.float32), None)
+        message = parse_packet(encode_frame(row))[0][0]
+        node._handle(TimedMessage(message.when, message.address, message.args), engine, 0.0)
+        shown = node.playout.due(None)  # not synced yet: shown on arrival
+        assert shown is not None
+        node._publish(shown)
+
+    try:
+        for seq in range(1, 6):
+            deliver(1, seq, beats=seq)
+        before = node.host.state.read()
+        assert before is not None and before.beats == 5
+        for seq in range(1, 4):  # the engine restarted: counts and times from the start again
+            deliver(2, seq, beats=seq)
+        after = node.host.state.read()
+        assert after is not None and after.beats == 8 and after.time > before.time
+        assert node.stats()["sessions"] == 2
+    finally:
+        node.stop()

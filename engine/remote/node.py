@@ -100,8 +100,9 @@ class VisualNode:
         self._last_time = 0.0
         self._max_seq = 0
         self._generator_wanted = config.generator
+        self._engine_generator: str | None = None  # the engine's /visual/generator as last seen
         self.stats_counts = {"packets": 0, "bad_packets": 0, "rows": 0, "rows_lost": 0, "rows_reordered": 0,
-                             "rows_shown": 0, "sessions": 0, "pongs": 0}
+                             "rows_shown": 0, "sessions": 0, "pongs": 0, "link_errors": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> VisualNode:
@@ -120,9 +121,14 @@ class VisualNode:
         self.host.stop()
 
     def tick(self) -> None:
-        """From the main thread: follow `/visual/generator` (a switch spawns a process: not on the link thread)."""
+        """From the main thread: follow `/visual/generator` when the engine changes it during the set (a switch
+        spawns a process: not on the link thread). The engine's first value is not a change: the node's own
+        `--generator` stands until then, since the weights live here, not on the engine's machine."""
         wanted = self._params.get("/visual/generator")
-        if isinstance(wanted, str) and wanted != self._generator_wanted:
+        if not isinstance(wanted, str) or wanted == self._engine_generator:
+            return
+        first, self._engine_generator = self._engine_generator is None, wanted
+        if not first and wanted != self._generator_wanted:
             self._generator_wanted = wanted
             options = self.config.generator_options.get(wanted, {})
             if wanted in ("diffusion", "texture") and not options:
@@ -138,7 +144,7 @@ class VisualNode:
             try:
                 self._step()
             except Exception:  # the link must outlive any surprise: the picture keeps going
-                self.stats_counts["bad_packets"] += 1
+                self.stats_counts["link_errors"] += 1
                 log.exception("visual node link")
                 time.sleep(MAX_WAIT_SECONDS)
 

@@ -16,10 +16,10 @@ second, to wherever the engine's packets come from.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 
 import numpy as np
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 from engine.control.osc_codec import TimedMessage, encode_bundle
 
@@ -46,10 +46,28 @@ class FrameRow:
 
 
 def _message(address: str, *typed: tuple[object, str]) -> bytes:
-    builder = OscMessageBuilder(address)
+    """One OSC 1.0 message of ints (i), doubles (d), strings (s) and blobs (b). Written here rather than with
+    python-osc's builder, which refuses the empty blob OSC allows (a graph without a latent sends one)."""
+    tags, payload = [","], []
     for value, kind in typed:
-        builder.add_arg(value, kind)
-    return builder.build().dgram
+        tags.append(kind)
+        if kind == "i":
+            payload.append(struct.pack(">i", value))
+        elif kind == "d":
+            payload.append(struct.pack(">d", value))
+        elif kind == "s":
+            payload.append(_padded(str(value).encode("utf-8")))
+        elif kind == "b":
+            raw = bytes(value)  # type: ignore[call-overload]
+            payload.append(struct.pack(">i", len(raw)) + raw + b"\x00" * (-len(raw) % 4))
+        else:
+            raise ValueError(f"OSC type {kind!r} is not one this protocol sends")
+    return _padded(address.encode("utf-8")) + _padded("".join(tags).encode()) + b"".join(payload)
+
+
+def _padded(raw: bytes) -> bytes:
+    """A string's bytes, its terminator and padding to a multiple of four."""
+    return raw + b"\x00" * (4 - len(raw) % 4)
 
 
 def _blob(values: np.ndarray | None) -> bytes:
