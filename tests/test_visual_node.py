@@ -211,3 +211,39 @@ def test_the_node_follows_an_engine_that_restarted() -> None:
         assert node.stats()["sessions"] == 2
     finally:
         node.stop()
+
+
+def test_frames_reach_further_sinks_and_a_missing_ndi_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    from waiting import wait_until
+
+    from engine.remote.sinks import FramePump, open_ndi
+    from engine.visual.frame_buffer import FrameBuffer
+
+    class Sink:
+        def __init__(self) -> None:
+            self.got: list[tuple[int, float]] = []
+            self.closed = False
+
+        def offer(self, frame: np.ndarray, audio_time_s: float) -> None:
+            self.got.append((int(frame[0, 0, 0]), audio_time_s))
+
+        def close(self) -> None:
+            self.closed = True
+
+    frames = FrameBuffer.create(8, 8)
+    sink = Sink()
+    pump = FramePump(frames, [sink])
+    pump.start()
+    try:
+        for k in range(1, 4):
+            frames.write(np.full((8, 8, 3), k, dtype=np.uint8), k, 10.0 + k)
+            assert wait_until(lambda k=k: (k, 10.0 + k) in sink.got, 5.0), sink.got
+    finally:
+        pump.stop()
+        frames.close()
+    assert sink.closed
+    import importlib.util
+
+    if importlib.util.find_spec("engine.visual.ndi_out") is None:
+        assert open_ndi("stage", (64, 64), 30.0) is None
+        assert len([r for r in caplog.records if "--ndi stage" in r.getMessage()]) == 1
