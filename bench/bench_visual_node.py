@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> dict:
                     engine.run(0.5)
                 else:
                     raise SystemExit(f"the node did not start in {args.start_timeout} s: {node.lines[-5:]}")
+                engine.run(args.settle)  # past the start-up: both sides rendering steadily
                 name = node.frames_name
                 assert name is not None, node.lines
                 remote_frames = attach_foreign(name)
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> dict:
         "sender": report["visual_remote"],
         "node": {k: node_stats.get(k) for k in ("rows", "rows_shown", "rows_lost", "rows_reordered", "late_rows",
                                                 "clock_offset_ms", "round_trip_ms", "playout_delay_ms",
-                                                "arrival_lateness_ms", "frames", "render_ms")},
+                                                "arrival_lateness_ms", "shown_lateness_ms", "frames", "render_ms")},
         "local_render_ms": (report["visuals"] or {}).get("render_ms"),
     }
 
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=30.0)
     parser.add_argument("--jitter-ms", type=float, default=10.0)
     parser.add_argument("--loss", type=float, default=0.02)
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds played before measuring")
     parser.add_argument("--start-timeout", type=float, default=300.0)
     parser.add_argument("--node-report", default="/tmp/bench_visual_node_report.json")
     parser.add_argument("--json-out", type=Path)

@@ -22,8 +22,11 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from engine.analysis.features import N_FEATURES
 from engine.control.osc_codec import OscPacketError, parse_packet
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 PING_SECONDS = 0.25
 SILENT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 0.05
+SHOWN_WINDOW = 4096  # rows whose hand-over time the report summarises: the last 48 s
 ROW_SECONDS = 558 / 48000  # one analysis hop: the gap kept between two engine sessions' times
 
 
@@ -101,6 +105,7 @@ class VisualNode:
         self._max_seq = 0
         self._generator_wanted = config.generator
         self._engine_generator: str | None = None  # the engine's /visual/generator as last seen
+        self._shown_lateness: deque[float] = deque(maxlen=SHOWN_WINDOW)
         self.stats_counts = {"packets": 0, "bad_packets": 0, "rows": 0, "rows_lost": 0, "rows_reordered": 0,
                              "rows_shown": 0, "sessions": 0, "pongs": 0, "link_errors": 0}
 
@@ -252,6 +257,8 @@ class VisualNode:
         self.host.publish(self._last_time, row.features, self._beats, self._onsets, row.latent, params,
                           row.controls)
         self.stats_counts["rows_shown"] += 1
+        if self.sync.synced:  # how far from its moment the row reached the visual process (engine clock)
+            self._shown_lateness.append(time.time() + self.sync.offset - row.heard_at)
 
     def _watch(self, now: float) -> None:
         if self.engine_state == "here" and now - self._last_heard > SILENT_SECONDS:
@@ -269,5 +276,13 @@ class VisualNode:
                 "clock_offset_ms": round(self.sync.offset * 1000.0, 3),
                 "round_trip_ms": round(self.sync.delay * 1000.0, 3),
                 "playout_delay_ms": round(self.playout.delay * 1000.0, 2),
-                "arrival_lateness_ms": self.playout.lateness_ms(), "visuals": self.host.stats()}
+                "arrival_lateness_ms": self.playout.lateness_ms(), "shown_lateness_ms": self._shown_summary(),
+                "visuals": self.host.stats()}
+
+    def _shown_summary(self) -> dict[str, float]:
+        """Rows handed to the visual process after their audio was heard, in ms (negative: early)."""
+        if not self._shown_lateness:
+            return {}
+        values = np.asarray(self._shown_lateness) * 1000.0
+        return {"median": round(float(np.median(values)), 2), "p95": round(float(np.quantile(values, 0.95)), 2)}
 
