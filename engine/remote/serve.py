@@ -53,7 +53,7 @@ def serve(request: ServeRequest) -> dict[str, object]:
             recorder.start()
         sinks = list(request.extra_sinks)
         if request.ndi is not None:
-            ndi = open_ndi(request.ndi, request.node.size, RECORD_FPS)
+            ndi = open_ndi(request.ndi, request.node.size)
             if ndi is not None:
                 sinks.append(ndi)
         if sinks:

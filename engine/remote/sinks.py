@@ -18,7 +18,7 @@ from engine.visual.frame_buffer import FrameBuffer
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.002
-NDI_MODULE = "engine.visual.ndi_out"  # NdiOut(name, size, fps), built beside this (issue 13, item 3)
+NDI_MODULE = "engine.visual.outputs.ndi_out"  # NdiOut(name, size, fps), built beside this (issue 13, item 3)
 
 
 class FrameSink(Protocol):
@@ -64,14 +64,16 @@ class FramePump(threading.Thread):
                 log.exception("closing frame sink %s", type(sink).__name__)
 
 
-def open_ndi(name: str, size: tuple[int, int], fps: float) -> FrameSink | None:
-    """An NDI sender, or None with one clear line when NDI is not available here."""
-    try:
-        import importlib
+def open_ndi(name: str, size: tuple[int, int], fps: float | None = None) -> FrameSink | None:
+    """An NDI sender (`fps` None: every frame as it comes), or None with one clear line when NDI is not
+    available here (the module, the ndi-python package or its runtime missing)."""
+    import importlib
 
+    from engine.errors import EngineError
+
+    try:
         ndi_out = importlib.import_module(NDI_MODULE)
         return ndi_out.NdiOut(name, size, fps)  # type: ignore[no-any-return]
-    except ImportError as exc:
-        log.warning("--ndi %s: NDI output is not available (%s); install the ndi extra "
-                    "(pip install -e '.[ndi]'). The node runs without it.", name, exc)
+    except (ImportError, EngineError) as exc:
+        log.warning("--ndi %s: NDI output is not available here (%s); the node runs without it", name, exc)
         return None
