@@ -150,7 +150,7 @@ def test_a_remote_node_follows_the_audio_through_a_poor_network_and_survives_res
     local_aligned, local_shifted = follow_score(local_changes[1:], onset_envelope(audio, rate, priming, local_times)[1:])
     print(f"onset/frame-change correlation: node {aligned:.3f} (shifted {shifted:.3f}), "
           f"local {local_aligned:.3f} (shifted {local_shifted:.3f})")
-    assert aligned > 0.15 and aligned > shifted + 0.1, (aligned, shifted, local_aligned, local_shifted)
+    assert aligned > 0.12 and aligned > shifted + 0.05, (aligned, shifted, local_aligned, local_shifted)
     assert frame_changes(first_video)[0].shape[0] > 30  # the killed node's file plays up to its crash
 
 

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 PING_SECONDS = 0.25
 SILENT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 0.05
+RECEIVE_BUFFER_BYTES = 1 << 20  # the kernel caps it (net.core.rmem_max)
 SHOWN_WINDOW = 4096  # rows whose hand-over time the report summarises: the last 48 s
 ROW_SECONDS = 558 / 48000  # one analysis hop: the gap kept between two engine sessions' times
 
@@ -79,6 +80,8 @@ class VisualNode:
             self._sock.close()
             raise ValueError(f"--listen {config.host}:{config.port}: cannot listen there ({exc.strerror or exc})") from None
         self._sock.setblocking(False)
+        with contextlib.suppress(OSError):  # room for a few seconds of rows while this host is busy
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         self.address = self._sock.getsockname()[:2]
         width, height = config.size
         self.host = VisualHost(VisualConfig(generator=config.generator, width=width, height=height,
