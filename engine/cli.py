@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--console", action="store_true",
                       help="open the performer console beside the engine (its own process, over OSC)")
     _video_output_options(live)
+    live.add_argument("--visual-remote", action="append", default=[], metavar="HOST:PORT",
+                      help="stream the visuals' feed to a node started with `visuals serve` (OSC/UDP; repeatable)")
     _visual_options(live)
 
     console = sub.add_parser("console", help="the performer console for a playing engine (an OSC client)")
@@ -142,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     vrender.add_argument("--seed", type=int, default=0)
     _visual_options(vrender)
     visuals_sub.add_parser("themes", help="list the themes in presets/themes")
+    _serve_parser(visuals_sub)
 
     _train_options(sub.add_parser("train", help="train our default architecture on a folder of recordings"))
 
@@ -239,6 +242,56 @@ def _video_output_options(parser: argparse.ArgumentParser) -> None:
                              "(default: every frame made)")
     parser.add_argument("--syphon", metavar="NAME", help="macOS: share the visuals as the Syphon server NAME (untested)")
     parser.add_argument("--spout", metavar="NAME", help="Windows: share the visuals as the Spout sender NAME (untested)")
+def _serve_parser(visuals_sub: argparse._SubParsersAction) -> None:
+    serve = visuals_sub.add_parser("serve", help="a remote visual node: the visual process for an engine on "
+                                   "another host (live --visual-remote HOST:PORT)")
+    serve.add_argument("--listen", default="0.0.0.0:9100", metavar="HOST:PORT",
+                       help="where the engine's stream arrives (default %(default)s)")
+    serve.add_argument("--window", action="store_true", help="show the frames in a window")
+    serve.add_argument("--visual-screen", type=int, metavar="N", help="put the window on screen N")
+    serve.add_argument("--fullscreen", action="store_true", help="window fullscreen (F toggles, Esc leaves)")
+    serve.add_argument("--record", type=Path, metavar="FILE.mp4", help="record the frames (video only, "
+                       "timed on the engine's timeline)")
+    serve.add_argument("--ndi", metavar="NAME", help="send the frames as an NDI source NAME (the ndi extra)")
+    serve.add_argument("--playout-ms", type=float, default=0.0, metavar="MS",
+                       help="least delay after a row's audio is heard before it is shown (default 0; it "
+                       "grows by itself when rows arrive late)")
+    serve.add_argument("--seconds", type=float, help="stop after S seconds")
+    serve.add_argument("--report", type=Path, help="write the node's figures as JSON at exit")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--no-visual-spare", action="store_true", help="keep no loaded spare visual process")
+    _visual_options(serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from engine.remote.node import NodeConfig
+    from engine.remote.protocol import parse_host_port
+    from engine.remote.serve import ServeRequest, serve
+
+    try:
+        host, port = parse_host_port(args.listen, "--listen")
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+    if args.seconds is not None and args.seconds <= 0:
+        raise ParamError(f"--seconds must be above 0, got {args.seconds}")
+    if not 0 <= args.playout_ms <= 500:
+        raise ParamError(f"--playout-ms must be from 0 to 500, got {args.playout_ms}")
+    if args.record is not None:
+        from engine.visual.recorder import VideoRecorder
+
+        VideoRecorder(args.record, *args.size, 30.0, channels=0).close()  # a bad path fails now, in one line
+    config = NodeConfig(host=host or "0.0.0.0", port=port, generator=args.generator, theme=args.theme,
+                        size=args.size, seed=args.seed, generator_options=_generator_options(args),
+                        spare=not args.no_visual_spare, playout_floor_ms=args.playout_ms)
+    try:
+        stats = serve(ServeRequest(node=config, window=args.window, screen=args.visual_screen,
+                                   fullscreen=args.fullscreen, record=args.record, ndi=args.ndi,
+                                   seconds=args.seconds, report=args.report))
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+    _say_last(f"visual node: {stats['frames']} frames, {stats['rows_shown']} rows shown of {stats['rows']} "
+              f"received ({stats['rows_lost']} lost, {stats['late_rows']} late), {stats['sessions']} engine sessions")
+    return 0
 
 
 def _train_options(train: argparse.ArgumentParser) -> None:
@@ -323,6 +376,8 @@ def _visuals(args: argparse.Namespace) -> int:
         for name in list_themes():
             print(f"{name:12} {load_theme(name).description}")
         return 0
+    if args.visuals_command == "serve":
+        return _serve(args)
     from engine.visual.offline_render import VisualRenderRequest, render_visuals
 
     width, height = args.size
@@ -379,7 +434,8 @@ def _live(args: argparse.Namespace) -> int:
         visual_theme=args.theme, visual_generator=args.generator, visual_size=args.size,
         visual_options=_generator_options(args), visual_spare=not args.no_visual_spare,
         ndi=args.ndi, ndi_size=args.ndi_size, ndi_fps=args.ndi_fps, vcam=args.vcam, vcam_device=args.vcam_device,
-        vcam_size=args.vcam_size, vcam_fps=args.vcam_fps, syphon=args.syphon, spout=args.spout)
+        vcam_size=args.vcam_size, vcam_fps=args.vcam_fps, syphon=args.syphon, spout=args.spout,
+        visual_remote=args.visual_remote)
     if args.console and not config.osc_port:
         raise ParamError("--console talks to the engine over OSC: drop --osc-port 0")
     if args.link:

@@ -93,3 +93,11 @@ def test_the_console_is_an_osc_client_and_reaches_nothing_that_plays() -> None:
     offenders = {(m, t) for m, targets in _imports().items() if _package(m) == "gui"
                  for t in targets if _package(t) != "gui" and t not in allowed}
     assert not offenders, offenders
+
+
+def test_the_remote_node_reaches_nothing_that_plays() -> None:
+    """`engine/remote/` (the node and the engine's sender) speaks UDP and feeds a visual process: it never
+    imports the audio path, the render graph, the models or the session."""
+    offenders = {(m, t) for m, targets in _imports().items() if _package(m) == "remote"
+                 for t in targets if _package(t) in ("audio", "render", "models", "session", "latent", "cli")}
+    assert not offenders, offenders

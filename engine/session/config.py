@@ -72,6 +72,18 @@ class SessionConfig(BaseModel):
     vcam_fps: float | None = Field(default=None, gt=0, le=MAX_OUTPUT_FPS)
     syphon: str | None = None  # Syphon server name (macOS), frames at visual_size
     spout: str | None = None  # Spout sender name (Windows), frames at visual_size
+    visual_remote: list[str] = Field(default_factory=list)  # HOST:PORT of each remote visual node to stream to
+
+    @field_validator("visual_remote")
+    @classmethod
+    def _remote_addresses(cls, targets: list[str]) -> list[str]:
+        from engine.remote.protocol import parse_host_port
+
+        for text in targets:
+            host, _ = parse_host_port(text, "--visual-remote")
+            if not host:
+                raise ValueError(f"--visual-remote {text!r}: name the node's host, e.g. 192.168.1.20:9100")
+        return targets
 
     @field_validator("visual_size", "ndi_size", "vcam_size")
     @classmethod

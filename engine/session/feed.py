@@ -32,15 +32,18 @@ VISUAL_PREFIXES = ("/visual/", "/analysis/")
 
 class FeatureFeed(threading.Thread):
     def __init__(self, graph: Callable[[], RenderGraph], store: ParamStore, audio_clock: Callable[[], float], *,
-                 publish: Callable[..., None] | None = None, send_row: Callable[[np.ndarray], None] | None = None) -> None:
+                 publish: Callable[..., None] | None = None, send_row: Callable[[np.ndarray], None] | None = None,
+                 ahead: Callable[[], None] | None = None) -> None:
         """`audio_clock()`: the timeline seconds now reaching the speaker. `publish`: the visual host's.
-        `send_row`: OSC feature subscribers."""
+        `send_row`: OSC feature subscribers. `ahead`: called first in each poll, while the rendered rows
+        are still queued (a remote visual node gets them before they are due: visual_remote.py)."""
         super().__init__(name="feature-feed", daemon=True)
         self._graph = graph
         self._store = store
         self._clock = audio_clock
         self._publish = publish
         self._send_row = send_row
+        self._ahead = ahead
         self._halt = threading.Event()
         self._version = -1
         self._sent_params: dict[str, object] | None = None
@@ -68,6 +71,8 @@ class FeatureFeed(threading.Thread):
 
     def poll(self) -> int:
         """Publish every row now due; returns how many."""
+        if self._ahead is not None:
+            self._ahead()
         graph = self._graph()
         pending = graph.analysis.pending
         now = self._clock()

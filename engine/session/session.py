@@ -49,6 +49,7 @@ from engine.session.model_policy import ModelTiming, auto_lookahead, load_playab
 from engine.session.model_swap import SWAP_HEADROOM_SECONDS, ModelSwapper
 from engine.session.status import LAST_ERRORS, SessionStatus, StatusLine
 from engine.session.video_outputs import open_video_outputs
+from engine.session.visual_remote import RemoteVisualTap, start_remote_visuals
 from engine.session.visuals import SessionVisuals
 from engine.visual.themes import check_theme_name
 
@@ -126,6 +127,7 @@ class LiveSession:
         graph.analysis.input_offset_seconds = self.latency_breakdown()["lookahead_s"] + graph.frame_seconds
         self.visuals: SessionVisuals | None = None
         self.feed: FeatureFeed | None = None
+        self.remote: RemoteVisualTap | None = None  # while --visual-remote streams to a node
         self._fullscreen_asked = self._fullscreen_done = 0  # /visual/fullscreen toggles (OSC thread -> tick)
 
     def _device_rate(self) -> int:
@@ -164,9 +166,13 @@ class LiveSession:
                                                start_seconds=self.decoder.blocks_written * config.blocksize
                                                / self.samplerate)
                 self.decoder.on_block = recorder.push_audio
+        if config.visual_remote:
+            self.remote = start_remote_visuals(config.visual_remote, lambda: self.decoder.graph, self.store,
+                                               self.audio_time, on_event=self.errors.append)
         self.feed = FeatureFeed(lambda: self.decoder.graph, self.store, lambda: self.audio_time(time.time()),
                                 publish=self.visuals.host.publish if self.visuals is not None else None,
-                                send_row=self.osc.features.send if self.osc is not None else None)
+                                send_row=self.osc.features.send if self.osc is not None else None,
+                                ahead=self.remote.poll if self.remote is not None else None)
         self._previous_switch_interval = shorten_gil_switch_interval()
         # Move everything loaded so far (torch, the model, numpy) out of the collector's reach: a full
         # collection forced anywhere in the process then scans only newer objects, in microseconds
@@ -208,7 +214,7 @@ class LiveSession:
         """The analysis runs on the render thread only while something reads it: the visuals, OSC
         feature subscribers, or (the graph sees to it) a modulation slot."""
         subscribers = self.osc is not None and (len(self.osc.feature_subscribers) + len(self.osc.scope_subscribers)) > 0
-        self.decoder.graph.analysis.wanted = self.visuals is not None or subscribers
+        self.decoder.graph.analysis.wanted = self.visuals is not None or self.remote is not None or subscribers
 
     def request_fullscreen(self) -> bool:
         """OSC `/visual/fullscreen` (any thread): toggle the visual window on the next tick; False without one."""
@@ -256,6 +262,8 @@ class LiveSession:
             self.decoder.join(timeout=5)
         self.output.stop()
         self.stopped_at = time.monotonic()
+        if self.remote is not None:
+            self.remote.stop()
         if self.visuals is not None:
             self.visuals.stop()
         sys.setswitchinterval(self._previous_switch_interval)
@@ -362,6 +370,7 @@ class LiveSession:
             meters=asdict(self.decoder.graph.master.meters),
             live_models=self.live_models.stats(),
             tempo=self._tempo_status(),
+            visual_remote=self.remote.stats() if self.remote is not None else None,
         )
 
     def _tempo_status(self) -> dict[str, object]:

@@ -49,6 +49,7 @@ class SessionStatus:
     meters: dict[str, float] = field(default_factory=dict)  # MasterMeters: peaks, loudness, reduction
     live_models: dict[str, object] | None = None  # model B, live references, table changes (live_models.py)
     tempo: dict[str, object] = field(default_factory=dict)  # the beat grid, launches, Link (session/beat_status.py)
+    visual_remote: list[dict[str, object]] | None = None  # one per remote visual node (remote/sender.py)
 
     @property
     def device_ok(self) -> bool:
@@ -92,6 +93,7 @@ class SessionStatus:
             "meters": {k: round(v, 2) for k, v in self.meters.items()},
             "live_models": self.live_models,
             "tempo": self.tempo,
+            "visual_remote": self.visual_remote,
         }
 
     def osc_reply(self) -> list[object]:

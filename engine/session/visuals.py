@@ -7,10 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.params.store import ParamStore
-from engine.visual.frame_buffer import FrameBuffer
+from engine.visual.frame_buffer import newest_reader
 from engine.visual.host import VisualHost
 from engine.visual.live_recorder import LiveRecorder
 from engine.visual.outputs.fanout import FrameFanout
@@ -91,17 +89,3 @@ class SessionVisuals:
         self._stats = self.stats()
         self.host.stop()
 
-
-def newest_reader(frames: FrameBuffer) -> Callable[[], tuple[int, np.ndarray] | None]:
-    """A window source that copies a frame only when a new one is there."""
-    shown = -1
-
-    def newest() -> tuple[int, np.ndarray] | None:
-        nonlocal shown
-        got = frames.read_newer(shown)
-        if got is None:
-            return None
-        shown = got[0]
-        return got[0], got[2]
-
-    return newest

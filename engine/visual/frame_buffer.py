@@ -10,6 +10,7 @@ No pickling: the pixels go straight from the generator's array into shared memor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -114,3 +115,18 @@ class FrameBuffer:
         self.shm.close()
         if self.owner:
             self.shm.unlink()
+
+
+def newest_reader(frames: FrameBuffer) -> Callable[[], tuple[int, np.ndarray] | None]:
+    """A window source that copies a frame only when a new one is there."""
+    shown = -1
+
+    def newest() -> tuple[int, np.ndarray] | None:
+        nonlocal shown
+        got = frames.read_newer(shown)
+        if got is None:
+            return None
+        shown = got[0]
+        return got[0], got[2]
+
+    return newest
