@@ -60,7 +60,7 @@ def test_live_without_the_ndi_package_says_so_once_and_plays(jack_server: JackSe
                           env={"PYTHONPATH": f"{hidden}:{ROOT}"})
     def visual_frames() -> int:
         reply = status_reply(engine.port)
-        return int(reply[-2]) if reply else 0  # /engine/status/reply ends: visual frames, restarts
+        return int(reply[12]) if reply else 0  # /engine/status/reply: VISUAL_FRAMES is the 13th argument
 
     try:
         assert wait_until(lambda: visual_frames() > 5, 60, 0.2), "the visuals never ran"  # and the audio plays on
