@@ -220,23 +220,27 @@ def test_the_node_follows_an_engine_that_restarted() -> None:
 def test_frames_reach_further_sinks_and_a_missing_ndi_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
     from waiting import wait_until
 
-    from engine.remote.sinks import FramePump, open_ndi
+    from engine.remote.sinks import open_ndi
     from engine.visual.frame_buffer import FrameBuffer
+    from engine.visual.outputs.fanout import FrameFanout
 
     class Sink:
         def __init__(self) -> None:
             self.got: list[tuple[int, float]] = []
             self.closed = False
 
-        def offer(self, frame: np.ndarray, audio_time_s: float) -> None:
+        def offer(self, frame: np.ndarray, audio_time_s: float, *, copy: bool = True) -> None:
             self.got.append((int(frame[0, 0, 0]), audio_time_s))
 
         def close(self) -> None:
             self.closed = True
 
+        def stats(self) -> dict[str, object]:
+            return {"got": len(self.got)}
+
     frames = FrameBuffer.create(8, 8)
     sink = Sink()
-    pump = FramePump(frames, [sink])
+    pump = FrameFanout(frames, [sink])
     pump.start()
     try:
         for k in range(1, 4):

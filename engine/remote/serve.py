@@ -3,7 +3,7 @@
 Outputs: the window (`--window`, in the main thread), an MP4 of the frames (`--record`: the
 existing recorder, video only; frame times are the engine's timeline seconds, so the file lines up
 with the engine's own `live --record` audio), NDI (`--ndi NAME`, where the NDI module is installed)
-and any other `FrameSink`. `--report FILE.json` writes the node's figures at exit.
+and any other `FrameOutput` (engine/visual/outputs), all fed by one `FrameFanout`. `--report FILE.json` writes the node's figures at exit.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.remote.node import NodeConfig, VisualNode
-from engine.remote.sinks import FramePump, FrameSink, open_ndi
+from engine.remote.sinks import open_ndi
 from engine.visual.frame_buffer import newest_reader
 from engine.visual.live_recorder import LiveRecorder
+from engine.visual.outputs.fanout import FrameFanout, FrameOutput
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +38,28 @@ class ServeRequest:
     ndi: str | None = None
     seconds: float | None = None
     report: Path | None = None
-    extra_sinks: list[FrameSink] = field(default_factory=list)
+    extra_outputs: list[FrameOutput] = field(default_factory=list)
 
 
 def serve(request: ServeRequest) -> dict[str, object]:
     """Run the node; returns its figures (also written to `--report`)."""
     node = VisualNode(request.node)  # binds first: a busy port fails before anything loads
     recorder: LiveRecorder | None = None
-    pump: FramePump | None = None
+    fanout: FrameFanout | None = None
     try:
         node.start()
         if request.record is not None:
             recorder = LiveRecorder(request.record, node.host.frames, samplerate=48000, channels=0,
                                     fps=RECORD_FPS, start_seconds=0.0)
             recorder.start()
-        sinks = list(request.extra_sinks)
+        outputs = list(request.extra_outputs)
         if request.ndi is not None:
             ndi = open_ndi(request.ndi, request.node.size)
             if ndi is not None:
-                sinks.append(ndi)
-        if sinks:
-            pump = FramePump(node.host.frames, sinks)
-            pump.start()
+                outputs.append(ndi)
+        if outputs:
+            fanout = FrameFanout(node.host.frames, outputs)
+            fanout.start()
         if request.window:
             from engine.visual.window import run_window
 
@@ -74,8 +75,8 @@ def serve(request: ServeRequest) -> dict[str, object]:
     except KeyboardInterrupt:
         pass
     finally:
-        if pump is not None:
-            pump.stop()
+        if fanout is not None:
+            fanout.stop()
         if recorder is not None:
             recorder.stop()
         stats = node.stats()
