@@ -99,3 +99,36 @@ def test_the_ndi_source_outlives_a_visual_process_crash(jack_server: JackServer,
     assert len(after) == 5 and after[0].timecode > before[-1].timecode  # new frames, same source
     assert engine.visuals.outputs.outputs[0] is output and connections == 1
     assert engine.visuals.host.restarts
+
+
+def test_a_visual_node_sends_its_frames_over_ndi(tmp_path: Path) -> None:
+    """`visuals serve --ndi NAME`: the node's frames go out as an NDI source (here before any engine
+    streams to it: the generator draws from its idle features), through the same fan-out as `live`."""
+    import socket
+    import subprocess
+    import sys
+
+    ndi = ndi_module()
+    name = unique_name("rave-node")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    report = tmp_path / "node.json"
+    node = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_engine.py"), "visuals", "serve", "--listen", f"127.0.0.1:{port}",
+         "--ndi", name, "--size", "64x64", "--seconds", "60", "--no-visual-spare", "--report", str(report)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    receiver = None
+    try:
+        receiver = connect(ndi, name, timeout=30)
+        frames = receiver.capture(5, timeout=30)
+        assert len(frames) == 5
+        assert all(f.pixels.shape == (64, 64, 3) for f in frames)
+        assert max(float(f.pixels.std()) for f in frames) > 1.0  # a picture, not a blank
+    finally:
+        if receiver is not None:
+            receiver.close()
+        node.send_signal(signal.SIGINT)
+        out = node.communicate(timeout=30)[0].decode(errors="replace")
+    assert node.returncode == 0, out[-1500:]
+    assert json.loads(report.read_text())["frames"] >= 5
