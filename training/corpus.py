@@ -291,10 +291,12 @@ LAYERS: tuple[Layer, ...] = (drums, bass, pad, texture, melody)
 LAYER_WEIGHTS = np.array([0.2, 0.15, 0.15, 0.1, 0.4])
 
 
-def make_clip(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
+def make_clip(
+    rng: np.random.Generator, seconds: float, sr: int = SR, peak_db: tuple[float, float] = (-24.0, -1.0)
+) -> np.ndarray:
     """One clip mixing 1-3 distinct layers, sometimes in a room, often band-limited, at a random level.
 
-    Peaks fall between -24 and -1 dBFS, float32 mono.
+    Peaks fall between ``peak_db`` (default -24 and -1 dBFS), float32 mono.
     """
     n = int(round(seconds * sr))
     n_layers = int(rng.integers(1, 4))
@@ -307,7 +309,7 @@ def make_clip(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndar
         mix = _room(rng, mix, sr)
     if rng.random() < 0.6:
         mix = _band_limit(rng, mix, sr)
-    peak = 10 ** (rng.uniform(-24.0, -1.0) / 20)
+    peak = 10 ** (rng.uniform(*peak_db) / 20)
     mix *= peak / (np.max(np.abs(mix)) + 1e-9)
     return mix.astype(np.float32)
 

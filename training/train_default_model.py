@@ -50,6 +50,7 @@ class Config:
     log_floor: float
     pool: int
     pool_seconds: float
+    peak_db: tuple[float, float]
     music: Path | None
     resume: bool = False
     model: dict[str, object] = field(default_factory=dict)
@@ -74,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--pool", type=int, default=256, help="clips in the training pool (one renewed per step)")
     p.add_argument("--pool-seconds", type=float, default=2.048, help="length of each pool clip")
     p.add_argument(
+        "--peak-db", type=float, nargs=2, default=(-14.0, -10.0), metavar=("LOW", "HIGH"),
+        help="training clips peak between these dBFS; a wide range (v3: -24 -1) made the first latent "
+        "dimension a 20 LU level axis that the engine's walk swung through",
+    )
+    p.add_argument(
         "--music", type=Path, default=MUSIC_DEFAULT,
         help="held-out real recordings for the reconstruction score (read only for evaluation)",
     )
@@ -96,15 +102,17 @@ def parse_args(argv: list[str] | None = None) -> Config:
         log_floor=a.log_floor,
         pool=a.pool,
         pool_seconds=a.pool_seconds,
+        peak_db=(a.peak_db[0], a.peak_db[1]),
         music=a.music if a.music and a.music.is_dir() else None,
         resume=a.resume,
     )
 
 
-def heldout_clips(count: int, frames: int) -> list[np.ndarray]:
+def heldout_clips(count: int, frames: int, peak_db: tuple[float, float]) -> list[np.ndarray]:
     rng = np.random.default_rng(HELDOUT_SEED)
     return [
-        make_clip(rng, frames * LATENT_RATIO / SAMPLE_RATE)[: frames * LATENT_RATIO] for _ in range(count)
+        make_clip(rng, frames * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db)[: frames * LATENT_RATIO]
+        for _ in range(count)
     ]
 
 
@@ -117,7 +125,7 @@ def envelope_matched_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
     def make_pool(rng: np.random.Generator) -> ClipPool:
-        return ClipPool(lambda r: make_clip(r, cfg.pool_seconds), rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
+        return ClipPool(lambda r: make_clip(r, cfg.pool_seconds, peak_db=cfg.peak_db), rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
 
     checkpoint = cfg.out.with_suffix(".ckpt.pt")
     settings = TrainSettings(
@@ -136,10 +144,10 @@ def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
     }
 
 
-def rotation_clips(seed: int) -> torch.Tensor:
+def rotation_clips(seed: int, peak_db: tuple[float, float]) -> torch.Tensor:
     """64 fresh corpus clips of 32 latent frames, (64, 1, T), for the latent rotation and statistics."""
     rng = np.random.default_rng([seed, TRAIN_SEED, 1])
-    clips = np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE) for _ in range(64)])
+    clips = np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db) for _ in range(64)])
     return torch.from_numpy(clips)[:, None, :]
 
 
@@ -148,7 +156,7 @@ def evaluate(model: DefaultVAE, cfg: Config) -> dict[str, float]:
     model.eval()
     noise_rng = np.random.default_rng([cfg.seed, HELDOUT_SEED])
     model_d, noise_d, silence_d = [], [], []
-    for i, clip in enumerate(heldout_clips(cfg.eval_clips, cfg.eval_frames)):
+    for i, clip in enumerate(heldout_clips(cfg.eval_clips, cfg.eval_frames, cfg.peak_db)):
         torch.manual_seed(i)
         recon = model(torch.from_numpy(clip)[None, None])[0, 0].numpy()
         model_d.append(multiscale_spectral_distance(clip, recon))
@@ -171,7 +179,7 @@ DATA = (
     "low-pass; detuned chord pads; noise, granular and FM textures. A clip mixes 1-3 layers; 40 % go "
     "through a small room (decaying-noise convolution), 60 % are band-limited like real files (11 kHz as "
     "a 22.05 kHz recording, 15.5 kHz as a lossy codec, or anywhere in 3-20 kHz); training crops peak "
-    "between -24 and -1 dBFS. Train clips come from seed (seed, {train}), held-out from {heldout}."
+    "between {peak_low:g} and {peak_high:g} dBFS. Train clips come from seed (seed, {train}), held-out from {heldout}."
 )
 
 
@@ -193,13 +201,14 @@ def main(argv: list[str] | None = None) -> dict:
 def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
     """After training: fit the latent rotation, evaluate, export, measure and write the card."""
     model.eval()
-    importance = fit_latent_rotation(model, rotation_clips(cfg.seed))
+    importance = fit_latent_rotation(model, rotation_clips(cfg.seed, cfg.peak_db))
     # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
     torch.save(model.state_dict(), cfg.out.with_suffix(".state.pt"))
     results.update(evaluate(model, cfg))
     exported = export(model, cfg.out, importance)
     results["streaming_max_abs_diff"] = check_streaming(model, exported)
-    results["data"] = DATA.format(train=TRAIN_SEED, heldout=HELDOUT_SEED)
+    results["data"] = DATA.format(train=TRAIN_SEED, heldout=HELDOUT_SEED, peak_low=cfg.peak_db[0],
+                                  peak_high=cfg.peak_db[1])
     results["training"] = (
         f"- Seed {cfg.seed}; {results['steps']} steps of batch {cfg.batch} x {cfg.clip_frames * LATENT_RATIO} "
         f"samples cropped from a pool of {cfg.pool} clips of {cfg.pool_seconds} s (one renewed per step); "
