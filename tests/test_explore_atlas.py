@@ -75,10 +75,11 @@ def test_pca_is_the_map_without_umap() -> None:
     assert method == "pca" and positions.shape == (5, 3)
 
 
-def test_explore_show_json_summarises_the_atlas(atlas_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explore_show_json_summarises_the_atlas(atlas_path: Path, capsys: pytest.CaptureFixture[str],
+                                                default_model: NNModel) -> None:
     assert main(["explore", "show", str(atlas_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["chunks"] == 20 and info["latent_size"] == 8 and len(info["files"]) == 3
+    assert info["chunks"] == 20 and info["latent_size"] == default_model.latent_size and len(info["files"]) == 3
     assert [c["cluster"] for c in info["clusters"]] == [0, 1, 2, 3]
     assert sum(c["size"] for c in info["clusters"]) == 20
     typical = info["clusters"][0]["typical"][0]
@@ -149,7 +150,8 @@ def test_files_that_are_not_atlases_get_one_line(tmp_path: Path, atlas_path: Pat
                                                str(tmp_path / "x.wav")], capfd)
 
 
-def test_an_atlas_of_another_version_or_latent_size_is_refused(atlas_path: Path, tmp_path: Path) -> None:
+def test_an_atlas_of_another_version_or_latent_size_is_refused(atlas_path: Path, tmp_path: Path,
+                                                              default_model: NNModel) -> None:
     atlas = Atlas.load(atlas_path)
     with np.load(atlas_path) as data:
         arrays = {k: data[k] for k in data.files}
@@ -159,8 +161,9 @@ def test_an_atlas_of_another_version_or_latent_size_is_refused(atlas_path: Path,
     np.savez(old, **{**arrays, "header": np.array(json.dumps(header))})
     with pytest.raises(AtlasError, match="format version 99"):
         Atlas.load(old)
-    with pytest.raises(AtlasError, match=r"latent size 8\) cannot play on x.ts \(latent size 16\)"):
-        atlas.check_model(16, "x.ts")
+    dims, other = default_model.latent_size, 2 * default_model.latent_size
+    with pytest.raises(AtlasError, match=rf"latent size {dims}\) cannot play on x.ts \(latent size {other}\)"):
+        atlas.check_model(other, "x.ts")
 
 
 def test_a_damaged_atlas_is_refused(atlas_path: Path, tmp_path: Path) -> None:

@@ -36,10 +36,11 @@ def _values(cluster: int = -1, chunk: int = -1, morph: float = 1.0) -> dict[str,
     return {"/explore/cluster": cluster, "/explore/chunk": chunk, "/scene/morph_time": morph}
 
 
-def test_the_walk_glides_into_a_cluster_over_the_morph_time(regions: AtlasRegions) -> None:
-    steering = AtlasSteering(8, FRAME)
+def test_the_walk_glides_into_a_cluster_over_the_morph_time(regions: AtlasRegions, default_model: NNModel) -> None:
+    dims = default_model.latent_size
+    steering = AtlasSteering(dims, FRAME)
     steering.use_regions(regions)
-    centre, spread = np.zeros(8), np.ones(8)
+    centre, spread = np.zeros(dims), np.ones(dims)
     steering.steer_walk(_values(), centre, spread)  # the first frame: the free walk
     frames = round(1.0 / FRAME)
     target_centre, target_spread = regions.cluster(2)  # type: ignore[misc]
@@ -105,7 +106,8 @@ def test_explore_point_through_osc(regions: AtlasRegions, hub: ControlHub, liste
         assert "usage: /explore/point X Y Z" in str(listener.messages("/fail")[1])
 
 
-def test_the_atlas_travels_to_subscribers(atlas_path: Path, hub: ControlHub, listener: Listener) -> None:
+def test_the_atlas_travels_to_subscribers(atlas_path: Path, hub: ControlHub, listener: Listener,
+                                         default_model: NNModel) -> None:
     """In the format the console's map reads (engine/gui/widgets/atlas_view.py)."""
     atlas = Atlas.load(atlas_path)
     with OscServer(hub, port=0) as server:
@@ -118,7 +120,7 @@ def test_the_atlas_travels_to_subscribers(atlas_path: Path, hub: ControlHub, lis
         listener.wait_for(lambda r: ["/explore/unsubscribe"] in listener.messages("/done"))
         assert len(server.explore_subscribers) == 0
     begin = listener.messages("/explore/atlas/begin")[0]
-    assert begin[:4] == [20, 4, "collection.npz", 20] and begin[4] == 8
+    assert begin[:4] == [20, 4, "collection.npz", 20] and begin[4] == default_model.latent_size
     assert len(listener.messages("/explore/atlas/cluster")) == 4
     points = [args for a, args in received if a == "/explore/atlas/points"]
     values = np.array([v for args in points for v in args[1:]], dtype=np.float64).reshape(-1, 4)
@@ -146,19 +148,20 @@ def test_the_atlas_messages_are_bounded(atlas_path: Path) -> None:
     assert len(messages) == 2 + 256 + MAX_SENT_CHUNKS // CHUNKS_PER_MESSAGE
 
 
-def test_any_latent_size_and_rate(collection: Path, hats_file: Path, tmp_path: Path) -> None:
-    """A 16-dimension model at 44.1 kHz with 1024-sample frames and no latent statistics: mapped,
-    resynthesised and navigated like the default model; its atlas is refused by the 8-dimension one."""
-    model_path = make_new_style_model(tmp_path, latent_size=16, ratio=1024, sr=44100)
+def test_any_latent_size_and_rate(collection: Path, hats_file: Path, tmp_path: Path, default_model: NNModel) -> None:
+    """A model of another latent size at 44.1 kHz with 1024-sample frames and no latent statistics:
+    mapped, resynthesised and navigated like the default model; its atlas is refused by the default."""
+    dims = 12 if default_model.latent_size == 16 else 16
+    model_path = make_new_style_model(tmp_path, latent_size=dims, ratio=1024, sr=44100)
     model = NNModel.load(model_path)
     out = tmp_path / "a16.npz"
     atlas = build_atlas(ExploreRequest(collection, out, model=model_path, clusters=3, chunk_seconds=1.0,
                                        map_method="pca"), model=model).atlas
-    assert atlas.latent_size == 16 and atlas.model_rate == 44100
+    assert atlas.latent_size == dims and atlas.model_rate == 44100
     assert atlas.frame_seconds == pytest.approx(1024 / 44100) and atlas.chunks == 20
     sets = [f"/rave/codebook={out}", f"/explore/atlas={out}", "/explore/cluster=2"]
     audio = render(RenderRequest(seconds=1.0, input=hats_file, sets=sets), model=model).audio
     assert audio.shape[0] == 44100 and np.sqrt(np.mean(audio ** 2)) > 1e-4
-    with pytest.raises(AtlasError, match="latent size 16"):
-        prepare(RenderRequest(seconds=1, codebook=out))  # the default model: 8 dimensions
+    with pytest.raises(AtlasError, match=f"latent size {dims}"):
+        prepare(RenderRequest(seconds=1, codebook=out))  # the default model: another latent size
 

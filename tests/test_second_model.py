@@ -59,6 +59,13 @@ def test_equal_power_law() -> None:
     assert equal_power(b, a, mix)[:, 0] == pytest.approx([0.0, 2 ** -0.5, 1.0, np.sin(np.pi / 8)], abs=1e-6)
 
 
+def _default_store() -> ParamStore:
+    """A table for the default model's latent size (8 for v1, 16 for its successors)."""
+    from engine.models.default import DEFAULT_MODEL
+
+    return ParamStore(build_param_table(NNModel.load(DEFAULT_MODEL).latent_size or 0))
+
+
 def _graph(store: ParamStore) -> RenderGraph:
     from engine.models.default import DEFAULT_MODEL
 
@@ -66,7 +73,7 @@ def _graph(store: ParamStore) -> RenderGraph:
 
 
 def test_model_b_fades_in_and_out_and_is_handed_over(model_b: Path) -> None:
-    store = ParamStore(build_param_table(8))
+    store = _default_store()
     store.set("/rave/model_mix", 1.0)
     graph, other = _graph(store), _graph(store)
     voice = SecondModel(NNModel.load(model_b))
@@ -119,7 +126,7 @@ def test_render_cli_model_b(model_b: Path, tmp_path: Path) -> None:
 
 
 def test_a_loaded_reference_glides_in(tmp_path: Path) -> None:
-    store = ParamStore(build_param_table(8))
+    store = _default_store()
     store.set_many({"/rave/source/a": "ref1", "/rave/texture": 0.0, "/rave/chaos": 0.0})
     graph = _graph(store)
     graph.next_frame()
@@ -168,7 +175,7 @@ def test_model_b_of_any_size_keeps_the_render_length(tmp_path: Path) -> None:
 
 def test_a_request_during_a_swap_wins_over_the_hand_over(model_b: Path) -> None:
     """`/rave/model/b off` sent while a model swap crossfades: the old graph's B must not come back."""
-    store = ParamStore(build_param_table(8))
+    store = _default_store()
     graph, incoming = _graph(store), _graph(store)
     graph.second.offer(SecondModel(NNModel.load(model_b)), fade=False)
     graph.second.hand_over(incoming.second)
