@@ -58,7 +58,7 @@ class Config:
 
 def parse_args(argv: list[str] | None = None) -> Config:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=24_000, help="training length; the learning rate follows a cosine over it")
+    p.add_argument("--steps", type=int, default=16_000, help="training length; the learning rate follows a cosine over it")
     p.add_argument("--minutes", type=float, default=90.0, help="stop early after this much training wall time")
     p.add_argument("--out", type=Path, default=Path("models/default.ts"))
     p.add_argument("--threads", type=int, default=2)
