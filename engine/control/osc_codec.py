@@ -126,18 +126,36 @@ def _pad(raw: bytes) -> bytes:
 
 def encode_message(address: str, *args: object) -> bytes:
     """One OSC message: ints (and bools) as i, floats as f, anything else as its string."""
-    tags = [","]
-    payload = []
+    typed: list[tuple[object, str]] = []
     for arg in args:
         if isinstance(arg, bool | int) and -2**31 <= int(arg) < 2**31:
-            tags.append("i")
-            payload.append(struct.pack(">i", int(arg)))
+            typed.append((int(arg), "i"))
         elif isinstance(arg, float | int):
-            tags.append("f")
-            payload.append(struct.pack(">f", float(arg)))
+            typed.append((float(arg), "f"))
         else:
-            tags.append("s")
-            payload.append(_pad(str(arg).encode("utf-8")))
+            typed.append((arg, "s"))
+    return encode_typed(address, *typed)
+
+
+def encode_typed(address: str, *typed: tuple[object, str]) -> bytes:
+    """One OSC 1.0 message whose arguments name their own type tag: int32 (i), float32 (f), double (d),
+    string (s) or blob (b, bytes; empty allowed, which python-osc's builder refuses)."""
+    tags, payload = [","], []
+    for value, kind in typed:
+        tags.append(kind)
+        if kind == "i":
+            payload.append(struct.pack(">i", value))
+        elif kind == "f":
+            payload.append(struct.pack(">f", value))
+        elif kind == "d":
+            payload.append(struct.pack(">d", value))
+        elif kind == "s":
+            payload.append(_pad(str(value).encode("utf-8")))
+        elif kind == "b":
+            raw = bytes(value)  # type: ignore[call-overload]
+            payload.append(struct.pack(">i", len(raw)) + raw + b"\x00" * (-len(raw) % 4))
+        else:
+            raise ValueError(f"OSC type {kind!r} is not one this encoder writes")
     return _pad(address.encode("utf-8")) + _pad("".join(tags).encode()) + b"".join(payload)
 
 

@@ -16,12 +16,11 @@ second, to wherever the engine's packets come from.
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.control.osc_codec import TimedMessage, encode_bundle
+from engine.control.osc_codec import TimedMessage, encode_bundle, encode_typed
 
 FRAME = "/node/frame"
 PARAMS = "/node/params"
@@ -45,52 +44,27 @@ class FrameRow:
     controls: np.ndarray | None
 
 
-def _message(address: str, *typed: tuple[object, str]) -> bytes:
-    """One OSC 1.0 message of ints (i), doubles (d), strings (s) and blobs (b). Written here rather than with
-    python-osc's builder, which refuses the empty blob OSC allows (a graph without a latent sends one)."""
-    tags, payload = [","], []
-    for value, kind in typed:
-        tags.append(kind)
-        if kind == "i":
-            payload.append(struct.pack(">i", value))
-        elif kind == "d":
-            payload.append(struct.pack(">d", value))
-        elif kind == "s":
-            payload.append(_padded(str(value).encode("utf-8")))
-        elif kind == "b":
-            raw = bytes(value)  # type: ignore[call-overload]
-            payload.append(struct.pack(">i", len(raw)) + raw + b"\x00" * (-len(raw) % 4))
-        else:
-            raise ValueError(f"OSC type {kind!r} is not one this protocol sends")
-    return _padded(address.encode("utf-8")) + _padded("".join(tags).encode()) + b"".join(payload)
-
-
-def _padded(raw: bytes) -> bytes:
-    """A string's bytes, its terminator and padding to a multiple of four."""
-    return raw + b"\x00" * (4 - len(raw) % 4)
-
-
 def _blob(values: np.ndarray | None) -> bytes:
     return b"" if values is None else np.ascontiguousarray(values, dtype=">f4").tobytes()
 
 
 def encode_frame(row: FrameRow) -> bytes:
-    message = _message(FRAME, (row.session, "i"), (row.seq, "i"), (row.time, "d"), (row.beats, "i"),
+    message = encode_typed(FRAME, (row.session, "i"), (row.seq, "i"), (row.time, "d"), (row.beats, "i"),
                        (row.onsets, "i"), (_blob(row.features), "b"), (_blob(row.latent), "b"),
                        (_blob(row.controls), "b"))
     return encode_bundle(row.heard_at, message)
 
 
 def encode_params(session: int, version: int, params: dict[str, object]) -> bytes:
-    return _message(PARAMS, (session, "i"), (version, "i"), (json.dumps(params), "s"))
+    return encode_typed(PARAMS, (session, "i"), (version, "i"), (json.dumps(params), "s"))
 
 
 def encode_ping(seq: int, sent_at: float, frames: int) -> bytes:
-    return _message(PING, (seq, "i"), (sent_at, "d"), (frames, "i"))
+    return encode_typed(PING, (seq, "i"), (sent_at, "d"), (frames, "i"))
 
 
 def encode_pong(seq: int, t1: float, t2: float, t3: float) -> bytes:
-    return _message(PONG, (seq, "i"), (t1, "d"), (t2, "d"), (t3, "d"))
+    return encode_typed(PONG, (seq, "i"), (t1, "d"), (t2, "d"), (t3, "d"))
 
 
 class ProtocolError(ValueError):
