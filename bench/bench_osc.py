@@ -7,14 +7,17 @@ Throughput: a separate process sends `/rave/energy f` datagrams over loopback (a
 it can, then a paced run); we count what the server handled per second, what the kernel dropped
 (sent - handled) and the engine's underruns during each phase.
 
-Latency, from an OSC message's arrival to the first output sample that reflects it: the gain sits
-at -60 dB until its output is settled; a client then sends `/master/gain_db 0`. The decoder's
+Latency, from an OSC message's arrival to the first output sample that reflects it. `--probe gain`
+(the default): the gain sits at -60 dB until its output is settled; a client then sends
+`/master/gain_db 0`, a control after the model that is read per output block. `--probe play`: the
+transport is stopped (exact silence); a client sends `/transport/play 1`, which acts from the next
+latent frame, as every control of the latent does (without their 60 ms smoothing). The decoder's
 `on_block` hook (the decoder thread, just before the ring write) finds the first block with a
 sample above 4x the settled peak. That sample reaches the device after the frames queued ahead of
 it in the ring, its index in the block, and the device latency, so
     latency = (block time - arrival time) + (ring frames queued + index) / rate + device latency
-where arrival time is the server's receive time (`OscServer.last_packet_at`). The gain goes back to
--60 dB between trials (not measured). Median and worst over `--trials` messages.
+where arrival time is the server's receive time (`OscServer.last_packet_at`). The probe goes back to
+quiet between trials (not measured). Median and worst over `--trials` messages.
 
 The lookahead adapts: `--lookahead-min-ms 10 --settle-seconds 40 --no-throughput` lets it shrink to its
 floor before the latency is measured (it shrinks one step per 5 s of steady playback).
@@ -123,8 +126,19 @@ class Detector:
                 self.event.set()
 
 
-def latency(engine: LiveSession, trials: int) -> dict[str, object]:
+# How each probe is made quiet, then loud again by one OSC message.
+PROBES = {
+    # After the model: read per output block (engine/render/post_controls.py).
+    "gain": ("/master/gain_db", -60.0, 0.0),
+    # Per latent frame, unsmoothed: the transport's fade in starts at the next frame.
+    "play": ("/transport/play", 0, 1),
+}
+SILENT_THRESHOLD = 1e-4  # a stopped transport is exact silence: the first sample above this is the start
+
+
+def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, object]:
     assert engine.osc is not None
+    address, quiet_value, loud_value = PROBES[probe]
     detector = Detector(engine)
     engine.decoder.on_block = detector
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -132,18 +146,18 @@ def latency(engine: LiveSession, trials: int) -> dict[str, object]:
     results: list[float] = []
     misses = 0
     for _ in range(trials):
-        engine.hub.set("/master/gain_db", -60.0)
+        engine.hub.set(address, quiet_value)
         time.sleep(0.25)  # smoothing (60 ms) plus the queued audio, then settled
         detector.peaks.clear()
         time.sleep(0.05)
         quiet = max(detector.peaks[-8:], default=0.0)
-        if quiet <= 0.0:
+        if quiet <= 0.0 and probe == "gain":
             misses += 1  # silent model output: nothing to detect
             continue
-        detector.threshold = 4.0 * quiet
+        detector.threshold = max(4.0 * quiet, SILENT_THRESHOLD)
         detector.hit, detector.armed = None, True
         detector.event.clear()
-        client.sendto(encode_message("/master/gain_db", 0.0), ("127.0.0.1", engine.osc.port))
+        client.sendto(encode_message(address, loud_value), ("127.0.0.1", engine.osc.port))
         if not detector.event.wait(1.0) or detector.hit is None:
             misses += 1
             detector.armed = False
@@ -154,7 +168,7 @@ def latency(engine: LiveSession, trials: int) -> dict[str, object]:
     engine.decoder.on_block = None
     client.close()
     ms = sorted(r * 1000 for r in results)
-    return {"trials": trials, "measured": len(ms), "misses": misses,
+    return {"probe": address, "trials": trials, "measured": len(ms), "misses": misses,
             "median_ms": round(statistics.median(ms), 2) if ms else None,
             "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2) if ms else None,
             "worst_ms": round(ms[-1], 2) if ms else None, "best_ms": round(ms[0], 2) if ms else None,
@@ -171,6 +185,9 @@ def main() -> None:
     parser.add_argument("--settle-seconds", type=float, default=0.5,
                         help="play this long before measuring (the adaptive lookahead shrinks while steady)")
     parser.add_argument("--no-throughput", action="store_true", help="measure the latency only")
+    parser.add_argument("--probe", choices=sorted(PROBES), nargs="+", default=["gain"],
+                        help="controls to time: gain (/master/gain_db, acts per block), play (/transport/play, "
+                             "acts per latent frame)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     with jack_dummy():
@@ -183,7 +200,8 @@ def main() -> None:
                 "burst": throughput(engine, args.burst, 0.0),
                 "paced": throughput(engine, int(args.paced_rate * args.paced_seconds), args.paced_rate),
             }
-            result["latency"] = latency(engine, args.trials)
+            for probe in args.probe:
+                result["latency" if probe == "gain" else f"latency_{probe}"] = latency(engine, args.trials, probe)
         finally:
             engine.stop()
     report = engine.report()

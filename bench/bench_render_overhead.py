@@ -1,4 +1,6 @@
-"""Render-graph overhead: full `RenderGraph.next_frame()` against a bare `model.decode` loop on the same latents.
+"""Render-graph overhead: the render graph as the live decoder thread drives it (frames finished in
+256-sample blocks by `GraphFeed`, so the master stage runs per block) against a bare `model.decode`
+loop on the same latents.
 
 Both run in the same process on one torch thread, alternating, several rounds; medians are reported,
 of wall time (the target) and of the thread's CPU time (steadier on a machine shared with other work).
@@ -21,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.audio.decoder import GraphFeed  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.models.nn_tilde import NNModel  # noqa: E402
 from engine.params import ParamStore, build_param_table  # noqa: E402
@@ -52,6 +55,8 @@ def main() -> None:
     parser.add_argument("--analysis", action="store_true", help="run the analysis tap, as when something reads it")
     parser.add_argument("--no-master", dest="master", action="store_false",
                         help="leave the master stage out (render --no-master): the graph's own work only")
+    parser.add_argument("--block", type=int, default=256,
+                        help="finish frames in blocks of this many samples, as live (0: whole frames, as offline before)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
@@ -71,8 +76,13 @@ def main() -> None:
                 decode(z).numpy()
 
     def graph_loop() -> None:
-        for _ in range(args.frames):
-            graph.next_frame()
+        if args.block == 0:
+            for _ in range(args.frames):
+                graph.next_frame()
+            return
+        feed = GraphFeed(graph, graph.channels)
+        for _ in range(args.frames * graph.frame_samples // args.block):
+            feed.take(args.block)
 
     bare, full = [], []
     for _ in range(args.rounds):
@@ -91,6 +101,7 @@ def main() -> None:
         "rounds": args.rounds,
         "analysis": args.analysis,
         "master": args.master,
+        "block": args.block,
         "audio_seconds_per_round": round(audio_seconds, 3),
         "bare_decode_s_median": round(bare_s, 4),
         "render_graph_s_median": round(full_s, 4),

@@ -39,9 +39,10 @@ def make_graph(model: NNModel, seed: int) -> RenderGraph:
 def offline(model: NNModel, seed: int, n: int) -> np.ndarray:
     """The first `n` samples (mono) the same graph renders when nothing else runs."""
     graph = make_graph(model, seed)
-    frames = [graph.next_frame()[:, 0]]
-    while sum(f.size for f in frames) < n:
-        frames.append(graph.next_frame()[:, 0])
+    frames, done = [], 0
+    while done < n:  # finished in the live decoder's pieces, as offline render does
+        frames.append(graph.finish_frame(*graph.next_raw(), stream_pos=done, block=BLOCK)[:, 0])
+        done += frames[-1].size
     return np.concatenate(frames)[:n]
 
 

@@ -2,8 +2,9 @@
 
 Contract: this thread may allocate, call torch and wait; the audio callback never waits for it.
 It polls the ring, and whenever fewer than `lookahead_blocks * blocksize` frames are queued (plus
-the headroom a model swap asks for while it loads) it renders one more block from the render graph
-(a latent frame is decoded whenever the graph's feed runs out) and writes it. The ring's capacity
+the headroom a model swap asks for while it loads) it finishes one more block from the render graph
+(a latent frame is decoded whenever the graph's feed runs out; the master stage runs per block) and
+writes it. The ring's capacity
 covers the target plus a block, so a write never has to wait either. A model swap renders old and
 new graphs side by side for the crossfade, with equal-power gains, so the audio has no gap.
 """
@@ -23,6 +24,7 @@ from engine.audio.output import Output
 from engine.audio.priority import raise_current_thread_priority
 from engine.audio.ring import AudioRing
 from engine.render.effect_graph import EffectGraph
+from engine.render.frame_end import FrameContext
 from engine.render.graph import RenderGraph
 
 Graph = RenderGraph | EffectGraph  # both: push_input(), next_frame(), the same clocks and analysis
@@ -32,24 +34,35 @@ STATS_FRAMES = 1 << 16  # decode timings kept for the report (a circular window)
 
 
 class GraphFeed:
-    """Hands out exactly `n` frames at a time from a graph whose frames come in other sizes."""
+    """Hands out exactly `n` frames at a time from a graph whose frames come in other sizes.
+
+    Frames arrive raw (`next_raw`) and each piece is finished (master, analysis) only when handed out,
+    so the controls after the model act on the very next block (engine/render/post_controls.py)."""
 
     def __init__(self, graph: Graph, channels: int) -> None:
         self.graph = graph
         self.channels = channels
-        self._pending = np.zeros((0, channels), dtype=np.float32)
+        self._raw: np.ndarray | None = None
+        self._context: FrameContext | None = None
+        self._pos = 0
         self.decode_seconds: list[float] = []  # filled per decode call, drained by the decoder
 
     def take(self, n: int) -> np.ndarray:
-        while self._pending.shape[0] < n:
-            decodes = self.graph.decodes_next  # with several frames per call, only the first decodes
-            started = time.perf_counter()
-            frame = self.graph.next_frame()
-            if decodes:
-                self.decode_seconds.append(time.perf_counter() - started)
-            self._pending = np.concatenate([self._pending, _to_channels(frame, self.channels)])
-        out, self._pending = self._pending[:n], self._pending[n:]
-        return out
+        pieces = []
+        while n > 0:
+            if self._raw is None or self._pos >= self._raw.shape[0]:
+                decodes = self.graph.decodes_next  # with several frames per call, only the first decodes
+                started = time.perf_counter()
+                self._raw, self._context = self.graph.next_raw()
+                if decodes:
+                    self.decode_seconds.append(time.perf_counter() - started)
+                self._pos = 0
+            assert self._context is not None
+            piece = self._raw[self._pos:self._pos + n]
+            pieces.append(_to_channels(self.graph.finish(piece, self._context, self._pos), self.channels))
+            self._pos += piece.shape[0]
+            n -= piece.shape[0]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 def _to_channels(frame: np.ndarray, channels: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The master stage: DC blocker -> loudness levelling -> energy offset and trim -> true-peak limiter.
 
-It runs per latent frame inside the render graph, at the output rate, so live play and offline
-render hear the same samples. The meters it publishes are an immutable snapshot swapped in by
+It runs on each output block as the render graph finishes it (engine/render/frame_end.py), at the
+output rate, in the same pieces live and offline, so both hear the same samples. The meters it publishes are an immutable snapshot swapped in by
 reference each frame: the status line and the OSC sender read them from other threads, lock-free.
 """
 

@@ -30,6 +30,7 @@ from engine.errors import ModelLoadError, ParamError
 from engine.latent.feature_mod import FeatureModBank
 from engine.latent.lfo import LfoBank
 from engine.latent.smoothing import Smoother
+from engine.master.limiter import RELEASE_DB_PER_S
 from engine.master.stage import MasterStage
 from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, MethodSpec, NNModel
 from engine.models.resample import Resampler
@@ -37,7 +38,8 @@ from engine.params.param import Value
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
-from engine.render.frame_end import FrameEnd
+from engine.render.frame_end import FrameContext, FrameEnd
+from engine.render.post_controls import PostControls
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -100,10 +102,11 @@ class EffectGraph(FrameEnd):
                            if self.output_rate != self.model_rate else None)
         self._input_resampler: Resampler | None = None
         idx = store.continuous_index
-        self._gain_i, self._drywet_i = idx["/master/gain_db"], idx["/rave/drywet"]
-        self._loudness_i, self._ceiling_i = idx["/master/loudness"], idx["/master/ceiling"]
+        self._drywet_i = idx["/rave/drywet"]
         self.master = MasterStage(self.output_rate, self.spec.out_channels)  # the same master as decode's
         self.mastered = master  # False: the method's own output (`render --no-master`)
+        self.post = PostControls(store)  # read per block when a frame is finished
+        self._ready: deque[tuple[np.ndarray, FrameContext]] = deque()
         self._visual_i = np.array([idx[a] for a in VISUAL_MODULATED])
         self.drywet = DryWetMixer()
         self.input_frames = InputFrames()
@@ -143,15 +146,16 @@ class EffectGraph(FrameEnd):
             self.input_frames.push(None, np.ascontiguousarray(self._input[: self.frame_samples]))
             self._input = self._input[self.frame_samples:]
 
-    def next_frame(self) -> np.ndarray:
-        """Play the method on the next input frame: float32 (samples, out_channels) at the output rate."""
+    def _render_next(self) -> None:
+        """Play the method on the next input frame and queue it (samples, out_channels) at the output rate."""
         self.timeline.advance(self.time_seconds, self.frame_seconds)
         snapshot = self.store.snapshot()
         requested = str(snapshot.values["/rave/method"])
         previous = self.spec
         if requested and requested != self.spec.name:
             self._switch(requested)
-        controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous), beat=self.timeline.grid.point.beat)
+        smoothed = self.smoother.step(snapshot.continuous)
+        controls = self.lfos.apply(snapshot, smoothed, beat=self.timeline.grid.point.beat)
         controls = self.mods.apply(snapshot, controls, self.analysis.latest)
         self.latents_pending.append((self.time_seconds, self.latent, controls[self._visual_i]))
         popped = self.input_frames.pop()
@@ -168,11 +172,9 @@ class EffectGraph(FrameEnd):
             self._playing = playing
         if self._resampler is not None:
             audio = self._resampler.process(audio)
-        if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them
-            self.master = MasterStage(self.output_rate, audio.shape[1])
-        audio = self._end_frame(audio, controls, snapshot, self.time_seconds)
+        self._ready.append((audio, FrameContext(snapshot, self.time_seconds, self.post.offsets(controls, smoothed),
+                                                0.0, RELEASE_DB_PER_S)))
         self.frame_index += 1
-        return audio
 
     def _switch(self, name: str) -> None:
         spec = self.model.methods.get(name)

@@ -1,7 +1,8 @@
 """The render graph: parameter snapshot -> latent frame -> model.decode -> audio, one frame at a time.
 
-Offline render and the live decoder thread both call `RenderGraph.next_frame()`, so for a
-seed and a control timeline they produce the same samples.
+Offline render and the live decoder thread both take `next_raw()` frames and finish them in the same
+block-sized pieces (engine/render/frame_end.py), so for a seed, a control timeline and a block size
+they produce the same samples.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from engine.models.resample import Resampler
 from engine.params.store import ParamStore
 from engine.params.table import N_LFOS, VISUAL_MODULATED
 from engine.render.drywet import DryWetMixer, InputFrames
-from engine.render.frame_end import FrameEnd
+from engine.render.frame_end import FrameContext, FrameEnd
+from engine.render.post_controls import PostControls
 from engine.render.second_model import SecondModelSlot
 from engine.render.timeline import Timeline
 
@@ -81,16 +83,14 @@ class RenderGraph(FrameEnd):
         self._resampler = (Resampler(self.model_rate, self.output_rate, self.channels)
                            if self.output_rate != self.model_rate else None)
         idx = store.continuous_index
-        self._gain_i = idx["/master/gain_db"]
-        self._loudness_i = idx["/master/loudness"]
-        self._ceiling_i = idx["/master/ceiling"]
         self.master = MasterStage(self.output_rate, self.channels)  # output lags by master.latency samples
         self.mastered = master
+        self.post = PostControls(store)  # read per block when the frame is finished
         self._energy_i = idx["/rave/energy"]
         self._drywet_i = idx["/rave/drywet"]
         self._z = torch.zeros(1, model.latent_size, frames_per_call)
         self._z_values = self._z.numpy()[0]  # a view: numpy writes each latent frame into the tensor
-        self._ready: deque[np.ndarray] = deque()  # decoded frames not handed out yet
+        self._ready: deque[tuple[np.ndarray, FrameContext]] = deque()  # decoded frames not handed out yet
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
         self.frame_index = round(start_seconds / self.frame_seconds)
@@ -135,43 +135,38 @@ class RenderGraph(FrameEnd):
         """The start of the next frame `next_frame()` returns: where a graph taking over carries on."""
         return (self.frame_index - len(self._ready)) * self.frame_seconds
 
-    def next_frame(self) -> np.ndarray:
-        """Render the next latent frame: float32 (samples, channels) at the output rate."""
-        if not self._ready:
-            self._render_call()
-        return self._ready.popleft()
-
-    def _render_call(self) -> None:
-        """Build `frames_per_call` latent frames, decode them in one call, and finish each frame alone.
+    def _render_next(self) -> None:
+        """Build `frames_per_call` latent frames, decode them in one call, and queue each frame alone.
 
         Everything but the decode stays per frame (timeline, smoothing, LFOs, input, energy, dry/wet,
-        gain ramp, analysis), so with one frame per call this is exactly the frame-by-frame graph."""
+        gain ramp), so with one frame per call this is exactly the frame-by-frame graph; the master
+        and the analysis run when the frame is finished (engine/render/frame_end.py)."""
         frames = []
         for k in range(self.frames_per_call):
             started = self.time_seconds
             self.timeline.advance(started, self.frame_seconds)  # the beat grid and quantised launches too
             snapshot = self.store.snapshot()
             dry = self._next_input_frame()
-            controls = self.lfos.apply(snapshot, self.smoother.step(snapshot.continuous),
-                                       beat=self.timeline.grid.point.beat)
+            smoothed = self.smoother.step(snapshot.continuous)
+            controls = self.lfos.apply(snapshot, smoothed, beat=self.timeline.grid.point.beat)
             controls = self.mods.apply(snapshot, controls, self.analysis.latest)
+            post_offsets = self.post.offsets(controls, smoothed)
             values = snapshot.values
             self.explore.steer_walk(values, self.shaper.walk_centre, self.shaper.walk_spread)
             self.latent = self.explore.codebook_frame(
                 self.shaper.frame(str(values["/rave/source/a"]), str(values["/rave/source/b"]), controls), values)
             self.latents_pending.append((started, self.latent, controls[self._visual_i]))
             self._z_values[:, k] = self._latent_mean + self._latent_std * self.latent
-            frames.append((started, snapshot, controls, dry, self.shaper.unshaped))
+            frames.append((started, snapshot, controls, post_offsets, dry, self.shaper.unshaped))
             self.frame_index += 1
         with torch.inference_mode():  # shapes were checked once at construction: call the method itself
             decoded_all = self._decode(self._z).numpy()[0].T
-        for k, (started, snapshot, controls, dry, unshaped) in enumerate(frames):
+        for k, (started, snapshot, controls, post_offsets, dry, unshaped) in enumerate(frames):
             decoded = decoded_all[k * self.frame_samples:(k + 1) * self.frame_samples]
             # Energy's brightness tilt and gain make up what its latent move does not (latent/energy.py),
             # and it moves the master's loudness target (levelling would otherwise undo it).
             energy = float(controls[self._energy_i])
-            self.energy_target_db = self.master.target_offset_db = target_db(energy)
-            self.master.release_db_per_s = limiter_release_db_per_s(energy)
+            self.energy_target_db = target_db(energy)
             wet = self._tilt.process(decoded, self.energy_map.tilt(energy))
             gain_db = self.energy_map.gain_db(energy)
             wet = self.second.mix(wet, unshaped, controls, gain_db)
@@ -181,8 +176,8 @@ class RenderGraph(FrameEnd):
                                      in_place=mixed is not decoded)
             if self._resampler is not None:
                 audio = self._resampler.process(audio)
-            audio = self._end_frame(audio, controls, snapshot, started)
-            self._ready.append(audio)
+            self._ready.append((audio, FrameContext(snapshot, started, post_offsets, self.energy_target_db,
+                                                    limiter_release_db_per_s(energy))))
 
     @property
     def latent_statistics(self) -> tuple[np.ndarray, np.ndarray]:

@@ -164,7 +164,7 @@ def render(request: RenderRequest, model: NNModel | None = None) -> RenderResult
         while done < total:
             if feeder is not None:
                 feeder.feed()
-            block = graph.next_frame()
+            block = graph.finish_frame(*graph.next_raw(), stream_pos=done)  # in live-sized pieces
             blocks.append(block)
             done += block.shape[0]
             progress.update(task, completed=min(done, total) / graph.output_rate)
