@@ -4,8 +4,10 @@ For each model (the default one and a stand-in as costly as a full-size RAVE v2)
 kind, the engine plays on a JACK dummy server (48 kHz, blocksize 256) for `--minutes` while
  - a Python thread in the engine's process spins on pure-Python work and forces a full garbage
    collection every 10 ms, and
- - a busy process keeps the other core at 100 %.
-Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples.
+ - a busy process keeps the other core at 100 %;
+or, with `--neighbours two-spinners` (issue 10's load), two processes each spin a core in pure Python.
+`--costly-ms` sets the stand-in's decode cost per frame (a full-size RAVE v2 export: 17.4 ms idle here,
+docs/NN_TILDE_FORMAT.md). Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples.
 """
 
 from __future__ import annotations
@@ -52,21 +54,28 @@ class HostileThread(threading.Thread):
                 next_gc += 0.010
 
 
-def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None) -> dict:
+def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None,
+         neighbours: str = "gc-thread") -> dict:
+    """`neighbours`: "gc-thread" (a GC-forcing thread in the engine's process and one spinning process)
+    or "two-spinners" (two processes each spinning a core in pure Python, nothing in the engine's)."""
     engine = LiveSession(SessionConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
                                    lookahead_blocks=lookahead, python_callback=python_callback, device="system"))
     hostile = HostileThread()
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spinners = 2 if neighbours == "two-spinners" else 1
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(spinners)]
     try:
         engine.start()
-        hostile.start()
+        if neighbours == "gc-thread":
+            hostile.start()
         engine.run(seconds)
     finally:
         hostile.halt.set()
-        busy.terminate()
+        for process in busy:
+            process.terminate()
         engine.stop()
     report = engine.report()
     report["gc_collections_forced"] = hostile.collections
+    report["neighbours"] = neighbours
     return report
 
 
@@ -77,6 +86,11 @@ def main() -> None:
     parser.add_argument("--lookahead-blocks", type=int, help="default: chosen per model from its decode time")
     parser.add_argument("--models", default="default,costly", help="comma list of: default, costly")
     parser.add_argument("--callbacks", default="rtmixer,python")
+    parser.add_argument("--neighbours", choices=("gc-thread", "two-spinners"), default="gc-thread",
+                        help="gc-thread: a GC-forcing thread in the engine plus one spinning process; "
+                             "two-spinners: two processes each spinning a core in pure Python")
+    parser.add_argument("--costly-ms", type=float, default=17.0,
+                        help="decode cost of the stand-in per 2048-sample frame on one thread")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
@@ -84,7 +98,7 @@ def main() -> None:
     if "default" in args.models:
         models["default"] = DEFAULT_MODEL
     if "costly" in args.models:
-        path, ms, width = build_costly(Path("/tmp/costly_rave_v2_standin.ts"))
+        path, ms, width = build_costly(Path("/tmp/costly_rave_v2_standin.ts"), args.costly_ms)
         models["costly"] = path
         print(f"costly stand-in: {ms:.1f} ms per 2048-sample decode (width {width})", file=sys.stderr)
     results = {}
@@ -92,11 +106,12 @@ def main() -> None:
         for kind in args.callbacks.split(","):  # ours first for every model, then the baseline
             for name, path in models.items():
                 print(f"soak {name} / {kind}: {args.minutes} min", file=sys.stderr, flush=True)
-                r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks)
+                r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks,
+                         args.neighbours)
                 results[f"{name}/{kind}"] = {k: r[k] for k in (
                     "callbacks", "expected_callbacks", "underruns", "lookahead_blocks", "decode_ms",
                     "model_decode_ms_at_load", "cpu_load", "latency", "latency_breakdown",
-                    "nn_tilde_default_latency_s", "seconds", "gc_collections_forced")}
+                    "nn_tilde_default_latency_s", "seconds", "gc_collections_forced", "neighbours", "lookahead")}
                 r2 = results[f"{name}/{kind}"]
                 r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
                 print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)

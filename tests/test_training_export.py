@@ -15,7 +15,7 @@ import engine.latent.energy as energy
 from engine.errors import TrainingDataError
 from engine.models.nn_tilde import NNModel
 from engine.render.offline import RenderRequest, render
-from engine.training.export import export, fit_latent_rotation
+from engine.training.export import export, fit_latent_rotation, order_by_effect
 from engine.training.init_weights import load_init, read_init
 from engine.training.model_rate import build_model
 
@@ -25,7 +25,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_model(config=TINY).eval()
     clips = torch.from_numpy(np.random.default_rng(0).standard_normal((8, 1, 16 * 2048)).astype(np.float32) * 0.1)
-    importance = fit_latent_rotation(model, clips)
+    fit_latent_rotation(model, clips)
+    importance = order_by_effect(model)
     path = tmp_path_factory.mktemp("export") / "tiny.ts"
     export(model, path, importance)
     return path
@@ -103,3 +104,23 @@ def test_a_collapsed_latent_is_flagged() -> None:
     assert collapse_warning({"seed_change_distance": 1.2e-5}) is not None
     assert "collapsed" in collapse_warning({"seed_change_distance": 1.2e-5})
     assert collapse_warning({"seed_change_distance": 0.6}) is None
+
+
+def test_ordering_by_effect_permutes_the_latent_consistently() -> None:
+    torch.manual_seed(1)
+    model = build_model(config=TINY).eval()
+    clips = torch.from_numpy(np.random.default_rng(1).standard_normal((4, 1, 8 * 2048)).astype(np.float32) * 0.1)
+    fit_latent_rotation(model, clips)
+    pca, mean = model.latent_pca.clone(), model.latent_mean.clone()
+    with torch.no_grad():
+        torch.manual_seed(5)
+        before = model.decode(model.encode(clips))
+        shares = order_by_effect(model)
+        torch.manual_seed(5)
+        after = model.decode(model.encode(clips))
+    assert torch.all(shares[:-1] >= shares[1:]) and float(shares.sum()) == pytest.approx(1.0)
+    # Rows, means and stds move together: encode then decode gives the same sound in any order.
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+    order = [int(torch.argmax((pca @ row).abs())) for row in model.latent_pca]
+    assert sorted(order) == list(range(len(order)))
+    torch.testing.assert_close(model.latent_mean, mean[order])

@@ -24,7 +24,7 @@ from rich.table import Table
 from engine.dsp.spectral import multiscale_spectral_distance
 from engine.models.default_vae import LATENT_RATIO, SAMPLE_RATE, DefaultVAE
 from engine.training.clip_pool import ClipPool
-from engine.training.export import check_streaming, export, fit_latent_rotation
+from engine.training.export import check_streaming, export, fit_latent_rotation, order_by_effect
 from engine.training.report import MUSIC_DEFAULT, collapse_warning, report, training_json
 from engine.training.trainer import TrainSettings, load_checkpoint, train
 from training.corpus import HELDOUT_SEED, TRAIN_SEED, make_clip
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
 def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
     """After training: fit the latent rotation, evaluate, export, measure and write the card."""
     model.eval()
-    importance = fit_latent_rotation(model, rotation_clips(cfg.seed, cfg.peak_db))
+    fit_latent_rotation(model, rotation_clips(cfg.seed, cfg.peak_db))
+    importance = order_by_effect(model)  # the first fader moves the sound most
     # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
     torch.save(model.state_dict(), cfg.out.with_suffix(".state.pt"))
     results.update(evaluate(model, cfg))

@@ -1,9 +1,10 @@
 """From trained weights to a file that plays at once in `live`, `render` and nn~.
 
-`fit_latent_rotation` orders the latent by importance (PCA of posterior means: dimension 0 varies
-most) and stores the rotated statistics `latent_mean`/`latent_std` that the engine scales its controls
-by. `export` scripts a streaming copy (nn~ methods, `*_params`, `*.cache` state), adds the buffer
-`latent_importance` (each dimension's share of the latent variance, in the PCA order), charts the
+`fit_latent_rotation` rotates the latent onto the principal axes of the posterior means and stores
+the rotated statistics `latent_mean`/`latent_std` that the engine scales its controls by;
+`order_by_effect` then puts those axes in order of how much each changes the sound (dimension 0 the
+most). `export` scripts a streaming copy (nn~ methods, `*_params`, `*.cache` state), adds the buffer
+`latent_importance` (what the trainer passes: each dimension's measured effect), charts the
 model for `/rave/energy` (engine/latent/energy.py) and stores that chart in the file, and writes it
 through a temporary file and a rename: an interrupted export never leaves half a file.
 """
@@ -18,11 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.dsp.spectral import multiscale_spectral_distance
 from engine.latent.energy import EMBEDDED_FILE, calibrate, embedded_payload
 from engine.models.default_vae import DefaultVAE
 from engine.models.nn_tilde import NNModel
 from engine.models.streaming_conv import set_streaming
-from engine.training.report import engine_walk, reset_caches
+from engine.training.report import WALK_FRAMES, engine_walk, reset_caches
+
+EFFECT_WALK_SEED = 300  # the card's walks start at 100
 
 
 @torch.no_grad()
@@ -43,6 +47,41 @@ def fit_latent_rotation(model: DefaultVAE, clips: torch.Tensor) -> torch.Tensor:
     model.latent_std.copy_(rotated.std(dim=(0, 2)))
     variance = singular.square()
     return (variance / variance.sum().clamp_min(1e-30)).float()
+
+
+@torch.no_grad()
+def order_by_effect(model: DefaultVAE, bases: int = 4, frames: int = WALK_FRAMES) -> torch.Tensor:
+    """Put the PCA directions in order of how much each changes the sound; returns each one's share
+    of the summed effect (descending), the `latent_importance` an export stores.
+
+    With the mean batch-normalised (``mean_norm``) every direction of the posterior means has a like
+    variance, so the PCA's order says little about what a fader does. Here each direction is held at
+    -2 and at +2 standard deviations on ``bases`` engine-like walks, and the median multi-scale
+    spectral distance between the two decodes is its effect; dimension 0 is then the one that moves
+    the sound most, as a performer expects of the first fader. The walks' seeds differ from the model
+    card's (engine/training/report.py), which measures the first dimensions afresh."""
+    dims = model.latent_pca.shape[0]
+    mean, std = model.latent_mean.double().numpy()[:, None], model.latent_std.double().numpy()[:, None]
+    model.eval()
+
+    def decode(unit: np.ndarray) -> np.ndarray:
+        torch.manual_seed(0)  # the noise branch draws from torch's generator: the same draw for both sides
+        return model.decode(torch.from_numpy((mean + std * unit).astype(np.float32))[None])[0, 0].numpy()
+
+    walks = [engine_walk(frames, EFFECT_WALK_SEED + b, dims) for b in range(bases)]
+    effects = []
+    for d in range(dims):
+        distances = []
+        for walk in walks:
+            low, high = walk.copy(), walk.copy()
+            low[d], high[d] = -2.0, 2.0
+            distances.append(multiscale_spectral_distance(decode(low), decode(high)))
+        effects.append(float(np.median(distances)))
+    order = torch.from_numpy(np.argsort(-np.asarray(effects), kind="stable"))
+    for buffer in (model.latent_pca, model.latent_mean, model.latent_std):
+        buffer.copy_(buffer[order])
+    shares = torch.tensor(effects, dtype=torch.float64)[order]
+    return (shares / shares.sum().clamp_min(1e-30)).float()
 
 
 def streaming_copy(model: DefaultVAE, importance: torch.Tensor | None = None) -> DefaultVAE:

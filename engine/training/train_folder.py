@@ -23,7 +23,7 @@ from engine.errors import TrainingDataError
 from engine.models.default_vae import LATENT_RATIO, SAMPLE_RATE, DefaultVAE
 from engine.training.audio_folder import FolderAudio, FolderCrops, read_folder
 from engine.training.clip_pool import ClipPool
-from engine.training.export import check_streaming, export, fit_latent_rotation
+from engine.training.export import check_streaming, export, fit_latent_rotation, order_by_effect
 from engine.training.init_weights import load_init, read_init
 from engine.training.model_rate import MAX_RATE, MIN_RATE, build_model
 from engine.training.report import card_path, collapse_warning, report, training_json
@@ -181,7 +181,8 @@ def _export(req: FolderTrainRequest, model: DefaultVAE, audio: FolderAudio, resu
     crops = FolderCrops(audio.clips, ROTATION_FRAMES * LATENT_RATIO)
     clips = np.stack([np.pad(c, (0, ROTATION_FRAMES * LATENT_RATIO - len(c))) for c in
                       (crops(rng) for _ in range(ROTATION_CLIPS))]).astype(np.float32)
-    importance = fit_latent_rotation(model, torch.from_numpy(clips)[:, None, :])
+    fit_latent_rotation(model, torch.from_numpy(clips)[:, None, :])
+    importance = order_by_effect(model)  # the first fader moves the sound most
     exported = export(model, req.out, importance)
     parameters = sum(p.numel() for p in model.parameters())
     names = ", ".join(p.name for p in audio.files[:10]) + (f" and {len(audio.files) - 10} more" if len(audio.files) > 10 else "")
