@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.signal import lfilter
 
 # Analog prototypes that reproduce BS.1770's 48 kHz coefficients to 1e-8 (fitted to the table).
 SHELF_HZ = 1681.974450955533
@@ -17,11 +18,6 @@ SHELF_GAIN_DB = 3.999843853973347
 SHELF_Q = 0.7071752369554196
 HIGHPASS_HZ = 38.13547087602444
 HIGHPASS_Q = 0.5003270373238773
-
-# The impulse response (the RLB high-pass's double pole) is down to 1e-3 of its peak after 35 ms:
-# that much history keeps a 2048-sample frame in a 4096-point FFT, and a loudness within 0.001 dB.
-TAIL_SECONDS = 0.035
-
 
 def kweighting_biquads(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """((b, a) of the high shelf, (b, a) of the RLB high-pass) at `rate`, a[0] = 1."""
@@ -48,29 +44,20 @@ def kweighting_response(rate: int, freqs: np.ndarray) -> np.ndarray:
 
 
 class KWeightingFilter:
-    """Streaming K-weighting of (frames, channels) blocks by overlap-save FFT convolution.
-
-    numpy has no IIR filter and a per-sample Python loop costs milliseconds a frame; the filter's
-    impulse response has all but died out after TAIL_SECONDS, so an FFT of history + block does."""
+    """Streaming K-weighting of (frames, channels) blocks: both biquads as one fourth-order IIR
+    filter (scipy's `lfilter`, their coefficients convolved) carrying its state from block to block,
+    so any block size costs about the same per sample and the result is the standard's filter
+    (within 1e-10 of the two biquads in series)."""
 
     def __init__(self, rate: int, channels: int) -> None:
         self.rate = rate
-        self.tail = int(math.ceil(TAIL_SECONDS * rate))
-        self._history = np.zeros((self.tail, channels))
-        self._responses: dict[int, np.ndarray] = {}
-
-    def _response(self, size: int) -> np.ndarray:
-        if size not in self._responses:
-            self._responses[size] = kweighting_response(self.rate, np.fft.rfftfreq(size, 1.0 / self.rate))[:, None]
-        return self._responses[size]
+        (shelf_b, shelf_a), (hp_b, hp_a) = kweighting_biquads(rate)
+        self._b, self._a = np.convolve(shelf_b, hp_b), np.convolve(shelf_a, hp_a)
+        self._state = np.zeros((channels, 4))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """The K-weighted block, float64 (frames, channels)."""
-        n = block.shape[0]
-        size = 1 << (self.tail + n - 1).bit_length()
-        padded = np.zeros((size, block.shape[1]))  # zeros in front stand for samples older than the history
-        padded[size - n - self.tail: size - n] = self._history
-        padded[size - n:] = block
-        self._history = padded[size - self.tail:].copy()
-        out = np.fft.irfft(np.fft.rfft(padded, axis=0) * self._response(size), n=size, axis=0)
-        return out[size - n:]
+        # Channels first and contiguous: filtering along the last axis is scipy's fast path.
+        rows = np.ascontiguousarray(np.asarray(block).T, dtype=np.float64)
+        out, self._state = lfilter(self._b, self._a, rows, axis=-1, zi=self._state)
+        return out.T
