@@ -1,8 +1,8 @@
 """The engine's default neural audio model: a small causal streaming VAE (48 kHz, mono).
 
 Audio -> 16-dim latent at one frame per 2048 samples -> audio. The latent is stored PCA-rotated
-(``latent_pca``, as RAVE exports do): dimension 0 carries the most variance over the training data,
-so the first faders matter most. The exported TorchScript module
+(``latent_pca``, as RAVE exports do), its axes put in order of their measured effect on the sound at
+export (engine/training/export.py): dimension 0 changes it most, so the first faders matter most. The exported TorchScript module
 follows the nn~ interface (``encode`` / ``decode`` / ``forward`` with ``*_params`` buffers).
 
 Encoder: learned analysis filter pairs (kernel 512, hop 256) -> magnitude -> log -> causal strided

@@ -210,7 +210,7 @@ Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code
 - {r.get("sample_rate", 48000)} Hz mono; `encode` (B,1,T) -> (B,{r["latent_size"]},T/2048); `decode` (B,{r["latent_size"]},L) -> (B,1,L*2048); `forward` = decode(encode(x)).
 - Streaming export: causal convolutions with in-place `*.cache` buffers (max batch 8); chunked calls equal one long call (max difference {r.get("streaming_max_abs_diff", float("nan")):.1e}).
 - `decode` adds a filtered-noise branch with random phases from torch's RNG: seed torch for reproducible renders.
-- Latents are PCA-rotated (`latent_pca`, `latent_center` buffers): dimension 0 varies most over the training data, so the first faders matter most. `latent_mean`/`latent_std` hold the rotated posterior-mean statistics the engine scales its controls by (std per dimension: {", ".join(f"{s:.2f}" for s in r["latent_std"])}).
+- Latents are PCA-rotated (`latent_pca`, `latent_center` buffers), the axes in order of their measured effect on the sound (`engine/training/export.py`, `order_by_effect`): dimension 0 changes it most, so the first faders matter most. `latent_mean`/`latent_std` hold the rotated posterior-mean statistics the engine scales its controls by (std per dimension: {", ".join(f"{s:.2f}" for s in r["latent_std"])}).
 
 ## Architecture
 - Encoder: learned analysis filter pairs (kernel 512, hop 256, initialised as a windowed log-frequency STFT) -> log magnitude -> 1x1 conv -> 3 causal stride-2 convs -> mean / log-variance.
