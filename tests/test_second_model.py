@@ -130,7 +130,8 @@ def test_a_loaded_reference_glides_in(tmp_path: Path) -> None:
     store.set_many({"/rave/source/a": "ref1", "/rave/texture": 0.0, "/rave/chaos": 0.0})
     graph = _graph(store)
     graph.next_frame()
-    target = np.full((8, 4), 0.75)
+    dims = graph.model.latent_size
+    target = np.full((dims, 4), 0.75)  # (dimensions, frames) of the model's own latent
     graph.shaper.offer_reference("ref1", ReferenceLoop(target, "ref1"))
     latents = []
     for _ in range(12):
@@ -141,7 +142,7 @@ def test_a_loaded_reference_glides_in(tmp_path: Path) -> None:
     assert distances[-1] == pytest.approx(0.0, abs=1e-12)
     graph.shaper.offer_reference("ref1", ReferenceLoop(np.zeros((3, 2)), "ref1"))  # another model's: ignored
     graph.next_frame()
-    assert graph.shaper.references["ref1"].latents.shape[0] == 8
+    assert graph.shaper.references["ref1"].latents.shape[0] == dims
 
 
 def test_reference_and_model_paths_are_confined(tmp_path: Path) -> None:
