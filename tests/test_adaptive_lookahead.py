@@ -63,7 +63,7 @@ def test_never_shrinks_below_twice_the_deepest_drain() -> None:
 
 def test_history_is_bounded() -> None:
     la = AdaptiveLookahead(2048, 256, 8192, BLOCK)
-    la.steady_seconds = 0.1
+    la.steady_seconds = la.max_steady_seconds = 0.1
     t = 0.0
     for _ in range(3 * HISTORY):  # each round shrinks once, then a near-miss grows it
         t = steady(la, t, 0.15)
@@ -73,3 +73,19 @@ def test_history_is_bounded() -> None:
     report = la.report(48000)
     assert len(report["history"]) == HISTORY  # type: ignore[arg-type]
     assert report["near_misses"] == 3 * HISTORY
+
+
+def test_repeated_near_misses_hold_the_lookahead_longer() -> None:
+    la = AdaptiveLookahead(2048, 512, 16384, BLOCK)
+    t = steady(la, 0.0, 1.0)
+    for _ in range(3):  # three stalls a second apart
+        la.observe(100, t)
+        t = steady(la, t + 0.001, 1.0)
+    grown = la.frames
+    t = steady(la, t, 30.0)  # after three near-misses a shrink needs 40 s of steady play
+    assert la.frames == grown
+    t = steady(la, t, 12.0)
+    assert la.frames < grown
+    shrunk = la.frames
+    steady(la, t, 21.0)  # the next needs half that
+    assert la.frames < shrunk

@@ -30,7 +30,7 @@ def test_lookahead_grows_after_near_misses_and_shrinks_when_steady(jack_server: 
         assert grown > start, (start, grown)
         assert lookahead.near_misses > 0
         assert engine.lookahead_blocks * engine.config.blocksize == grown
-        lookahead.steady_seconds = 0.5  # the test's patience, not the engine's
+        lookahead.steady_seconds = lookahead.max_steady_seconds = 0.5  # the test's patience, not the engine's
         engine.run(4.0)
         assert lookahead.frames < grown
         assert lookahead.frames >= lookahead.min_frames

@@ -1,6 +1,6 @@
 """The decoder's lookahead, adapted to how the machine is doing: it grows after a near-miss (the
 ring fell below a safety mark, or the device underran) and shrinks slowly while playback is steady,
-within the user's bounds. Every change is kept (bounded) for the report.
+the more slowly the more near-misses it has seen lately, within the user's bounds. Every change is kept (bounded) for the report.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ GROW_COOLDOWN_SECONDS = 0.25  # one stall is one near-miss, however many polls s
 STEADY_SECONDS = 5.0  # a window without near-misses after which the lookahead may shrink
 SHRINK_FRACTION = 0.1  # per steady window, at least one block
 KEEP_FACTOR = 2.0  # never shrink below this many times the deepest drain seen in the window
+# Trouble comes back: each near-miss doubles the steady time the next shrink needs (up to two minutes),
+# and each shrink halves it again, so a machine that stalls every minute keeps its lookahead while
+# one that stalled once returns to the floor within minutes.
+HOLD_FACTOR = 2.0
+MAX_STEADY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class AdaptiveLookahead:
         self.max_frames = max(self.min_frames, (max_frames // blocksize) * blocksize)
         self.frames = min(max(self._blocks(initial_frames), self.min_frames), self.max_frames)
         self.steady_seconds = STEADY_SECONDS
+        self.max_steady_seconds = MAX_STEADY_SECONDS
+        self._steady_needed = STEADY_SECONDS
         self.history: deque[LookaheadChange] = deque(maxlen=HISTORY)
         self.near_misses = 0
         self._start: float | None = None
@@ -72,14 +79,16 @@ class AdaptiveLookahead:
             self._reset_window(now)
             return self.frames
         self._window_low = min(self._window_low, fill)
-        if now - self._window_start >= self.steady_seconds:
+        if now - self._window_start >= max(self.steady_seconds, min(self._steady_needed, self.max_steady_seconds)):
             self._shrink(now)
+            self._steady_needed = max(self.steady_seconds, self._steady_needed / HOLD_FACTOR)
             self._reset_window(now)
         return self.frames
 
     def _grow(self, now: float, reason: str) -> None:
         self.near_misses += 1
         self._last_grow = now
+        self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
         grown = min(self.max_frames, self._blocks(int(self.frames * GROW_FACTOR)))
         if grown != self.frames:
             self.frames = grown
@@ -91,7 +100,7 @@ class AdaptiveLookahead:
         target = max(self.min_frames, self.frames - step, self._blocks(int(KEEP_FACTOR * drained)))
         if target < self.frames:
             self.frames = target
-            self._record(now, f"steady {self.steady_seconds:g} s: deepest drain {drained} frames")
+            self._record(now, f"steady {now - self._window_start:.0f} s: deepest drain {drained} frames")
 
     def _reset_window(self, now: float) -> None:
         self._window_start = now
