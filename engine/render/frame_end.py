@@ -72,6 +72,8 @@ class FrameEnd:
     def finish(self, audio: np.ndarray, context: FrameContext, offset: int = 0) -> np.ndarray:
         """Master, clip guard and analysis for `audio`, the piece of a frame starting `offset` samples in.
         Writes into `audio` where it can (a piece of the graph's own frame, never the model's memory)."""
+        if audio.shape[0] == 0:  # a resampler still filling its delay line hands out nothing at first
+            return audio
         if self.mastered:
             if audio.shape[1] != self.master.channels:  # a method with other outputs: a master for them
                 self.master = MasterStage(self.output_rate, audio.shape[1])
