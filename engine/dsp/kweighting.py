@@ -34,15 +34,6 @@ def kweighting_biquads(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[
     return (shelf_b, shelf_a), (hp_b, hp_a)
 
 
-def kweighting_response(rate: int, freqs: np.ndarray) -> np.ndarray:
-    """Complex response of both stages at `freqs` (Hz)."""
-    z1 = np.exp(-2j * np.pi * np.asarray(freqs, dtype=np.float64) / rate)
-    h = np.ones_like(z1)
-    for b, a in kweighting_biquads(rate):
-        h *= (b[0] + b[1] * z1 + b[2] * z1 * z1) / (a[0] + a[1] * z1 + a[2] * z1 * z1)
-    return h
-
-
 class KWeightingFilter:
     """Streaming K-weighting of (frames, channels) blocks: both biquads as one fourth-order IIR
     filter (scipy's `lfilter`, their coefficients convolved) carrying its state from block to block,

@@ -70,8 +70,8 @@ class FrameEnd:
         return np.concatenate([self.finish(audio[a:b], context, a) for a, b in zip(edges, edges[1:], strict=False)])
 
     def finish(self, audio: np.ndarray, context: FrameContext, offset: int = 0) -> np.ndarray:
-        """Master, clip guard and analysis for `audio`, the piece of a frame starting `offset` samples in.
-        Writes into `audio` where it can (a piece of the graph's own frame, never the model's memory)."""
+        """Master, clip guard and analysis for `audio`, the piece of a frame starting `offset` samples in;
+        a new array (the piece itself, untouched, when there is nothing to do)."""
         if audio.shape[0] == 0:  # a resampler still filling its delay line hands out nothing at first
             return audio
         if self.mastered:

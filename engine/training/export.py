@@ -24,29 +24,27 @@ from engine.latent.energy import EMBEDDED_FILE, calibrate, embedded_payload
 from engine.models.default_vae import DefaultVAE
 from engine.models.nn_tilde import NNModel
 from engine.models.streaming_conv import set_streaming
-from engine.training.report import WALK_FRAMES, engine_walk, reset_caches
+from engine.training.report import WALK_FRAMES, engine_walk, held_apart, reset_caches
 
 EFFECT_WALK_SEED = 300  # the card's walks start at 100
 
 
 @torch.no_grad()
-def fit_latent_rotation(model: DefaultVAE, clips: torch.Tensor) -> torch.Tensor:
+def fit_latent_rotation(model: DefaultVAE, clips: torch.Tensor) -> None:
     """PCA of posterior means over `clips` (B, 1, T): store centre and rotation, then the rotated
-    statistics; returns each direction's share of the variance (descending).
+    statistics (`order_by_effect` then orders the axes).
 
     Each direction's sign is chosen so its largest component is positive (deterministic export)."""
     mean = model.posterior(clips)[0]  # (B, D, T)
     flat = mean.permute(0, 2, 1).reshape(-1, mean.shape[1]).double()
     centre = flat.mean(dim=0)
-    _, singular, vh = torch.linalg.svd(flat - centre, full_matrices=False)
+    _, _, vh = torch.linalg.svd(flat - centre, full_matrices=False)
     signs = torch.sign(vh.gather(1, vh.abs().argmax(dim=1, keepdim=True)))
     model.latent_center.copy_(centre.float())
     model.latent_pca.copy_((vh * signs).float())
     rotated = model.encode(clips)
     model.latent_mean.copy_(rotated.mean(dim=(0, 2)))
     model.latent_std.copy_(rotated.std(dim=(0, 2)))
-    variance = singular.square()
-    return (variance / variance.sum().clamp_min(1e-30)).float()
 
 
 @torch.no_grad()
@@ -73,9 +71,7 @@ def order_by_effect(model: DefaultVAE, bases: int = 4, frames: int = WALK_FRAMES
     for d in range(dims):
         distances = []
         for walk in walks:
-            low, high = walk.copy(), walk.copy()
-            low[d], high[d] = -2.0, 2.0
-            distances.append(multiscale_spectral_distance(decode(low), decode(high)))
+            distances.append(multiscale_spectral_distance(*held_apart(decode, walk, d)))
         effects.append(float(np.median(distances)))
     order = torch.from_numpy(np.argsort(-np.asarray(effects), kind="stable"))
     for buffer in (model.latent_pca, model.latent_mean, model.latent_std):

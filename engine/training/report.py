@@ -14,6 +14,7 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,14 @@ def engine_walk(frames: int, seed: int, dims: int) -> np.ndarray:
     for t in range(1, frames):
         z[:, t] = 0.9 * z[:, t - 1] + math.sqrt(1 - 0.81) * rng.standard_normal(dims)
     return z
+
+
+def held_apart(decode: Callable[[np.ndarray], np.ndarray], walk: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decodes of `walk` with dimension `dim` held at -2 and at +2 standard deviations: how the
+    card and `order_by_effect` (engine/training/export.py) measure what one dimension does."""
+    low, high = walk.copy(), walk.copy()
+    low[dim], high[dim] = -2.0, 2.0
+    return decode(low), decode(high)
 
 
 class Exported:
@@ -103,9 +112,7 @@ def dimension_effects(model: Exported, first: int = 4, bases: int = 4) -> dict[s
     for d in range(min(first, model.dims)):
         dist, d_lufs, d_centroid, d_flat = [], [], [], []
         for b in range(bases):
-            low, high = walks[b].copy(), walks[b].copy()
-            low[d], high[d] = -2.0, 2.0
-            a, c = model.decode(low), model.decode(high)
+            a, c = held_apart(model.decode, walks[b], d)
             dist.append(multiscale_spectral_distance(a, c))
             d_lufs.append(sm.median_loudness(c, model.rate) - sm.median_loudness(a, model.rate))
             d_centroid.append(sm.median_centroid_hz(c, model.rate) - sm.median_centroid_hz(a, model.rate))
