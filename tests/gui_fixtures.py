@@ -110,8 +110,13 @@ class EngineProcess:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                # faulthandler (PYTHONFAULTHANDLER, set at start) writes every thread's stack to the log
+                self.process.send_signal(signal.SIGABRT)
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
 
 
 def status_reply(port: int, timeout: float = 1.0) -> list[object] | None:
@@ -136,7 +141,7 @@ def start_engine(server: JackServer, model: Path, log: Path, port: int | None = 
         process = subprocess.Popen(
             [sys.executable, "run_engine.py", "live", "--model", str(model), "--device", str(server.device),
              "--samplerate", str(SAMPLERATE), "--osc-port", str(port), "--seconds", "600", *extra],
-            cwd=ROOT, env={**server.env, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**server.env, "PYTHONFAULTHANDLER": "1", **(env or {})}, stdout=sink, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
     engine = EngineProcess(process, port, log)
     if not wait_until(lambda: not engine.alive() or status_reply(port) is not None, ENGINE_START_TIMEOUT, 0.2) \

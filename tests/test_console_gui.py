@@ -273,16 +273,24 @@ def test_the_preview_shows_the_visual_process_frames_and_the_status_its_rate(
 def test_visual_fullscreen_toggles_the_engines_window_and_the_engine_plays_on(
         xvfb: XDisplay, jack_server: JackServer, live_model: Path, tmp_path: Path) -> None:
     from gui_fixtures import status_reply
+    from waiting import wait_until
 
     engine = start_engine(jack_server, live_model, tmp_path / "engine.log",
                           extra=("--window", "--no-visual-spare", "--size", "128x128"),
                           env={"DISPLAY": xvfb.name, "QT_QPA_PLATFORM": "xcb"})
+
+    def window_state() -> int | None:  # /engine/status/reply's last argument: -1 none, 0 windowed, 1 full
+        reply = status_reply(engine.port)
+        return int(reply[-1]) if reply else None  # type: ignore[call-overload]
+
     other = Listener()
     try:
-        for _ in range(2):  # full screen, then back
+        assert wait_until(lambda: window_state() == 0, 30, 0.2), "the window never opened"
+        for wanted in (1, 0):  # full screen, then back
             other.send(engine.port, encode_message("/visual/fullscreen"))
-        other.wait_for(lambda r: r.count(("/done", ["/visual/fullscreen"])) == 2, timeout=10.0)
-        assert status_reply(engine.port, timeout=5.0) is not None and engine.alive()
+            assert wait_until(lambda w=wanted: window_state() == w, 10, 0.1), f"the window never became {wanted}"
+        other.wait_for(lambda r: r.count(("/done", ["/visual/fullscreen"])) == 2, timeout=5.0)
+        assert engine.alive()
     finally:
         other.close()
         engine.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -158,3 +159,19 @@ def test_run_window_ticks_and_hands_back_a_tick_failure() -> None:
     with pytest.raises(RuntimeError, match="decoder thread stopped"):
         run_window(ChangingSource(), seconds=5.0, tick=tick, tick_seconds=0.02)
     assert len(ticks) == 3
+
+
+@pytest.mark.parametrize("when", ["before the event loop", "inside the event loop"])
+def test_ctrl_c_closes_the_window_whenever_it_comes(when: str) -> None:
+    """The engine's Ctrl-C (SIGINT) ends the window at any moment: one that comes while the window is
+    being made, before Qt's loop runs (where quit() alone is a no-op and the loop would run on), must
+    not leave it open until `seconds`."""
+    interrupt = lambda *_: os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
+    before = signal.getsignal(signal.SIGINT)
+    started = time.monotonic()
+    code = run_window(ChangingSource(), seconds=30.0,
+                      on_window=interrupt if when == "before the event loop" else None,
+                      tick=interrupt if when == "inside the event loop" else None, tick_seconds=0.05)
+    assert code == 0
+    assert time.monotonic() - started < 20.0  # closed by the signal, not by the 30 s timer
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back

@@ -16,8 +16,9 @@ Addresses (replies go to the sender's address and port; see README "OSC"):
     /engine/status                      -> /engine/status/reply CPU_LOAD UNDERRUNS SAMPLERATE
                                            MESSAGES ERRORS DROPPED SUBSCRIBERS LATENCY_MS
                                            DEVICE_OK OUTAGES MODEL SCENE VISUAL_FRAMES
-                                           VISUAL_RESTARTS LINK_PEERS BAR_PHASE BPM
-                                           (LINK_PEERS -1 without live --link)
+                                           VISUAL_RESTARTS LINK_PEERS BAR_PHASE BPM WINDOW
+                                           (LINK_PEERS -1 without live --link; WINDOW -1 none,
+                                           0 windowed, 1 full screen)
     /engine/subscribe [PORT]            feedback to the sender's IP at PORT (default: its source port)
     /meters/subscribe [PORT]            /engine/meters PEAK_DB TRUE_PEAK_DB SHORT_LUFS INTEGRATED_LUFS
                                            GAIN_REDUCTION_DB ten times a second (/meters/unsubscribe)

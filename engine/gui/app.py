@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # one binding: mixing two in a process crashes
@@ -13,6 +12,7 @@ from engine.gui.launch import process_alive  # noqa: E402
 from engine.gui.main_window import ConsoleWindow  # noqa: E402
 from engine.gui.osc_link import EngineLink  # noqa: E402
 from engine.gui.theme import apply_dark_theme  # noqa: E402
+from engine.qt_ctrl_c import QuitOnCtrlC  # noqa: E402
 
 
 def application() -> QtWidgets.QApplication:
@@ -40,19 +40,18 @@ def run_console(host: str, port: int, *, screenshot: Path | None = None, seconds
                 follow_pid: int | None = None) -> int:
     """Run until the window closes, or for `seconds`; with `screenshot`, save the window there at the end.
     `follow_pid`: close when that process (the engine that opened the console) has gone, however it ended."""
-    app = application()
-    window = open_console(host, port)
-    signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl-C on the terminal closes it
-    poke = QtCore.QTimer()
-    poke.start(200)  # lets Python see the signal while Qt's loop runs
-    poke.timeout.connect(lambda: None)
-    if follow_pid is not None:
-        poke.timeout.connect(lambda: process_alive(follow_pid) or window.close())
-    if screenshot is not None and seconds is None:
-        seconds = 3.0
-    if seconds is not None:
-        QtCore.QTimer.singleShot(int(seconds * 1000), lambda: _finish(window, screenshot))
-    app.exec()
+    with QuitOnCtrlC() as ctrl_c:  # Ctrl-C on the terminal closes it, even while it opens
+        app = application()
+        window = open_console(host, port)
+        if follow_pid is not None:
+            follow = QtCore.QTimer(window)
+            follow.timeout.connect(lambda: process_alive(follow_pid) or window.close())
+            follow.start(200)
+        if screenshot is not None and seconds is None:
+            seconds = 3.0
+        if seconds is not None:
+            QtCore.QTimer.singleShot(int(seconds * 1000), lambda: _finish(window, screenshot))
+        ctrl_c.exec(app, window)
     return 0
 
 

@@ -100,7 +100,8 @@ class SessionStatus:
         """`/engine/status/reply` arguments, in the order engine/control/osc_server.py lists; the first
         seven are also what a server without a session replies. The visual process's frames and restarts
         come next (0 without visuals): a console derives the visual frame rate from the frames. Then the
-        beat: Link peers (-1 without --link), the bar phase (0..1) and the tempo."""
+        beat: Link peers (-1 without --link), the bar phase (0..1) and the tempo. Last, the visual
+        window: -1 none (or not open yet), 0 windowed, 1 full screen."""
         visuals = self.visuals or {}
         link = self.tempo.get("link")
         peers = int(link["peers"]) if isinstance(link, dict) else -1
@@ -108,7 +109,8 @@ class SessionStatus:
                 self.osc["dropped"], self.osc["subscribers"], round(self.latency["total_s"] * 1000, 2),
                 int(self.device_ok), int(self.device.get("outages", 0)), self.model, self.scene,
                 int(visuals.get("frames", 0)), int(visuals.get("restarts", 0)),
-                peers, float(self.tempo.get("phase", 0.0)), float(self.tempo.get("bpm", 0.0))]
+                peers, float(self.tempo.get("phase", 0.0)), float(self.tempo.get("bpm", 0.0)),
+                int(visuals.get("window", -1))]
 
 
 class StatusLine:

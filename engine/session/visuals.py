@@ -33,6 +33,9 @@ class SessionVisuals:
         self._stats: dict[str, object] | None = None  # kept from stop() for the report
 
     window: object | None = None  # the VisualWindow while run_window runs (typed loosely: no Qt import here)
+    # What the status reports: -1 no window, 0 windowed, 1 full screen. Written on the main thread,
+    # read by the OSC thread (a plain int: no Qt call off the GUI thread).
+    window_state: int = -1
 
     def start(self) -> None:
         self.host.start()
@@ -64,22 +67,25 @@ class SessionVisuals:
 
         def keep(window: object) -> None:
             self.window = window
+            self.window_state = int(fullscreen)
 
         try:
             run_window(newest_reader(self.host.frames), screen=screen, fullscreen=fullscreen, seconds=seconds,
                        tick=tick, tick_seconds=tick_seconds, on_window=keep)
         finally:
-            self.window = None
+            self.window, self.window_state = None, -1
 
     def toggle_fullscreen(self) -> None:
         """From the main thread (the session's tick, inside the window's event loop)."""
         if self.window is not None:
             self.window.toggle_fullscreen()  # type: ignore[attr-defined]
+            self.window_state = int(self.window.isFullScreen())  # type: ignore[attr-defined]
 
     def stats(self) -> dict[str, object]:
         if self._stats is not None:
             return self._stats
-        return {**self.host.stats(), "outputs": self.outputs.stats() if self.outputs is not None else []}
+        return {**self.host.stats(), "outputs": self.outputs.stats() if self.outputs is not None else [],
+                "window": self.window_state}
 
     def stop(self) -> None:
         if self.recorder is not None:

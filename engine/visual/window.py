@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -27,6 +25,7 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from engine.errors import VisualError  # noqa: E402
+from engine.qt_ctrl_c import QuitOnCtrlC  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +226,16 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
     runs with the window in the main thread). An exception from it closes the window and is raised
     here, as it would be from the caller's own loop, instead of being printed and ignored by Qt.
     """
+    with QuitOnCtrlC() as ctrl_c:  # in place before any Qt object is made (see engine/qt_ctrl_c.py)
+        return _run_window(source, ctrl_c, screen=screen, fullscreen=fullscreen, seconds=seconds, title=title,
+                           poll_hz=poll_hz, show_fps=show_fps, tick=tick, tick_seconds=tick_seconds,
+                           on_window=on_window)
+
+
+def _run_window(source: FrameSource, ctrl_c: QuitOnCtrlC, *, screen: int | None, fullscreen: bool,
+                seconds: float | None, title: str, poll_hz: float, show_fps: bool,
+                tick: Callable[[], None] | None, tick_seconds: float,
+                on_window: Callable[[VisualWindow], None] | None) -> int:
     app = application()
     window = VisualWindow(source, title=title, screen=screen, fullscreen=fullscreen, poll_hz=poll_hz,
                           show_fps=show_fps)
@@ -246,20 +255,18 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
         ticker.timeout.connect(call_tick)
         ticker.start(max(1, round(tick_seconds * 1000)))
     window.show()
-    if seconds is not None:
-        QtCore.QTimer.singleShot(max(0, round(seconds * 1000)), app.quit)
-    # Ctrl-C: Python only sees the signal when Qt hands control back, which the poll timer does often.
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
+    if seconds is not None:  # owned by the window, so it cannot outlive this call into a later loop
+        limit = QtCore.QTimer(window)
+        limit.setSingleShot(True)
+        limit.timeout.connect(app.quit)
+        limit.start(max(0, round(seconds * 1000)))
     try:
-        code = int(app.exec())
+        code = ctrl_c.exec(app, window)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         ticker.stop()
         window.close()
         window.deleteLater()
     if failure:
         raise failure[0]
     return code
+
