@@ -21,39 +21,15 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from costly_model import build as build_costly  # noqa: E402
 from jack_server import jack_dummy  # noqa: E402
 
-from engine.audio import decoder as decoder_module  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.session.config import SessionConfig  # noqa: E402
 from engine.session.session import LiveSession  # noqa: E402
-
-
-class WholeFrameFeed(decoder_module.GraphFeed):
-    """`--finish frame`: the A/B baseline that finishes each latent frame in one piece (the master stage
-    once per frame, as before session 17) and hands out blocks from it."""
-
-    def __init__(self, graph: decoder_module.Graph, channels: int) -> None:
-        super().__init__(graph, channels)
-        self._done = np.zeros((0, channels), dtype=np.float32)
-
-    def take(self, n: int) -> np.ndarray:
-        while self._done.shape[0] < n:
-            decodes = self.graph.decodes_next
-            started = time.perf_counter()
-            raw, context = self.graph.next_raw()
-            if decodes:
-                self.decode_seconds.append(time.perf_counter() - started)
-            finished = decoder_module._to_channels(self.graph.finish(raw, context, 0), self.channels)
-            self._done = np.concatenate([self._done, finished])
-        out, self._done = self._done[:n], self._done[n:]
-        return out
 
 
 class HostileThread(threading.Thread):
@@ -115,13 +91,8 @@ def main() -> None:
                              "two-spinners: two processes each spinning a core in pure Python")
     parser.add_argument("--costly-ms", type=float, default=17.0,
                         help="decode cost of the stand-in per 2048-sample frame on one thread")
-    parser.add_argument("--finish", choices=("block", "frame"), default="block",
-                        help="block: the engine's per-block finishing; frame: the whole-frame baseline (an A/B)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
-    if args.finish == "frame":
-        decoder_module.GraphFeed = WholeFrameFeed  # type: ignore[misc]
-
     models = {}
     if "default" in args.models:
         models["default"] = DEFAULT_MODEL
@@ -143,7 +114,7 @@ def main() -> None:
                 r2 = results[f"{name}/{kind}"]
                 r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
                 print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)
-    summary = {"minutes_per_soak": args.minutes, "samplerate": 48000, "blocksize": args.blocksize, "finish": args.finish,
+    summary = {"minutes_per_soak": args.minutes, "samplerate": 48000, "blocksize": args.blocksize,
                "results": results}
     print(json.dumps(summary, indent=2))
     if args.json_out:

@@ -9,12 +9,15 @@ it can, then a paced run); we count what the server handled per second, what the
 
 Latency, from an OSC message's arrival to the first output sample that reflects it. `--probe gain`
 (the default): the gain sits at -60 dB until its output is settled; a client then sends
-`/master/gain_db 0`, a control after the model that is read per output block. `--probe play`: the
-transport is stopped (exact silence); a client sends `/transport/play 1`, which acts from the next
-latent frame, as every control of the latent does (without their 60 ms smoothing). The decoder's
-`on_block` hook (the decoder thread, just before the ring write) finds the first block with a
-sample above 4x the settled peak. That sample reaches the device after the frames queued ahead of
-it in the ring, its index in the block, and the device latency, so
+`/master/gain_db 0`, a control after the model that is read per output block; turned up, it acts
+from the next latent frame, where the limiter sees it. `--probe gain_down`: the other way, 0 to
+-60 dB, which acts on the next block (engine/render/frame_end.py). `--probe play`: the transport is
+stopped (exact silence); a client sends `/transport/play 1`, which acts from the next latent frame,
+as every control of the latent does (without their 60 ms smoothing). The decoder's `on_block` hook
+(the decoder thread, just before the ring write) finds the first block with a sample above 4x the
+settled peak (gain_down: the first block whose peak is under a quarter of the quietest of the 16
+settled blocks before). That sample reaches the device after the frames queued ahead of it in the
+ring, its index in the block, and the device latency, so
     latency = (block time - arrival time) + (ring frames queued + index) / rate + device latency
 where arrival time is the server's receive time (`OscServer.last_packet_at`). The probe goes back to
 quiet between trials (not measured). Median and worst over `--trials` messages.
@@ -113,12 +116,18 @@ class Detector:
         self.threshold = 0.0
         self.armed = False
         self.hit: tuple[float, int, int] | None = None  # (time.time(), ring frames queued, index in block)
+        self.falling = False  # look for a block under the threshold instead of a sample over it
         self.event = threading.Event()
 
     def __call__(self, block: np.ndarray) -> None:
         level = np.abs(block).max(axis=1)
         self.peaks.append(float(level.max()))
-        if self.armed:
+        if self.armed and self.falling:
+            if level.max() < self.threshold:
+                self.hit = (time.time(), self.engine.ring.read_available, 0)
+                self.armed = False
+                self.event.set()
+        elif self.armed:
             over = np.flatnonzero(level > self.threshold)
             if over.size:
                 self.hit = (time.time(), self.engine.ring.read_available, int(over[0]))
@@ -126,10 +135,12 @@ class Detector:
                 self.event.set()
 
 
-# How each probe is made quiet, then loud again by one OSC message.
+# How each probe is settled, then changed by one OSC message.
 PROBES = {
-    # After the model: read per output block (engine/render/post_controls.py).
+    # After the model, read per output block (engine/render/post_controls.py): turned up it acts from
+    # the next frame, turned down from the next block (engine/render/frame_end.py).
     "gain": ("/master/gain_db", -60.0, 0.0),
+    "gain_down": ("/master/gain_db", 0.0, -60.0),
     # Per latent frame, unsmoothed: the transport's fade in starts at the next frame.
     "play": ("/transport/play", 0, 1),
 }
@@ -150,11 +161,14 @@ def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, 
         time.sleep(0.25)  # smoothing (60 ms) plus the queued audio, then settled
         detector.peaks.clear()
         time.sleep(0.05)
+        falling = loud_value < quiet_value
         quiet = max(detector.peaks[-8:], default=0.0)
-        if quiet <= 0.0 and probe == "gain":
+        settled_low = min(detector.peaks[-16:], default=0.0)
+        if (settled_low if falling else quiet) <= 0.0 and probe != "play":
             misses += 1  # silent model output: nothing to detect
             continue
-        detector.threshold = max(4.0 * quiet, SILENT_THRESHOLD)
+        detector.threshold = settled_low / 4.0 if falling else max(4.0 * quiet, SILENT_THRESHOLD)
+        detector.falling = falling
         detector.hit, detector.armed = None, True
         detector.event.clear()
         client.sendto(encode_message(address, loud_value), ("127.0.0.1", engine.osc.port))
@@ -186,8 +200,8 @@ def main() -> None:
                         help="play this long before measuring (the adaptive lookahead shrinks while steady)")
     parser.add_argument("--no-throughput", action="store_true", help="measure the latency only")
     parser.add_argument("--probe", choices=sorted(PROBES), nargs="+", default=["gain"],
-                        help="controls to time: gain (/master/gain_db, acts per block), play (/transport/play, "
-                             "acts per latent frame)")
+                        help="controls to time: gain (/master/gain_db up, acts per latent frame), gain_down "
+                             "(down, acts per block), play (/transport/play, acts per latent frame)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     with jack_dummy():

@@ -36,8 +36,9 @@ STATS_FRAMES = 1 << 16  # decode timings kept for the report (a circular window)
 class GraphFeed:
     """Hands out exactly `n` frames at a time from a graph whose frames come in other sizes.
 
-    Frames arrive raw (`next_raw`) and each piece is finished (master, analysis) only when handed out,
-    so the controls after the model act on the very next block (engine/render/post_controls.py)."""
+    Frames arrive raw (`next_raw`) and each piece is finished only when handed out (the master once per
+    frame, at its first piece), so a trim turned down acts on the very next block
+    (engine/render/frame_end.py)."""
 
     def __init__(self, graph: Graph, channels: int) -> None:
         self.graph = graph
@@ -58,10 +59,10 @@ class GraphFeed:
                     self.decode_seconds.append(time.perf_counter() - started)
                 self._pos = 0
             assert self._context is not None
-            piece = self._raw[self._pos:self._pos + n]
-            pieces.append(_to_channels(self.graph.finish(piece, self._context, self._pos), self.channels))
-            self._pos += piece.shape[0]
-            n -= piece.shape[0]
+            stop = min(self._pos + n, self._raw.shape[0])
+            pieces.append(_to_channels(self.graph.finish(self._raw, self._context, self._pos, stop), self.channels))
+            n -= stop - self._pos
+            self._pos = stop
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 

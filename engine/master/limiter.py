@@ -35,6 +35,12 @@ class TruePeakLimiter:
         self.last_gain = np.ones(0)
         self.last_peaks = np.zeros(0)
 
+    def scale_pending(self, factor: float) -> None:
+        """Scale the samples still in the look-ahead delay (they come out at the start of the next block).
+        With `factor` <= 1 the gain already worked out for them stays safe: their peaks only fall."""
+        if factor != 1.0:
+            self._audio *= np.float32(factor)
+
     def process(self, block: np.ndarray, ceiling_db: float, exact_above: float = 1.0,
                 release_db_per_s: float = RELEASE_DB_PER_S) -> np.ndarray:
         """float32 (frames, channels) out for (frames, channels) in.

@@ -1,8 +1,9 @@
 """The master stage: DC blocker -> loudness levelling -> energy offset and trim -> true-peak limiter.
 
-It runs on each output block as the render graph finishes it (engine/render/frame_end.py), at the
-output rate, in the same pieces live and offline, so both hear the same samples. The meters it publishes are an immutable snapshot swapped in by
-reference each frame: the status line and the OSC sender read them from other threads, lock-free.
+It runs once per latent frame, on the whole frame, as the render graph finishes it
+(engine/render/frame_end.py), at the output rate, the same live and offline. The meters it publishes
+are an immutable snapshot swapped in by reference each frame: the status line and the OSC sender
+read them from other threads, lock-free.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ class MasterStage:
         self._max_true_peak = 0.0
         self._max_reduction_db = 0.0
         self.meters = MasterMeters()
+
+    def scale_last_gain(self, factor: float) -> None:
+        """What the caller did to the last output (a trim turned down, `factor` <= 1): the next gain ramp
+        starts there, and the limiter's delayed samples, which come out first, get it too."""
+        if self._gain is not None:
+            self._gain *= factor
+        self.limiter.scale_pending(factor)
 
     def process(self, audio: np.ndarray, *, loudness_lufs: float, agc: bool, ceiling_db: float,
                 trim_db: float) -> np.ndarray:

@@ -3,9 +3,10 @@ read once per output block rather than once per latent frame.
 
 A latent frame (42.7 ms on the default model) is rendered ahead in one piece; a control of the latent
 waits for the next one. These four only shape what the master stage does to samples already decoded,
-so they are read when each block is finished, just before it enters the ring: a fader move on
-`/master/gain_db` is heard one block and the lookahead later instead of up to a frame later. Each
-follows its own smoothing time per block, plus whatever LFO or feature modulation the frame gave it.
+so they are read as each block is finished, just before it enters the ring. Each follows its own
+smoothing time per block, plus whatever LFO or feature modulation the frame gave it. What the block
+does with them is engine/render/frame_end.py's: a trim turned down is heard one block and the
+lookahead later; the rest act from the next frame, where the master stage runs.
 """
 
 from __future__ import annotations
