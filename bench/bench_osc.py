@@ -150,6 +150,7 @@ SILENT_THRESHOLD = 1e-4  # a stopped transport is exact silence: the first sampl
 def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, object]:
     assert engine.osc is not None
     address, quiet_value, loud_value = PROBES[probe]
+    before = engine.store.get(address)  # put back after: the next probe must not play 60 dB down
     detector = Detector(engine)
     engine.decoder.on_block = detector
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -180,12 +181,16 @@ def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, 
         arrival = engine.osc.last_packet_at
         results.append(at - arrival + (queued + index) / rate + engine.output.device_latency)
     engine.decoder.on_block = None
+    engine.hub.set(address, before)
+    time.sleep(0.25)  # heard again before the next probe settles
     client.close()
-    ms = sorted(r * 1000 for r in results)
+    results_in_order = [r * 1000 for r in results]  # to see when an outlier came
+    ms = sorted(results_in_order)
     return {"probe": address, "trials": trials, "measured": len(ms), "misses": misses,
             "median_ms": round(statistics.median(ms), 2) if ms else None,
             "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2) if ms else None,
             "worst_ms": round(ms[-1], 2) if ms else None, "best_ms": round(ms[0], 2) if ms else None,
+            "trials_ms": [round(m, 1) for m in results_in_order],
             "latency_budget_ms": {k: round(v * 1000, 2) for k, v in engine.latency_breakdown().items()}}
 
 

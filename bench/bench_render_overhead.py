@@ -1,6 +1,6 @@
-"""Render-graph overhead: the render graph as the live decoder thread drives it (frames finished in
-256-sample blocks by `GraphFeed`, so the master stage runs per block) against a bare `model.decode`
-loop on the same latents.
+"""Render-graph overhead: the render graph as the live decoder thread drives it (frames handed out in
+256-sample blocks by `GraphFeed`: the master stage once per frame, the controls after it per block)
+against a bare `model.decode` loop on the same latents.
 
 Both run in the same process on one torch thread, alternating, several rounds; medians are reported,
 of wall time (the target) and of the thread's CPU time (steadier on a machine shared with other work).

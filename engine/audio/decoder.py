@@ -3,8 +3,8 @@
 Contract: this thread may allocate, call torch and wait; the audio callback never waits for it.
 It polls the ring, and whenever fewer than `lookahead_blocks * blocksize` frames are queued (plus
 the headroom a model swap asks for while it loads) it finishes one more block from the render graph
-(a latent frame is decoded whenever the graph's feed runs out; the master stage runs per block) and
-writes it. The ring's capacity
+(a latent frame is decoded whenever the graph's feed runs out, and mastered whole at its first block;
+the controls after the model are read per block) and writes it. The ring's capacity
 covers the target plus a block, so a write never has to wait either. A model swap renders old and
 new graphs side by side for the crossfade, with equal-power gains, so the audio has no gap.
 """

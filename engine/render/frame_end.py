@@ -3,8 +3,8 @@ samples past full scale, and the analysis tap (only while something reads it).
 
 A graph queues each rendered frame with its `FrameContext`; `finish` then hands it out in pieces.
 The master stage runs once per frame, on the whole frame, when its first piece is asked for: run
-per 256-sample block it cost four times the CPU and, under a GIL-hostile neighbour, underruns
-(bench/RESULTS.md, soaks of session 17). Per piece, only the controls after the model are read
+per 256-sample block it cost 2.7 times the CPU (bench/RESULTS.md, "Render overhead"). Per piece,
+only the controls after the model are read
 (engine/render/post_controls.py): a trim turned *down* since the frame was mastered acts at once, on
 the very next block, as a gain ramp after the limiter (a gain under 1 cannot lift a peak past the
 ceiling); a trim turned up, and the loudness target, ceiling and levelling switch, act from the
