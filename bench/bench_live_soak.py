@@ -55,14 +55,15 @@ class HostileThread(threading.Thread):
 
 
 def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None,
-         neighbours: str = "gc-thread") -> dict:
+         neighbours: str = "gc-thread", neighbour_nice: int = 0) -> dict:
     """`neighbours`: "gc-thread" (a GC-forcing thread in the engine's process and one spinning process)
     or "two-spinners" (two processes each spinning a core in pure Python, nothing in the engine's)."""
     engine = LiveSession(SessionConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
                                    lookahead_blocks=lookahead, python_callback=python_callback, device="system"))
     hostile = HostileThread()
     spinners = 2 if neighbours == "two-spinners" else 1
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(spinners)]
+    nice = ["nice", "-n", str(neighbour_nice)] if neighbour_nice else []
+    busy = [subprocess.Popen([*nice, sys.executable, "-c", "while True: pass"]) for _ in range(spinners)]
     try:
         engine.start()
         if neighbours == "gc-thread":
@@ -76,6 +77,7 @@ def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, loo
     report = engine.report()
     report["gc_collections_forced"] = hostile.collections
     report["neighbours"] = neighbours
+    report["neighbour_nice"] = neighbour_nice
     return report
 
 
@@ -91,6 +93,9 @@ def main() -> None:
                              "two-spinners: two processes each spinning a core in pure Python")
     parser.add_argument("--costly-ms", type=float, default=17.0,
                         help="decode cost of the stand-in per 2048-sample frame on one thread")
+    parser.add_argument("--neighbour-nice", type=int, default=0,
+                        help="run the spinning processes at this nice value (a diagnosis: the decoder thread is "
+                             "real-time where allowed, the engine's other threads are not)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     models = {}
@@ -106,11 +111,12 @@ def main() -> None:
             for name, path in models.items():
                 print(f"soak {name} / {kind}: {args.minutes} min", file=sys.stderr, flush=True)
                 r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks,
-                         args.neighbours)
+                         args.neighbours, args.neighbour_nice)
                 results[f"{name}/{kind}"] = {k: r[k] for k in (
                     "callbacks", "expected_callbacks", "underruns", "lookahead_blocks", "decode_ms",
                     "model_decode_ms_at_load", "cpu_load", "latency", "latency_breakdown",
-                    "nn_tilde_default_latency_s", "seconds", "gc_collections_forced", "neighbours", "lookahead")}
+                    "nn_tilde_default_latency_s", "seconds", "gc_collections_forced", "neighbours", "neighbour_nice",
+                    "lookahead", "decoder_priority")}
                 r2 = results[f"{name}/{kind}"]
                 r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
                 print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)
