@@ -151,6 +151,7 @@ def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, 
     assert engine.osc is not None
     address, quiet_value, loud_value = PROBES[probe]
     before = engine.store.get(address)  # put back after: the next probe must not play 60 dB down
+    falling = loud_value < quiet_value  # gain_down: look for the level to drop
     detector = Detector(engine)
     engine.decoder.on_block = detector
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -162,7 +163,6 @@ def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, 
         time.sleep(0.25)  # smoothing (60 ms) plus the queued audio, then settled
         detector.peaks.clear()
         time.sleep(0.05)
-        falling = loud_value < quiet_value
         quiet = max(detector.peaks[-8:], default=0.0)
         settled_low = min(detector.peaks[-16:], default=0.0)
         if (settled_low if falling else quiet) <= 0.0 and probe != "play":

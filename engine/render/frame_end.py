@@ -83,8 +83,8 @@ class FrameEnd:
     def finish(self, frame: np.ndarray, context: FrameContext, start: int = 0, stop: int | None = None
                ) -> np.ndarray:
         """`frame[start:stop]` finished: master, trim turned down since, clip guard and analysis. `frame`
-        is the whole raw frame (from `next_raw`); its pieces are asked for in order, from 0. A new array
-        (or the empty piece itself)."""
+        is the whole raw frame (from `next_raw`); its pieces are asked for in order, from 0. The result
+        may be a view of a frame the graph never writes to again; a caller that keeps it copies it."""
         stop = frame.shape[0] if stop is None else min(stop, frame.shape[0])
         if stop <= start:  # a resampler still filling its delay line hands out nothing at first
             return frame[start:stop]
@@ -95,10 +95,10 @@ class FrameEnd:
                 self._master_frame(frame, context, values, agc)
             audio = self._trim_down(self._mastered[start:stop], float(values[TRIM]))
         else:
-            audio = frame[start:stop].copy()
+            audio = frame[start:stop]
         if audio.max() > 1.0 or audio.min() < -1.0:  # a ceiling above 0 dBTP, or no master: never past full scale
             self.clipped_samples += int(np.count_nonzero(np.abs(audio) > 1.0))
-            np.clip(audio, -1.0, 1.0, out=audio)
+            audio = np.clip(audio, -1.0, 1.0)
         if self.analysis_active:
             snapshot = context.snapshot
             if self.analysis.wanted or self.mods.listening(snapshot):
@@ -123,10 +123,10 @@ class FrameEnd:
         self._mastered_context = context
 
     def _trim_down(self, piece: np.ndarray, trim_db: float) -> np.ndarray:
-        """A copy of the mastered `piece`, ramped to the trim's fall since the frame was mastered."""
+        """The mastered `piece`, ramped to the trim's fall since the frame was mastered (itself when none)."""
         down = 10.0 ** (min(0.0, trim_db - self._frame_trim_db) / 20.0)
         start, self._down = self._down, down
         if start == 1.0 and down == 1.0:
-            return piece.copy()
+            return piece
         ramp = np.linspace(start, down, piece.shape[0], endpoint=False, dtype=np.float32)
         return piece * ramp[:, None]

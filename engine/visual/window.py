@@ -227,46 +227,37 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
     here, as it would be from the caller's own loop, instead of being printed and ignored by Qt.
     """
     with QuitOnCtrlC() as ctrl_c:  # in place before any Qt object is made (see engine/qt_ctrl_c.py)
-        return _run_window(source, ctrl_c, screen=screen, fullscreen=fullscreen, seconds=seconds, title=title,
-                           poll_hz=poll_hz, show_fps=show_fps, tick=tick, tick_seconds=tick_seconds,
-                           on_window=on_window)
+        app = application()
+        window = VisualWindow(source, title=title, screen=screen, fullscreen=fullscreen, poll_hz=poll_hz,
+                              show_fps=show_fps)
+        if on_window is not None:
+            on_window(window)
+        failure: list[BaseException] = []
+        ticker = QtCore.QTimer(window)
+        if tick is not None:
+            def call_tick() -> None:
+                try:
+                    tick()
+                except BaseException as exc:  # handed back to the caller below, not lost in Qt
+                    failure.append(exc)
+                    ticker.stop()
+                    app.quit()
 
-
-def _run_window(source: FrameSource, ctrl_c: QuitOnCtrlC, *, screen: int | None, fullscreen: bool,
-                seconds: float | None, title: str, poll_hz: float, show_fps: bool,
-                tick: Callable[[], None] | None, tick_seconds: float,
-                on_window: Callable[[VisualWindow], None] | None) -> int:
-    app = application()
-    window = VisualWindow(source, title=title, screen=screen, fullscreen=fullscreen, poll_hz=poll_hz,
-                          show_fps=show_fps)
-    if on_window is not None:
-        on_window(window)
-    failure: list[BaseException] = []
-    ticker = QtCore.QTimer(window)
-    if tick is not None:
-        def call_tick() -> None:
-            try:
-                tick()
-            except BaseException as exc:  # handed back to the caller below, not lost in Qt
-                failure.append(exc)
-                ticker.stop()
-                app.quit()
-
-        ticker.timeout.connect(call_tick)
-        ticker.start(max(1, round(tick_seconds * 1000)))
-    window.show()
-    if seconds is not None:  # owned by the window, so it cannot outlive this call into a later loop
-        limit = QtCore.QTimer(window)
-        limit.setSingleShot(True)
-        limit.timeout.connect(app.quit)
-        limit.start(max(0, round(seconds * 1000)))
-    try:
-        code = ctrl_c.exec(app, window)
-    finally:
-        ticker.stop()
-        window.close()
-        window.deleteLater()
-    if failure:
-        raise failure[0]
-    return code
+            ticker.timeout.connect(call_tick)
+            ticker.start(max(1, round(tick_seconds * 1000)))
+        window.show()
+        if seconds is not None:  # owned by the window, so it cannot outlive this call into a later loop
+            limit = QtCore.QTimer(window)
+            limit.setSingleShot(True)
+            limit.timeout.connect(app.quit)
+            limit.start(max(0, round(seconds * 1000)))
+        try:
+            code = ctrl_c.exec(app, window)
+        finally:
+            ticker.stop()
+            window.close()
+            window.deleteLater()
+        if failure:
+            raise failure[0]
+        return code
 
