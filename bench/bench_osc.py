@@ -22,6 +22,11 @@ ring, its index in the block, and the device latency, so
 where arrival time is the server's receive time (`OscServer.last_packet_at`). The probe goes back to
 quiet between trials (not measured). Median and worst over `--trials` messages.
 
+Each message waits a random time (uniform over two latent frames, seeded) before it is sent, so it
+arrives at a random point of the decoder's frame clock, as a performer's does. Without it the trials
+lock to one phase: a trial starts a fixed time after the previous hit, which came at a frame boundary,
+so every message met the same wait for the next frame (session 18's play figures, 46.9-61.2 ms).
+
 The lookahead adapts: `--lookahead-min-ms 10 --settle-seconds 40 --no-throughput` lets it shrink to its
 floor before the latency is measured (it shrinks one step per 5 s of steady playback).
 """
@@ -158,9 +163,12 @@ def latency(engine: LiveSession, trials: int, probe: str = "gain") -> dict[str, 
     rate = engine.samplerate
     results: list[float] = []
     misses = 0
+    rng = np.random.default_rng(0)
+    frame_seconds = engine.decoder.graph.frame_seconds
     for _ in range(trials):
         engine.hub.set(address, quiet_value)
         time.sleep(0.25)  # smoothing (60 ms) plus the queued audio, then settled
+        time.sleep(rng.uniform(0.0, 2.0 * frame_seconds))  # the message lands at a random phase of the frame clock
         detector.peaks.clear()
         time.sleep(0.05)
         quiet = max(detector.peaks[-8:], default=0.0)

@@ -1,12 +1,18 @@
 """How well a model reproduces real music it never saw (the model card's reconstruction score).
 
-.venv/bin/python bench/bench_reconstruction.py [--model PATH] [--music DIR] [--seconds 15] [--json-out FILE]
+.venv/bin/python bench/bench_reconstruction.py [--model PATH] [--music DIR] [--seconds 15] [--where] [--json-out FILE]
 
 For each recording in DIR (default ../shared/fixtures/music): the first 15 s, mixed to mono and
 resampled to the model's rate, then decode(encode(clip)) (engine.training.report.music_reconstruction,
 the same code the model card uses). Score per file = engine.dsp.reconstruction.reconstruction_score
 (log-spectral L1 against envelope-matched noise; 1.0 = no better than noise). Prints a table and
 the mean; --json-out writes the same.
+
+--where says where in the spectrum the distance lies, per file: the mean error (nats per bin, over the
+four FFT sizes) of the model and of the noise below 2 kHz, from 2 kHz to the file's band edge (half
+its sample rate, when that is under the model's) and above the edge, each band's share of the score,
+and the score the model would get with nothing above the edge (its output brick-walled there, zero
+phase: an oracle, not a model).
 """
 
 from __future__ import annotations
@@ -16,13 +22,42 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.dsp.reconstruction import bin_errors, envelope_noise, reconstruction_score  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
-from engine.training.report import Exported, music_reconstruction  # noqa: E402
+from engine.training.report import Exported, music_pairs, music_reconstruction  # noqa: E402
+
+LOW_BAND_HZ = 2000.0
+
+
+def band_breakdown(clip: np.ndarray, rec: np.ndarray, rate: int, edge_hz: float) -> dict[str, object]:
+    """Where the distance lies: per band, nats per bin and share of the distance, model and noise."""
+    bands = {"below_2k": (0.0, LOW_BAND_HZ), "2k_to_edge": (LOW_BAND_HZ, edge_hz), "above_edge": (edge_hz, rate)}
+    noise = envelope_noise(clip, np.random.default_rng(0))  # the score's own baseline (seed 0)
+    out: dict[str, object] = {"edge_hz": edge_hz}
+    for name, other in (("model", rec), ("noise", noise)):
+        errors = bin_errors(clip, other)
+        total = np.mean([e.mean() for e in errors.values()])
+        rows = {}
+        for band, (lo, hi) in bands.items():
+            per_bin, share = [], []
+            for n_fft, e in errors.items():
+                hz = np.arange(e.size) * rate / n_fft
+                inside = (hz >= lo) & (hz < hi)
+                per_bin.append(e[inside].mean() if inside.any() else 0.0)
+                share.append(e[inside].sum() / e.size)
+            rows[band] = {"nats_per_bin": round(float(np.mean(per_bin)), 3),
+                          "share": round(float(np.mean(share) / total), 3)}
+        out[name] = rows
+    spectrum = np.fft.rfft(rec)
+    spectrum[np.fft.rfftfreq(rec.size, 1.0 / rate) >= edge_hz] = 0.0
+    out["score_with_nothing_above_edge"] = round(reconstruction_score(clip, np.fft.irfft(spectrum, rec.size)), 4)
+    return out
 
 
 def main() -> None:
@@ -30,12 +65,14 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--music", type=Path, default=ROOT.parent / "shared" / "fixtures" / "music")
     p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--where", action="store_true", help="where in the spectrum the distance lies (see above)")
     p.add_argument("--json-out", type=Path)
     a = p.parse_args()
     if not a.music.is_dir():
         raise SystemExit(f"{a.music}: no such folder (put ../shared beside the checkout or pass --music)")
     torch.set_num_threads(2)
-    scores = music_reconstruction(Exported(torch.jit.load(str(a.model)).eval()), a.music, a.seconds)
+    model = Exported(torch.jit.load(str(a.model)).eval())
+    scores = music_reconstruction(model, a.music, a.seconds)
     if not scores:
         raise SystemExit(f"{a.music}: no audio files")
     files = [{"file": name, "score": round(score, 4)} for name, score in scores["music_scores"].items()]
@@ -44,6 +81,18 @@ def main() -> None:
     for row in files:
         print(f"{row['file']:<50} {row['score']:.4f}")
     print(f"{'mean':<50} {result['mean_score']:.4f}")
+    if a.where:
+        where = {}
+        for path, file_rate, clip, rec in music_pairs(model, a.music, a.seconds):
+            where[path.name] = band_breakdown(clip, rec, model.rate, min(file_rate, model.rate) / 2)
+            w = where[path.name]
+            print(f"{path.name}: band edge {w['edge_hz']:.0f} Hz; with nothing above it the score would be "
+                  f"{w['score_with_nothing_above_edge']:.4f}")
+            for band in ("below_2k", "2k_to_edge", "above_edge"):
+                m, n = w["model"][band], w["noise"][band]
+                print(f"  {band:<11} model {m['nats_per_bin']:6.3f} nats/bin ({m['share']:.0%} of its distance)"
+                      f"   noise {n['nats_per_bin']:6.3f} ({n['share']:.0%})")
+        result["where"] = where
     if a.json_out:
         a.json_out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -34,7 +34,6 @@ from engine.params.store import ParamStore  # noqa: E402
 from engine.params.table import build_param_table  # noqa: E402
 from engine.render.graph import RenderGraph  # noqa: E402
 from engine.render.second_model import SecondModel  # noqa: E402
-from engine.render.seeding import seed_decoder_noise  # noqa: E402
 from engine.session.decode_choice import HEADROOM_FACTOR  # noqa: E402
 from tests.model_factories import make_random_decoder_model  # noqa: E402
 
@@ -102,7 +101,6 @@ def main() -> int:
             seconds.append(build_costly(Path(tmp) / f"costly_{args.costly_ms:g}ms.ts", args.costly_ms)[0])
         graphs = {"one": _graph(args.model, None)}
         graphs.update((f"two:{i}", _graph(args.model, path)) for i, path in enumerate(seconds))
-        seed_decoder_noise(0)
         frame_times = interleaved({name: g.next_frame for name, g in graphs.items()}, args.frames)
         decoders = {"a": _decoder(args.model), **{f"b:{i}": _decoder(p) for i, p in enumerate(seconds)}}
         decode_times = interleaved({name: d[0] for name, d in decoders.items()}, args.frames)

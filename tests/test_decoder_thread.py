@@ -18,7 +18,6 @@ from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
 from engine.params.table import build_param_table
 from engine.render.graph import RenderGraph
-from engine.render.seeding import seed_decoder_noise
 
 RATE = 48000
 BLOCK = 256
@@ -28,12 +27,9 @@ FADE = int(CROSSFADE_SECONDS * RATE)
 
 
 def make_graph(model: NNModel, seed: int) -> RenderGraph:
-    """A fresh graph (it resets the model's streaming state), and torch seeded for the decoder's noise
-    as offline render and the session do, so it renders from the start."""
+    """A fresh graph: it resets the model's streaming state and seeds its decoder's noise stream."""
     assert model.latent_size is not None
-    graph = RenderGraph(model, ParamStore(build_param_table(model.latent_size)), seed=seed, output_rate=RATE)
-    seed_decoder_noise(seed)
-    return graph
+    return RenderGraph(model, ParamStore(build_param_table(model.latent_size)), seed=seed, output_rate=RATE)
 
 
 def offline(model: NNModel, seed: int, n: int) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Random state: a render graph uses only its own generators; torch's global one is seeded once, by
-whoever starts decoding (offline render, the live session), never under a running decoder."""
+"""Random state: a render graph uses only its own generators, its decoder's noise included (a stream it
+swaps into torch's global generator for its decode calls), so nothing else in the process moves it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from conftest import rms
 from model_factories import make_new_style_model, make_rave_v2_model
 
 from engine.latent import energy
@@ -14,7 +15,7 @@ from engine.models.nn_tilde import NNModel
 from engine.params import ParamStore, build_param_table
 from engine.render.graph import RenderGraph
 from engine.render.offline import RenderRequest, render
-from engine.render.seeding import seed_decoder_noise
+from engine.render.seeding import DecoderNoise
 
 
 def graph(model: NNModel, seed: int) -> RenderGraph:
@@ -47,15 +48,41 @@ def test_same_seed_same_render_whatever_the_global_state_before(tmp_path: Path, 
         assert not np.array_equal(one, other)
 
 
-def test_seed_decoder_noise_repeats_the_decoders_draws(tmp_path: Path) -> None:
-    model = NNModel.load(make_rave_v2_model(tmp_path))
+def test_a_decoder_noise_stream_repeats_and_carries_on(tmp_path: Path) -> None:
+    model = NNModel.load(make_rave_v2_model(tmp_path))  # stochastic
     z = torch.zeros(1, model.latent_size or 0, 2)
     runs = []
     for _ in range(2):
         model.reset()
-        seed_decoder_noise(7)
-        runs.append(model.decode(z))
+        noise = DecoderNoise(7)
+        with noise:
+            first = model.decode(z)
+        torch.manual_seed(99)  # another thread's use of the global generator between calls
+        with noise:
+            runs.append(torch.cat([first, model.decode(z)], dim=-1))
     assert torch.equal(runs[0], runs[1])
+    half = runs[0].shape[-1] // 2
+    assert not torch.equal(runs[0][..., :half], runs[0][..., half:])  # the second call went on, not back
+
+
+def test_a_graphs_sound_ignores_other_threads_draws_and_rewinds(tmp_path: Path, default_model: NNModel) -> None:
+    """A model charted on a loader thread draws from torch's global generator and rewinds it
+    (fork_rng) while the decoder thread plays: the playing graph's frames must not change."""
+    stochastic = NNModel.load(make_rave_v2_model(tmp_path))
+    for model in (default_model, stochastic):
+        runs = []
+        for disturb in (False, True):
+            playing = graph(model, seed=5)
+            frames = []
+            for k in range(8):
+                frames.append(playing.next_frame())
+                if disturb:
+                    with torch.random.fork_rng(devices=[]):
+                        torch.rand(1000 + k)
+                    torch.rand(17 * k + 1)
+            runs.append(np.concatenate(frames))
+        assert rms(runs[0]) > 1e-4
+        assert np.array_equal(runs[0], runs[1]), f"{model.path.name}: another thread's draws changed the sound"
 
 
 def test_a_graph_built_for_a_live_swap_never_reseeds_torch(tmp_path: Path, monkeypatch) -> None:
@@ -70,6 +97,5 @@ def test_a_graph_built_for_a_live_swap_never_reseeds_torch(tmp_path: Path, monke
     monkeypatch.setattr(torch.random, "set_rng_state", lambda *a: calls.append("set_rng_state"))
     assert model.latent_size is not None
     graph = RenderGraph(model, ParamStore(build_param_table(model.latent_size)), seed=1, live_swap=True)
-    graph.next_frame()
-    assert calls == []
+    assert calls == []  # (its own decode calls, on the decoder thread, swap its noise stream in and out)
     assert graph.energy_map is not None

@@ -23,18 +23,24 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
-def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over FFT sizes of mean |log(|A| + 1e-5) - log(|B| + 1e-5)|, ``b`` first scaled to ``a``'s RMS."""
+def bin_errors(a: np.ndarray, b: np.ndarray) -> dict[int, np.ndarray]:
+    """Per FFT size, the mean over frames of |log(|A| + 1e-5) - log(|B| + 1e-5)| for each frequency bin
+    (bin k of size n sits at k * rate / n), ``b`` first scaled to ``a``'s RMS."""
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     b = np.asarray(b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"signals differ in length: {a.shape} vs {b.shape}")
     b = b * (_rms(a) / max(_rms(b), 1e-12))
-    total = 0.0
+    errors = {}
     for n_fft in FFT_SIZES:
         mag_a, mag_b = stft_magnitude(a, n_fft), stft_magnitude(b, n_fft)
-        total += float(np.mean(np.abs(np.log(mag_a + MAG_FLOOR) - np.log(mag_b + MAG_FLOOR))))
-    return total / len(FFT_SIZES)
+        errors[n_fft] = np.abs(np.log(mag_a + MAG_FLOOR) - np.log(mag_b + MAG_FLOOR)).mean(axis=0)
+    return errors
+
+
+def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over FFT sizes of mean |log(|A| + 1e-5) - log(|B| + 1e-5)|, ``b`` first scaled to ``a``'s RMS."""
+    return float(np.mean([e.mean() for e in bin_errors(a, b).values()]))
 
 
 def envelope_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -21,7 +21,6 @@ from engine.models.nn_tilde import NNModel
 from engine.params.store import ParamStore
 from engine.params.table import build_param_table
 from engine.render.graph import RenderGraph
-from engine.render.seeding import seed_decoder_noise
 
 DEFAULT_PLAY_SECONDS = 30.0  # at most: a short cluster plays once
 
@@ -61,7 +60,6 @@ def play_cluster(atlas_path: Path, cluster: int, out: Path, model_path: Path, *,
     store = ParamStore(build_param_table(int(atlas.latent_size)))
     store.set_many({"/rave/source/a": "ref1", "/rave/texture": 0.0, "/rave/chaos": 0.0})
     graph = RenderGraph(model, store, seed=seed, references={"ref1": ReferenceLoop(latents, "ref1")})
-    seed_decoder_noise(seed)
     length = frames.shape[0] * graph.frame_seconds
     seconds = min(length, DEFAULT_PLAY_SECONDS) if seconds is None else seconds
     total = int(round(seconds * graph.output_rate))

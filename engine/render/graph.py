@@ -32,6 +32,7 @@ from engine.render.drywet import DryWetMixer, InputFrames
 from engine.render.frame_end import FrameContext, FrameEnd
 from engine.render.post_controls import PostControls
 from engine.render.second_model import SecondModelSlot
+from engine.render.seeding import DecoderNoise
 from engine.render.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ class RenderGraph(FrameEnd):
         `live_swap`: built while another graph decodes, so nothing here may reseed torch's generator.
         `master=False` leaves the master stage out (`render --no-master`: the model's own output).
 
-        `seed` seeds the graph's own generators (LFOs, latent walks). It leaves torch's global generator
-        alone, which a stochastic TorchScript decoder draws from: see engine/render/seeding.py.
+        `seed` seeds the graph's own generators (LFOs, latent walks) and its decoder's noise stream,
+        which it swaps into torch's global generator for its decode calls only (render/seeding.py).
 
         `frames_per_call` latent frames are built (each on its own timeline step) and decoded in one
         call, then handed out one per `next_frame()`: heavy models cost far less per frame that way."""
@@ -93,6 +94,7 @@ class RenderGraph(FrameEnd):
         self._ready: deque[tuple[np.ndarray, FrameContext]] = deque()  # decoded frames not handed out yet
         model.run("decode", self._z)  # validates the shapes this graph will use, through the checked path
         self._decode = model.module.decode
+        self._noise = DecoderNoise(seed)
         self.frame_index = round(start_seconds / self.frame_seconds)
         self._ramp = np.linspace(0.0, 1.0, self.frame_samples, endpoint=False, dtype=np.float32)[:, None]
         self._gains = np.empty_like(self._ramp)
@@ -159,7 +161,7 @@ class RenderGraph(FrameEnd):
             self._z_values[:, k] = self._latent_mean + self._latent_std * self.latent
             frames.append((started, snapshot, controls, post_offsets, dry, self.shaper.unshaped))
             self.frame_index += 1
-        with torch.inference_mode():  # shapes were checked once at construction: call the method itself
+        with torch.inference_mode(), self._noise:  # shapes were checked at construction: call the method
             decoded_all = self._decode(self._z).numpy()[0].T
         for k, (started, snapshot, controls, post_offsets, dry, unshaped) in enumerate(frames):
             decoded = decoded_all[k * self.frame_samples:(k + 1) * self.frame_samples]

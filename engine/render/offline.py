@@ -25,7 +25,6 @@ from engine.render.effect_graph import EffectGraph, choose_method, method_valida
 from engine.render.graph import MAX_FRAMES_PER_CALL, RenderGraph
 from engine.render.input_render import InputFeeder
 from engine.render.second_model import OFF_REQUESTS, SecondModel
-from engine.render.seeding import seed_decoder_noise
 
 PROGRESS_AFTER_SECONDS = 10.0
 REFERENCE_ADDRESSES = {"ref1": "/rave/reference/a", "ref2": "/rave/reference/b"}  # audio seconds beyond which a progress bar is worth showing
@@ -146,7 +145,6 @@ def _prepare(request: RenderRequest, model: NNModel | None = None
     feeder = None
     if input_audio is not None and request.input is not None:
         feeder = InputFeeder.from_audio(graph, *input_audio)
-    seed_decoder_noise(request.seed)  # last: loading and checking the model above drew from it
     return graph, feeder
 
 

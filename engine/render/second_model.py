@@ -26,6 +26,7 @@ from engine.latent.energy import energy_map_for
 from engine.latent.sources import PriorWalk
 from engine.models.nn_tilde import ASSUMED_SAMPLE_RATE, NNModel
 from engine.models.resample import Resampler
+from engine.render.seeding import DecoderNoise
 
 FADE_SECONDS = 0.2  # shorter than a model swap's crossfade, so a hand-over finishes inside it
 OFF_REQUESTS = ("", "off")
@@ -56,7 +57,7 @@ class SecondModel:
         frame_seconds = self.frame_samples / self.rate
         self._walk = PriorWalk(self.latent_size, frame_seconds, np.random.default_rng([seed, 2]))
         self._tilt = SpectralTilt(self.channels)
-        self._rng_state = torch.Generator().manual_seed(seed + 1).get_state()
+        self._noise = DecoderNoise(seed + 1)  # A's noise is the same with B loaded or not
         self._z = torch.zeros(1, self.latent_size, 1)
         self._z_values = self._z.numpy()[0, :, 0]
         with torch.random.fork_rng(devices=[]):  # the check's noise must not move anyone's stream
@@ -104,16 +105,8 @@ class SecondModel:
         z = self.energy_map.shape(z, energy)
         z[self._dims] = controls[self._scale_i] * z[self._dims] + controls[self._bias_i]
         self._z_values[:] = self._mean + self._std * z
-        # A stochastic decoder draws from torch's global generator: B draws from its own saved state, so
-        # the noise model A draws (and so A's sound) is the same with B loaded or not.
-        host_state = torch.get_rng_state()
-        torch.set_rng_state(self._rng_state)
-        try:
-            with torch.inference_mode():
-                audio = self._decode(self._z).numpy()[0].T
-        finally:
-            self._rng_state = torch.get_rng_state()
-            torch.set_rng_state(host_state)
+        with torch.inference_mode(), self._noise:
+            audio = self._decode(self._z).numpy()[0].T
         audio = self._tilt.process(audio, self.energy_map.tilt(energy))
         gain = 10.0 ** ((self.energy_map.gain_db(energy) - host_gain_db) / 20.0)
         audio = np.multiply(audio, gain, dtype=np.float32)  # a new array: the model's output is its own

@@ -39,7 +39,6 @@ from engine.params.table import build_param_table
 from engine.presets.scenes import load_scene
 from engine.render.effect_graph import EffectGraph, method_validator
 from engine.render.graph import RenderGraph
-from engine.render.seeding import seed_decoder_noise
 from engine.session.atlas_loader import AtlasLoader
 from engine.session.config import SessionConfig
 from engine.session.effect_policy import load_effect, plays_decode
@@ -181,7 +180,6 @@ class LiveSession:
         gc.freeze()
         self._follow_analysis_demand()
         self.decoder.graph.timeline.launches.defer_visuals = True  # the feed switches visuals when heard
-        seed_decoder_noise(config.seed)  # once, before the decoder thread: nothing else seeds torch
         self.decoder.prefill()
         self.output.start()
         self.started_at = time.monotonic()

@@ -14,7 +14,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +84,19 @@ class Exported:
         return out
 
 
-def music_reconstruction(model: Exported, music: Path, seconds: float = 15.0) -> dict[str, float]:
-    """Reconstruction score on the first ``seconds`` of each recording (mono, at the model's rate)."""
-    scores = {}
+def music_pairs(model: Exported, music: Path, seconds: float = 15.0) -> Iterator[tuple[Path, int, np.ndarray, np.ndarray]]:
+    """(file, its sample rate, clip, decode(encode(clip))) for the first ``seconds`` of each recording
+    (mono, at the model's rate)."""
     for path in audio_files(music):
         audio, rate = read_audio(path)
         clip = resample(audio.mean(axis=1)[: int(seconds * rate)], rate, model.rate)
         clip = clip[: len(clip) // model.ratio * model.ratio]
-        scores[path.name] = reconstruction_score(clip, model.reconstruct(clip))
+        yield path, rate, clip, model.reconstruct(clip)
+
+
+def music_reconstruction(model: Exported, music: Path, seconds: float = 15.0) -> dict[str, float]:
+    """Reconstruction score on the first ``seconds`` of each recording (mono, at the model's rate)."""
+    scores = {path.name: reconstruction_score(clip, rec) for path, _, clip, rec in music_pairs(model, music, seconds)}
     if not scores:
         return {}
     return {"music_score_mean": float(np.mean(list(scores.values()))), "music_scores": scores}
@@ -216,7 +221,7 @@ Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code
 ## Interface (nn~ format)
 - {r.get("sample_rate", 48000)} Hz mono; `encode` (B,1,T) -> (B,{r["latent_size"]},T/2048); `decode` (B,{r["latent_size"]},L) -> (B,1,L*2048); `forward` = decode(encode(x)).
 - Streaming export: causal convolutions with in-place `*.cache` buffers (max batch 8); chunked calls equal one long call (max difference {r.get("streaming_max_abs_diff", float("nan")):.1e}).
-- `decode` adds a filtered-noise branch with random phases from torch's RNG: seed torch for reproducible renders.
+- `decode` adds a filtered-noise branch with random phases from torch's global generator: seed it for reproducible calls (the engine swaps in each voice's own seeded stream).
 - Latents are PCA-rotated (`latent_pca`, `latent_center` buffers), the axes in order of their measured effect on the sound (`engine/training/export.py`, `order_by_effect`): dimension 0 changes it most, so the first faders matter most. `latent_mean`/`latent_std` hold the rotated posterior-mean statistics the engine scales its controls by (std per dimension: {", ".join(f"{s:.2f}" for s in r["latent_std"])}).
 
 ## Architecture
