@@ -7,10 +7,8 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: no display needed
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -20,6 +18,12 @@ from waiting import wait_until  # noqa: E402
 
 from engine.errors import VisualError  # noqa: E402
 from engine.visual.window import VisualWindow, application, run_window  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def on_xvfb(qapp: object) -> None:
+    """The process's one QApplication, on the Xvfb display the console's tests use too: whichever file
+    runs first, the other finds the platform it needs (a QApplication cannot change it)."""
 
 COLOURS = [(220, 30, 40), (20, 190, 70), (30, 50, 230), (240, 220, 30)]
 

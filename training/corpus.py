@@ -286,17 +286,32 @@ def _band_limit(rng: np.random.Generator, x: np.ndarray, sr: int) -> np.ndarray:
     return sosfilt(butter(12, cutoff, btype="low", fs=sr, output="sos"), x)
 
 
+def _brick_wall(rng: np.random.Generator, x: np.ndarray, sr: int) -> np.ndarray:
+    """The same edges as `_band_limit`, but empty above them, as a resampled file is (a 22.05 kHz
+    recording played at 48 kHz holds nothing above 11,025 Hz): zero-phase, every bin past the edge 0."""
+    choice = rng.random()
+    edge = 11025.0 if choice < 0.4 else 16000.0 if choice < 0.6 else float(np.exp(rng.uniform(np.log(3000), np.log(20000))))
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(x.size, 1.0 / sr) >= edge] = 0.0
+    return np.fft.irfft(spectrum, x.size)
+
+
+BAND_LIMITS = {"butterworth": _band_limit, "brickwall": _brick_wall}
+
 LAYERS: tuple[Layer, ...] = (drums, bass, pad, texture, melody)
 # Pitched material on scales comes up most often: it is what most music is made of.
 LAYER_WEIGHTS = np.array([0.2, 0.15, 0.15, 0.1, 0.4])
 
 
 def make_clip(
-    rng: np.random.Generator, seconds: float, sr: int = SR, peak_db: tuple[float, float] = (-24.0, -1.0)
+    rng: np.random.Generator, seconds: float, sr: int = SR, peak_db: tuple[float, float] = (-24.0, -1.0),
+    band_limit: bool = True, band_limits: str = "butterworth",
 ) -> np.ndarray:
     """One clip mixing 1-3 distinct layers, sometimes in a room, often band-limited, at a random level.
 
-    Peaks fall between ``peak_db`` (default -24 and -1 dBFS), float32 mono.
+    Peaks fall between ``peak_db`` (default -24 and -1 dBFS), float32 mono. ``band_limit=False`` keeps
+    the whole band (for measurements that impose their own band limits); ``band_limits`` chooses how
+    the others are limited (`BAND_LIMITS`: a 12th-order Butterworth, or a brick wall).
     """
     n = int(round(seconds * sr))
     n_layers = int(rng.integers(1, 4))
@@ -307,8 +322,8 @@ def make_clip(
         mix += layer / (np.max(np.abs(layer)) + 1e-9) * rng.uniform(0.4, 1.0)
     if rng.random() < 0.4:
         mix = _room(rng, mix, sr)
-    if rng.random() < 0.6:
-        mix = _band_limit(rng, mix, sr)
+    if rng.random() < 0.6 and band_limit:
+        mix = BAND_LIMITS[band_limits](rng, mix, sr)
     peak = 10 ** (rng.uniform(*peak_db) / 20)
     mix *= peak / (np.max(np.abs(mix)) + 1e-9)
     return mix.astype(np.float32)

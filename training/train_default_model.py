@@ -27,7 +27,7 @@ from engine.training.clip_pool import ClipPool
 from engine.training.export import check_streaming, export, fit_latent_rotation, order_by_effect
 from engine.training.report import MUSIC_DEFAULT, collapse_warning, report, training_json
 from engine.training.trainer import TrainSettings, load_checkpoint, train
-from training.corpus import HELDOUT_SEED, TRAIN_SEED, make_clip
+from training.corpus import BAND_LIMITS, HELDOUT_SEED, TRAIN_SEED, make_clip
 
 console = Console()
 CHECKPOINT_MINUTES = 5.0
@@ -52,6 +52,8 @@ class Config:
     pool_seconds: float
     peak_db: tuple[float, float]
     music: Path | None
+    band_limits: str = "butterworth"
+    band_edge: bool = False
     resume: bool = False
     model: dict[str, object] = field(default_factory=dict)
 
@@ -83,6 +85,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--music", type=Path, default=MUSIC_DEFAULT,
         help="held-out real recordings for the reconstruction score (read only for evaluation)",
     )
+    p.add_argument("--band-limits", choices=sorted(BAND_LIMITS), default="butterworth",
+                   help="how 60 %% of the clips are band-limited: a 12th-order Butterworth, or empty past the "
+                   "edge as a resampled file is")
+    p.add_argument("--band-edge", action="store_true",
+                   help="a decoder stage that low-passes both branches at an edge read off the latent")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a = p.parse_args(argv)
     return Config(
@@ -105,13 +112,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
         peak_db=(a.peak_db[0], a.peak_db[1]),
         music=a.music if a.music and a.music.is_dir() else None,
         resume=a.resume,
+        band_limits=a.band_limits,
+        band_edge=a.band_edge,
     )
 
 
-def heldout_clips(count: int, frames: int, peak_db: tuple[float, float]) -> list[np.ndarray]:
+def heldout_clips(count: int, frames: int, peak_db: tuple[float, float], band_limits: str) -> list[np.ndarray]:
     rng = np.random.default_rng(HELDOUT_SEED)
     return [
-        make_clip(rng, frames * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db)[: frames * LATENT_RATIO]
+        make_clip(rng, frames * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db, band_limits=band_limits)[: frames * LATENT_RATIO]
         for _ in range(count)
     ]
 
@@ -125,7 +134,8 @@ def envelope_matched_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
     def make_pool(rng: np.random.Generator) -> ClipPool:
-        return ClipPool(lambda r: make_clip(r, cfg.pool_seconds, peak_db=cfg.peak_db), rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
+        return ClipPool(lambda r: make_clip(r, cfg.pool_seconds, peak_db=cfg.peak_db, band_limits=cfg.band_limits),
+                        rng, cfg.pool, cfg.clip_frames * LATENT_RATIO)
 
     checkpoint = cfg.out.with_suffix(".ckpt.pt")
     settings = TrainSettings(
@@ -144,10 +154,11 @@ def train_on_corpus(cfg: Config, model: DefaultVAE) -> dict[str, float]:
     }
 
 
-def rotation_clips(seed: int, peak_db: tuple[float, float]) -> torch.Tensor:
+def rotation_clips(seed: int, peak_db: tuple[float, float], band_limits: str) -> torch.Tensor:
     """64 fresh corpus clips of 32 latent frames, (64, 1, T), for the latent rotation and statistics."""
     rng = np.random.default_rng([seed, TRAIN_SEED, 1])
-    clips = np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db) for _ in range(64)])
+    clips = np.stack([make_clip(rng, 32 * LATENT_RATIO / SAMPLE_RATE, peak_db=peak_db, band_limits=band_limits)
+                      for _ in range(64)])
     return torch.from_numpy(clips)[:, None, :]
 
 
@@ -156,7 +167,7 @@ def evaluate(model: DefaultVAE, cfg: Config) -> dict[str, float]:
     model.eval()
     noise_rng = np.random.default_rng([cfg.seed, HELDOUT_SEED])
     model_d, noise_d, silence_d = [], [], []
-    for i, clip in enumerate(heldout_clips(cfg.eval_clips, cfg.eval_frames, cfg.peak_db)):
+    for i, clip in enumerate(heldout_clips(cfg.eval_clips, cfg.eval_frames, cfg.peak_db, cfg.band_limits)):
         torch.manual_seed(i)
         recon = model(torch.from_numpy(clip)[None, None])[0, 0].numpy()
         model_d.append(multiscale_spectral_distance(clip, recon))
@@ -177,7 +188,7 @@ DATA = (
     "strings and formant voice, sometimes in two- or three-note chords (40 % of layers); drums "
     "(swept kicks, snares, hats in 16-step patterns at 80-170 BPM); saw/square basses through a resonant "
     "low-pass; detuned chord pads; noise, granular and FM textures. A clip mixes 1-3 layers; 40 % go "
-    "through a small room (decaying-noise convolution), 60 % are band-limited like real files (11 kHz as "
+    "through a small room (decaying-noise convolution), 60 % are band-limited like real files ({limits}; 11 kHz as "
     "a 22.05 kHz recording, 15.5 kHz as a lossy codec, or anywhere in 3-20 kHz); training crops peak "
     "between {peak_low:g} and {peak_high:g} dBFS. Train clips come from seed (seed, {train}), held-out from {heldout}."
 )
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = parse_args(argv)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = DefaultVAE()
+    model = DefaultVAE(band_edge=cfg.band_edge)
     cfg.model = dict(model.config)
     parameters = sum(p.numel() for p in model.parameters())
     console.print(
@@ -201,15 +212,17 @@ def main(argv: list[str] | None = None) -> dict:
 def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
     """After training: fit the latent rotation, evaluate, export, measure and write the card."""
     model.eval()
-    fit_latent_rotation(model, rotation_clips(cfg.seed, cfg.peak_db))
+    fit_latent_rotation(model, rotation_clips(cfg.seed, cfg.peak_db, cfg.band_limits))
     importance = order_by_effect(model)  # the first fader moves the sound most
     # Keep the weights even if export fails (TorchScript re-reads the source files at export time).
     torch.save(model.state_dict(), cfg.out.with_suffix(".state.pt"))
     results.update(evaluate(model, cfg))
     exported = export(model, cfg.out, importance)
     results["streaming_max_abs_diff"] = check_streaming(model, exported)
+    limits = {"butterworth": "a 12th-order Butterworth low-pass",
+              "brickwall": "empty past the edge, as a resampled file is"}[cfg.band_limits]
     results["data"] = DATA.format(train=TRAIN_SEED, heldout=HELDOUT_SEED, peak_low=cfg.peak_db[0],
-                                  peak_high=cfg.peak_db[1])
+                                  peak_high=cfg.peak_db[1], limits=limits)
     results["training"] = (
         f"- Seed {cfg.seed}; {results['steps']} steps of batch {cfg.batch} x {cfg.clip_frames * LATENT_RATIO} "
         f"samples cropped from a pool of {cfg.pool} clips of {cfg.pool_seconds} s (one renewed per step); "

@@ -34,6 +34,9 @@ SAMPLE_RATE = 48000
 HOP = 256
 LATENT_RATIO = 2048
 LATENT_SIZE = 16
+EDGE_LOWEST_HZ = 1000.0
+EDGE_HIGHEST_HZ = 26400.0  # past Nyquist: fully open
+EDGE_SOFTNESS_HZ = 150.0
 
 
 def _leaky(x: torch.Tensor) -> torch.Tensor:
@@ -113,9 +116,11 @@ class NoiseSynth(nn.Module):
         self.n_fft = n_fft
         self.ola = StreamingOverlapAdd(HOP, streaming=streaming)
 
-    def forward(self, gains: torch.Tensor) -> torch.Tensor:
-        # gains: (B, n_bands, L) non-negative
+    def forward(self, gains: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # gains: (B, n_bands, L) non-negative; mask: (B, L, n_bins) from a BandEdge, or None
         mags = torch.matmul(gains.transpose(1, 2), self.band_to_bin)  # (B, L, n_bins)
+        if mask is not None:
+            mags = mags * mask
         # Uniform phases: torch.rand draws one number per element in order, so frame-by-frame calls
         # consume the generator exactly like one long call (seeded renders stream identically).
         phase = torch.rand(mags.shape, dtype=mags.dtype, device=mags.device) * (2 * math.pi)
@@ -146,6 +151,68 @@ class Decoder(nn.Module):
         return self.wave(h) + self.noise(gains)
 
 
+class BandEdge(nn.Module):
+    """A low-pass per hop frame whose edge the decoder reads off the latent.
+
+    Real recordings end somewhere (a 22.05 kHz file holds nothing above 11,025 Hz, a lossy codec
+    little above 16 kHz), and a learned synthesis basis cannot leave a band empty by itself: the v4
+    default model puts -50 dB of its power above an 11 kHz edge and its latent carries no trace of
+    the edge (bench/bench_band_edge.py). Mask = sigmoid((edge - f) / EDGE_SOFTNESS_HZ): 1.5 kHz past
+    the edge it is -87 dB. The edge moves log-uniformly from EDGE_LOWEST_HZ to past Nyquist (open).
+    """
+
+    def __init__(self, channels: int, streaming: bool) -> None:
+        super().__init__()
+        self.head = CausalConv1d(channels, 1, 1, streaming=streaming)
+        self.register_buffer("freqs", torch.linspace(0, SAMPLE_RATE / 2, HOP + 1))
+        self.lowest: float = EDGE_LOWEST_HZ
+        self.span: float = EDGE_HIGHEST_HZ / EDGE_LOWEST_HZ
+        self.softness: float = EDGE_SOFTNESS_HZ
+        with torch.no_grad():
+            self.head.conv.bias.fill_(3.0)  # start open: the edge at 95 % of the way up
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        position = torch.sigmoid(self.head(h)).transpose(1, 2)  # (B, L, 1)
+        edge = self.lowest * torch.pow(self.span, position)
+        return torch.sigmoid((edge - self.freqs) / self.softness)  # (B, L, n_bins)
+
+
+class SpectralWave(nn.Module):
+    """The waveform branch as spectra: per hop a complex rFFT frame (a learned linear map of the
+    features), masked by the band edge, inverse-transformed, Hann-windowed and overlap-added. The
+    same kind of basis as the conv-transpose one, in a form a band edge can empty."""
+
+    def __init__(self, channels: int, streaming: bool) -> None:
+        super().__init__()
+        self.n_bins = HOP + 1
+        self.n_fft = 2 * HOP
+        self.spectrum = CausalConv1d(channels, 2 * self.n_bins, 1, streaming=streaming)
+        self.register_buffer("window", torch.hann_window(2 * HOP, periodic=True))
+        self.ola = StreamingOverlapAdd(HOP, streaming=streaming)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        parts = self.spectrum(h).transpose(1, 2)  # (B, L, 2 * n_bins)
+        real, imag = parts[..., : self.n_bins] * mask, parts[..., self.n_bins :] * mask
+        frames = torch.fft.irfft(torch.complex(real, imag), n=self.n_fft, norm="ortho") * self.window
+        return self.ola(frames)
+
+
+class BandEdgeDecoder(Decoder):
+    """The decoder with a band edge over both branches (``DefaultVAE(band_edge=True)``)."""
+
+    def __init__(self, channels: list[int], latent_size: int, n_bands: int, streaming: bool) -> None:
+        super().__init__(channels, latent_size, n_bands, streaming)
+        del self.wave
+        self.spectral_wave = SpectralWave(channels[-1], streaming)
+        self.edge = BandEdge(channels[-1], streaming)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = _leaky(self.blocks(self.inp(z)))
+        gains = 2.0 * torch.sigmoid(self.noise_gain(h)) ** 2.3 + 1e-7
+        mask = self.edge(h)
+        return self.spectral_wave(h, mask) + self.noise(gains, mask)
+
+
 class DefaultVAE(nn.Module):
     """Streaming VAE with the nn~ method interface. ``streaming=True`` for export."""
 
@@ -159,6 +226,7 @@ class DefaultVAE(nn.Module):
         n_bands: int = 64,
         latent_size: int = LATENT_SIZE,
         mean_norm: bool = True,
+        band_edge: bool = False,
         streaming: bool = False,
     ) -> None:
         super().__init__()
@@ -172,10 +240,13 @@ class DefaultVAE(nn.Module):
             "latent_size": latent_size,
             "mean_norm": mean_norm,
         }
+        if band_edge:  # only when on: configurations of earlier models stay as they were written
+            self.config["band_edge"] = True
         if len(dec_channels) != 4:
             raise ValueError("three x2 upsampling stages need four channel counts")
         self.encoder = Encoder(enc_filters, enc_channels, latent_size, streaming, mean_norm)
-        self.decoder = Decoder(dec_channels, latent_size, n_bands, streaming)
+        decoder = BandEdgeDecoder if band_edge else Decoder
+        self.decoder = decoder(dec_channels, latent_size, n_bands, streaming)
         self.sr: int = SAMPLE_RATE
         self.register_buffer(
             "encode_params", torch.tensor([1, 1, latent_size, LATENT_RATIO], dtype=torch.long)

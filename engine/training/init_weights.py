@@ -28,6 +28,7 @@ class InitWeights:
 
 def _config(state: dict[str, torch.Tensor]) -> dict[str, object]:
     up = sorted({int(k.split(".")[2]) for k in state if k.startswith("decoder.blocks.") and k.endswith(".conv.conv.weight")})
+    band_edge = {"band_edge": True} if "decoder.edge.head.conv.weight" in state else {}
     return {
         "enc_filters": state["encoder.analysis.conv.weight"].shape[0] // 2,
         "enc_channels": state["encoder.proj.conv.weight"].shape[0],
@@ -36,6 +37,7 @@ def _config(state: dict[str, torch.Tensor]) -> dict[str, object]:
         "n_bands": state["decoder.noise_gain.conv.weight"].shape[0],
         "latent_size": state["encoder.head.conv.weight"].shape[0] // 2,
         "mean_norm": "encoder.mean_norm.running_mean" in state,
+        **band_edge,
     }
 
 

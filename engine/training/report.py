@@ -214,6 +214,12 @@ decode(encode(clip)) at equal RMS, divided by the same distance for envelope-mat
 {rows}
 | **mean** | **{r["music_score_mean"]:.3f}** |
 """
+    synthesis = ("learned overlap-add synthesis basis (conv-transpose, kernel 512, stride 256) + filtered noise "
+                 "(mel-spaced band gains on random-phase rFFT frames, Hann overlap-add)")
+    if r.get("config", {}).get("band_edge"):
+        synthesis = ("learned spectra (a 1x1 conv to 257 complex rFFT bins per hop, inverse FFT, Hann overlap-add) "
+                     "+ filtered noise (mel-spaced band gains on random-phase rFFT frames), both low-passed per hop at "
+                     "a band edge the decoder reads off the latent (sigmoid mask, -87 dB 1.5 kHz past the edge)")
     text = f"""# Model card: `{path.name}`
 
 Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code; no third-party model code or weights).
@@ -226,7 +232,7 @@ Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code
 
 ## Architecture
 - Encoder: learned analysis filter pairs (kernel 512, hop 256, initialised as a windowed log-frequency STFT) -> log magnitude -> 1x1 conv -> 3 causal stride-2 convs -> mean / log-variance.
-- Decoder: causal conv -> 3 x (nearest x2 upsample + causal conv, 2 dilated residual units) -> at hop 256: learned overlap-add synthesis basis (conv-transpose, kernel 512, stride 256) + filtered noise (mel-spaced band gains on random-phase rFFT frames, Hann overlap-add).
+- Decoder: causal conv -> 3 x (nearest x2 upsample + causal conv, 2 dilated residual units) -> at hop 256: {synthesis}.
 - Config: `{json.dumps(r.get("config", {}))}`; parameters: {r.get("parameters", 0):,}; file size: {r["file_size_mb"]:.2f} MB.
 
 ## Data
