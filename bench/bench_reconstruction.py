@@ -1,6 +1,7 @@
 """How well a model reproduces real music it never saw (the model card's reconstruction score).
 
-.venv/bin/python bench/bench_reconstruction.py [--model PATH] [--music DIR] [--seconds 15] [--where] [--json-out FILE]
+.venv/bin/python bench/bench_reconstruction.py [--model PATH] [--music DIR] [--seconds 15] [--where] [--full-band N]
+    [--json-out FILE]
 
 For each recording in DIR (default ../shared/fixtures/music): the first 15 s, mixed to mono and
 resampled to the model's rate, then decode(encode(clip)) (engine.training.report.music_reconstruction,
@@ -13,6 +14,11 @@ four FFT sizes) of the model and of the noise below 2 kHz, from 2 kHz to the fil
 its sample rate, when that is under the model's) and above the edge, each band's share of the score,
 and the score the model would get with nothing above the edge (its output brick-walled there, zero
 phase: an oracle, not a model).
+
+--full-band N scores N full-band procedural clips (training/corpus.py, not band-limited, 4.096 s,
+seed 11) the same way, with the median share of power above 11.5 kHz in the clips and in their
+reconstructions: both fixtures are 22.05 kHz files, so a model that never sounds above 11 kHz scores
+well on them and badly here.
 """
 
 from __future__ import annotations
@@ -31,8 +37,30 @@ sys.path.insert(0, str(ROOT))
 from engine.dsp.reconstruction import bin_errors, envelope_noise, reconstruction_score  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.training.report import Exported, music_pairs, music_reconstruction  # noqa: E402
+from training.corpus import make_clip  # noqa: E402
 
 LOW_BAND_HZ = 2000.0
+HIGH_BAND_HZ = 11500.0
+
+
+def share_above_db(x: np.ndarray, hz: float, rate: int) -> float:
+    power = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(x.size))) ** 2
+    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1.0 / rate) >= hz].sum() / power.sum() + 1e-30))
+
+
+def full_band(model: Exported, count: int) -> dict[str, float]:
+    """Scores on full-band procedural clips, and how much of clip and reconstruction lies up high."""
+    rng = np.random.default_rng(11)
+    scores, clip_above, rec_above = [], [], []
+    for _ in range(count):
+        clip = make_clip(rng, 4.096, model.rate, peak_db=(-14.0, -10.0), band_limit=False)
+        rec = model.reconstruct(clip)
+        scores.append(reconstruction_score(clip, rec))
+        clip_above.append(share_above_db(clip, HIGH_BAND_HZ, model.rate))
+        rec_above.append(share_above_db(rec, HIGH_BAND_HZ, model.rate))
+    return {"clips": count, "mean_score": round(float(np.mean(scores)), 4),
+            "clip_above_db_median": round(float(np.median(clip_above)), 1),
+            "reconstruction_above_db_median": round(float(np.median(rec_above)), 1)}
 
 
 def band_breakdown(clip: np.ndarray, rec: np.ndarray, rate: int, edge_hz: float) -> dict[str, object]:
@@ -66,6 +94,7 @@ def main() -> None:
     p.add_argument("--music", type=Path, default=ROOT.parent / "shared" / "fixtures" / "music")
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--where", action="store_true", help="where in the spectrum the distance lies (see above)")
+    p.add_argument("--full-band", type=int, default=0, metavar="N", help="also score N full-band procedural clips")
     p.add_argument("--json-out", type=Path)
     a = p.parse_args()
     if not a.music.is_dir():
@@ -93,6 +122,12 @@ def main() -> None:
                 print(f"  {band:<11} model {m['nats_per_bin']:6.3f} nats/bin ({m['share']:.0%} of its distance)"
                       f"   noise {n['nats_per_bin']:6.3f} ({n['share']:.0%})")
         result["where"] = where
+    if a.full_band:
+        result["full_band"] = full_band(model, a.full_band)
+        fb = result["full_band"]
+        print(f"{a.full_band} full-band procedural clips: mean score {fb['mean_score']:.4f}; power above "
+              f"{HIGH_BAND_HZ:.0f} Hz: clips {fb['clip_above_db_median']:.1f} dB, reconstructions "
+              f"{fb['reconstruction_above_db_median']:.1f} dB (medians)")
     if a.json_out:
         a.json_out.write_text(json.dumps(result, indent=2) + "\n")
 

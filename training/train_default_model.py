@@ -88,8 +88,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--band-limits", choices=sorted(BAND_LIMITS), default="butterworth",
                    help="how 60 %% of the clips are band-limited: a 12th-order Butterworth, or empty past the "
                    "edge as a resampled file is")
-    p.add_argument("--band-edge", action="store_true",
-                   help="a decoder stage that low-passes both branches at an edge read off the latent")
+    p.add_argument("--band-edge", action=argparse.BooleanOptionalAction, default=False,
+                   help="a decoder stage that low-passes both branches at an edge read off the latent "
+                   "(--no-band-edge: the v4 decoder)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a = p.parse_args(argv)
     return Config(
@@ -188,8 +189,7 @@ DATA = (
     "strings and formant voice, sometimes in two- or three-note chords (40 % of layers); drums "
     "(swept kicks, snares, hats in 16-step patterns at 80-170 BPM); saw/square basses through a resonant "
     "low-pass; detuned chord pads; noise, granular and FM textures. A clip mixes 1-3 layers; 40 % go "
-    "through a small room (decaying-noise convolution), 60 % are band-limited like real files ({limits}; 11 kHz as "
-    "a 22.05 kHz recording, 15.5 kHz as a lossy codec, or anywhere in 3-20 kHz); training crops peak "
+    "through a small room (decaying-noise convolution), 60 % are band-limited like real files ({limits}); training crops peak "
     "between {peak_low:g} and {peak_high:g} dBFS. Train clips come from seed (seed, {train}), held-out from {heldout}."
 )
 
@@ -219,8 +219,10 @@ def finish(cfg: Config, model: DefaultVAE, results: dict) -> dict:
     results.update(evaluate(model, cfg))
     exported = export(model, cfg.out, importance)
     results["streaming_max_abs_diff"] = check_streaming(model, exported)
-    limits = {"butterworth": "a 12th-order Butterworth low-pass",
-              "brickwall": "empty past the edge, as a resampled file is"}[cfg.band_limits]
+    limits = {"butterworth": "a 12th-order Butterworth low-pass at 10.8 kHz as a 22.05 kHz recording, 15.5 kHz as "
+                             "a lossy codec, or anywhere in 3-20 kHz",
+              "brickwall": "empty past the edge, as a resampled file is: 11,025 Hz as a 22.05 kHz recording, "
+                           "16 kHz as a lossy codec, or anywhere in 3-20 kHz"}[cfg.band_limits]
     results["data"] = DATA.format(train=TRAIN_SEED, heldout=HELDOUT_SEED, peak_low=cfg.peak_db[0],
                                   peak_high=cfg.peak_db[1], limits=limits)
     results["training"] = (
