@@ -176,13 +176,21 @@ def engine_ports(client: _Client, before: set[str], *, is_output: bool) -> list[
 
 
 class JackCapture(_Client):
-    """Records `channels` input ports into a preallocated (frames, channels) float32 array."""
+    """Records `channels` input ports into a preallocated (frames, channels) float32 array.
+
+    The recorder is a Python client in the test process: a cycle it misses (its callback late for the
+    GIL) is audio it never sees, so what it recorded runs on across the hole. Each cycle's JACK frame
+    time is kept, and `stretches()` says which recorded spans are gap-free on the server's clock.
+    """
 
     def __init__(self, server: JackServer, seconds: float, channels: int = 2, name: str = "capture") -> None:
         super().__init__(name, server)
         self.audio = np.zeros((int(seconds * self.samplerate), channels), dtype=np.float32)
         self.frames = 0  # recorded so far
         self.recording = False
+        self._cycle_time = np.zeros(self.audio.shape[0] // 16 + 1, dtype=np.int64)  # JACK frame time of each cycle
+        self._cycle_start = np.zeros_like(self._cycle_time)  # where each cycle's frames went
+        self.cycles = 0
         self.ports = [self.client.inports.register(f"in_{i + 1}") for i in range(channels)]
         self.client.set_process_callback(self._process)
         self.client.activate()
@@ -191,9 +199,20 @@ class JackCapture(_Client):
         if not self.recording:
             return
         n = min(frames, self.audio.shape[0] - self.frames)
+        if n and self.cycles < self._cycle_time.size:
+            self._cycle_time[self.cycles] = self.client.last_frame_time
+            self._cycle_start[self.cycles] = self.frames
+            self.cycles += 1
         for i, port in enumerate(self.ports):
             self.audio[self.frames:self.frames + n, i] = port.get_array()[:n]
         self.frames += n
+
+    def stretches(self) -> list[tuple[int, int]]:
+        """(start, stop) spans of `recorded` with no missed cycle inside, in order."""
+        times, starts = self._cycle_time[:self.cycles], self._cycle_start[:self.cycles]
+        breaks = [0, *(np.flatnonzero(np.diff(times) != np.diff(starts)) + 1).tolist(), self.cycles]
+        return [(int(starts[a]), int(starts[b]) if b < self.cycles else self.frames)
+                for a, b in zip(breaks[:-1], breaks[1:], strict=True) if b > a]
 
     def connect(self, sources: Sequence[str]) -> None:
         if len(sources) < len(self.ports):
