@@ -15,6 +15,10 @@ reconstruction distance lies above their edge (`bench_reconstruction.py --where`
   per frame): some clips hold little above 8 kHz even whole, so not even the input tells every edge;
 - the output: how much of decode(encode(x)) lies above the edge, in dB of its power, against the
   input's (nothing: a brick wall leaves float rounding).
+
+For a model of our architecture it also says where the encoder listens: the peak frequency of each
+of its learned analysis filter pairs (they start on a log grid from 40 Hz to 21.6 kHz), so a
+latent that cannot know the edge because no filter hears that high shows as such.
 """
 
 from __future__ import annotations
@@ -69,6 +73,19 @@ def encode(model: Exported, x: np.ndarray) -> np.ndarray:
     z = model.module.encode(torch.from_numpy(x)[None, None])[0].numpy().T  # (frames, dims)
     reset_caches(model.module)
     return z
+
+
+def analysis_peaks_hz(module: torch.jit.ScriptModule, rate: int) -> np.ndarray | None:
+    """Peak frequency of each learned analysis filter pair (cos + sin power), or None if the model
+    has no such front end."""
+    try:
+        weight = module.encoder.analysis.conv.weight.detach().numpy()[:, 0]
+    except AttributeError:
+        return None
+    pairs = weight.shape[0] // 2
+    n_fft = 8192
+    power = np.abs(np.fft.rfft(weight[:pairs], n_fft)) ** 2 + np.abs(np.fft.rfft(weight[pairs:], n_fft)) ** 2
+    return np.sort(np.argmax(power, axis=1) * rate / n_fft)
 
 
 def classify(z: np.ndarray, label: np.ndarray, train: np.ndarray, hidden: int) -> tuple[float, list[list[int]]]:
@@ -132,6 +149,12 @@ def main() -> None:
     for edge, v in above.items():
         print(f"input brick-walled at {edge:>6.0f} Hz: its reconstruction puts {statistics.median(v):6.1f} dB of its "
               "power above the edge (median; the input: nothing)")
+    peaks = analysis_peaks_hz(model.module, model.rate)
+    if peaks is not None:
+        result["analysis_filters"] = {"count": int(peaks.size), "highest_peak_hz": round(float(peaks[-1])),
+                                      **{f"above_{k}k": int(np.sum(peaks > k * 1000)) for k in (4, 8, 11)}}
+        print(f"the encoder's {peaks.size} analysis filters peak at most at {peaks[-1]:.0f} Hz; above 4, 8 and "
+              f"11 kHz: {np.sum(peaks > 4000)}, {np.sum(peaks > 8000)}, {np.sum(peaks > 11000)}")
     if a.json_out:
         a.json_out.write_text(json.dumps(result, indent=2) + "\n")
 
