@@ -1,5 +1,6 @@
-"""The band-edge decoder stage (`DefaultVAE(band_edge=True)`) and the brick-walled corpus: a decoder
-that can leave a band empty, as real files are past their edge, and material that teaches it."""
+"""The band-edge decoder stage (`DefaultVAE(band_edge=True)`), the frozen analysis front end and the
+brick-walled corpus: a decoder that can leave a band empty, as real files are past their edge, an
+encoder that keeps hearing the whole band, and material that teaches them."""
 
 from __future__ import annotations
 
@@ -85,3 +86,20 @@ def test_the_corpus_limits_clips_the_way_it_is_asked() -> None:
     assert not np.array_equal(butterworth, brick)
     assert power_above(brick, 20000.0) < power_above(butterworth, 20000.0) - 30.0
     assert power_above(whole, 20000.0) > power_above(brick, 20000.0) + 30.0
+
+
+def test_frozen_analysis_filters_stay_as_they_started_while_the_rest_learns() -> None:
+    torch.manual_seed(2)
+    model = DefaultVAE(**TINY, frozen_analysis=True)
+    assert model.config["frozen_analysis"] is True
+    analysis = model.encoder.analysis.conv.weight.detach().clone()
+    head = model.encoder.head.conv.weight.detach().clone()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = 0.1 * torch.randn(2, 1, 4 * 2048)
+    for _ in range(3):
+        optimiser.zero_grad()
+        (model(x) - x).abs().mean().backward()
+        optimiser.step()
+    assert torch.equal(model.encoder.analysis.conv.weight, analysis)
+    assert not torch.equal(model.encoder.head.conv.weight, head)
+    assert DefaultVAE(**TINY).encoder.analysis.conv.weight.requires_grad  # learned unless asked

@@ -54,6 +54,7 @@ class Config:
     music: Path | None
     band_limits: str = "butterworth"
     band_edge: bool = False
+    frozen_analysis: bool = False
     resume: bool = False
     model: dict[str, object] = field(default_factory=dict)
 
@@ -91,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--band-edge", action=argparse.BooleanOptionalAction, default=False,
                    help="a decoder stage that low-passes both branches at an edge read off the latent "
                    "(--no-band-edge: the v4 decoder)")
+    p.add_argument("--freeze-analysis", action="store_true",
+                   help="keep the encoder's analysis filters at their log-frequency initialisation (learned, they "
+                   "drift below 4 kHz and the encoder stops hearing the upper band)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a = p.parse_args(argv)
     return Config(
@@ -115,6 +119,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         resume=a.resume,
         band_limits=a.band_limits,
         band_edge=a.band_edge,
+        frozen_analysis=a.freeze_analysis,
     )
 
 
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = parse_args(argv)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = DefaultVAE(band_edge=cfg.band_edge)
+    model = DefaultVAE(band_edge=cfg.band_edge, frozen_analysis=cfg.frozen_analysis)
     cfg.model = dict(model.config)
     parameters = sum(p.numel() for p in model.parameters())
     console.print(

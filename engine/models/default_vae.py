@@ -227,6 +227,7 @@ class DefaultVAE(nn.Module):
         latent_size: int = LATENT_SIZE,
         mean_norm: bool = True,
         band_edge: bool = False,
+        frozen_analysis: bool = False,
         streaming: bool = False,
     ) -> None:
         super().__init__()
@@ -242,9 +243,14 @@ class DefaultVAE(nn.Module):
         }
         if band_edge:  # only when on: configurations of earlier models stay as they were written
             self.config["band_edge"] = True
+        if frozen_analysis:
+            self.config["frozen_analysis"] = True
         if len(dec_channels) != 4:
             raise ValueError("three x2 upsampling stages need four channel counts")
         self.encoder = Encoder(enc_filters, enc_channels, latent_size, streaming, mean_norm)
+        # Learned, the analysis filters all drift below 4 kHz in training and the encoder stops hearing
+        # the upper band (bench/bench_band_edge.py); frozen they stay a log-frequency STFT to 21.6 kHz.
+        self.encoder.analysis.conv.weight.requires_grad_(not frozen_analysis)
         decoder = BandEdgeDecoder if band_edge else Decoder
         self.decoder = decoder(dec_channels, latent_size, n_bands, streaming)
         self.sr: int = SAMPLE_RATE
