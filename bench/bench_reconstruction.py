@@ -4,10 +4,10 @@
     [--json-out FILE]
 
 For each recording in DIR (default ../shared/fixtures/music): the first 15 s, mixed to mono and
-resampled to the model's rate, then decode(encode(clip)) (engine.training.report.music_reconstruction,
-the same code the model card uses). Score per file = engine.dsp.reconstruction.reconstruction_score
-(log-spectral L1 against envelope-matched noise; 1.0 = no better than noise). Prints a table and
-the mean; --json-out writes the same.
+resampled to the model's rate, then decode(encode(clip)) (engine.training.report.music_pairs, the
+same code the model card's music_reconstruction uses). Score per file =
+engine.dsp.reconstruction.reconstruction_score (log-spectral L1 against envelope-matched noise; 1.0 =
+no better than noise). Prints a table and the mean; --json-out writes the same.
 
 --where says where in the spectrum the distance lies, per file: the mean error (nats per bin, over the
 four FFT sizes) of the model and of the noise below 2 kHz, from 2 kHz to the file's band edge (half
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.dsp.reconstruction import bin_errors, envelope_noise, reconstruction_score  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
-from engine.training.report import Exported, music_pairs, music_reconstruction  # noqa: E402
+from engine.training.report import Exported, music_pairs  # noqa: E402
 from training.corpus import make_clip  # noqa: E402
 
 LOW_BAND_HZ = 2000.0
@@ -101,18 +101,18 @@ def main() -> None:
         raise SystemExit(f"{a.music}: no such folder (put ../shared beside the checkout or pass --music)")
     torch.set_num_threads(2)
     model = Exported(torch.jit.load(str(a.model)).eval())
-    scores = music_reconstruction(model, a.music, a.seconds)
-    if not scores:
+    pairs = list(music_pairs(model, a.music, a.seconds))  # each recording read and reconstructed once
+    if not pairs:
         raise SystemExit(f"{a.music}: no audio files")
-    files = [{"file": name, "score": round(score, 4)} for name, score in scores["music_scores"].items()]
-    result = {"model": str(a.model), "seconds": a.seconds, "files": files,
-              "mean_score": round(scores["music_score_mean"], 4)}
+    scores = [reconstruction_score(clip, rec) for _, _, clip, rec in pairs]  # as music_reconstruction does
+    files = [{"file": path.name, "score": round(score, 4)} for (path, *_), score in zip(pairs, scores, strict=True)]
+    result = {"model": str(a.model), "seconds": a.seconds, "files": files, "mean_score": round(float(np.mean(scores)), 4)}
     for row in files:
         print(f"{row['file']:<50} {row['score']:.4f}")
     print(f"{'mean':<50} {result['mean_score']:.4f}")
     if a.where:
         where = {}
-        for path, file_rate, clip, rec in music_pairs(model, a.music, a.seconds):
+        for path, file_rate, clip, rec in pairs:
             where[path.name] = band_breakdown(clip, rec, model.rate, min(file_rate, model.rate) / 2)
             w = where[path.name]
             print(f"{path.name}: band edge {w['edge_hz']:.0f} Hz; with nothing above it the score would be "
