@@ -13,8 +13,8 @@ reconstruction distance lies above their edge (`bench_reconstruction.py --where`
   chance is 25 %. A latent that carries the edge lets a decoder reproduce it. For scale, the same
   classifiers on the input itself (its log power from 8.1 to 10.9, 11.1 to 15.9 and 16.1 to 24 kHz,
   per frame): some clips hold little above 8 kHz even whole, so not even the input tells every edge;
-- the output: how much of decode(encode(x)) lies above the edge, in dB of its power, against the
-  input's (nothing: a brick wall leaves float rounding).
+- the output: how much of decode(encode(x)) lies above the edge, in dB of its power (one
+  Hann-windowed FFT of the clip), against the input's (nothing: a brick wall leaves float rounding).
 
 For a model of our architecture it also says where the encoder listens: the peak frequency of each
 of its learned analysis filter pairs (they start on a log grid from 40 Hz to 21.6 kHz), so a
@@ -35,6 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.dsp.spectral import power_above_db  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.training.report import Exported, reset_caches  # noqa: E402
 from training.corpus import make_clip  # noqa: E402
@@ -51,12 +52,6 @@ def brick_wall(x: np.ndarray, edge_hz: float, rate: int) -> np.ndarray:
     spectrum = np.fft.rfft(x)
     spectrum[np.fft.rfftfreq(x.size, 1.0 / rate) >= edge_hz] = 0.0
     return np.fft.irfft(spectrum, x.size).astype(np.float32)
-
-
-def share_above_db(x: np.ndarray, edge_hz: float, rate: int) -> float:
-    power = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
-    above = power[np.fft.rfftfreq(x.size, 1.0 / rate) >= edge_hz].sum()
-    return float(10 * np.log10(max(above, 1e-30) / max(power.sum(), 1e-30)))
 
 
 def band_powers(x: np.ndarray, frame: int, rate: int) -> np.ndarray:
@@ -134,7 +129,7 @@ def main() -> None:
             labels += [k] * len(z)
             clip_of += [clip_index] * len(z)
             if edge in above:
-                above[edge].append(share_above_db(model.reconstruct(x), edge, model.rate))
+                above[edge].append(power_above_db(model.reconstruct(x), edge, model.rate))
     z_all, label = np.concatenate(latents), np.array(labels)
     train = np.array(clip_of) < int(0.75 * a.clips)  # held out by clip, not by frame
     result: dict[str, object] = {"model": str(a.model), "clips": a.clips, "edges_hz": list(EDGES_HZ),

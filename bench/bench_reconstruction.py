@@ -35,17 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.dsp.reconstruction import bin_errors, envelope_noise, reconstruction_score  # noqa: E402
+from engine.dsp.spectral import power_above_db  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.training.report import Exported, music_pairs  # noqa: E402
 from training.corpus import make_clip  # noqa: E402
 
 LOW_BAND_HZ = 2000.0
 HIGH_BAND_HZ = 11500.0
-
-
-def share_above_db(x: np.ndarray, hz: float, rate: int) -> float:
-    power = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(x.size))) ** 2
-    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1.0 / rate) >= hz].sum() / power.sum() + 1e-30))
 
 
 def full_band(model: Exported, count: int) -> dict[str, float]:
@@ -56,8 +52,8 @@ def full_band(model: Exported, count: int) -> dict[str, float]:
         clip = make_clip(rng, 4.096, model.rate, peak_db=(-14.0, -10.0), band_limit=False)
         rec = model.reconstruct(clip)
         scores.append(reconstruction_score(clip, rec))
-        clip_above.append(share_above_db(clip, HIGH_BAND_HZ, model.rate))
-        rec_above.append(share_above_db(rec, HIGH_BAND_HZ, model.rate))
+        clip_above.append(power_above_db(clip, HIGH_BAND_HZ, model.rate))
+        rec_above.append(power_above_db(rec, HIGH_BAND_HZ, model.rate))
     return {"clips": count, "mean_score": round(float(np.mean(scores)), 4),
             "clip_above_db_median": round(float(np.median(clip_above)), 1),
             "reconstruction_above_db_median": round(float(np.median(rec_above)), 1)}

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from training_fixtures import TINY
 
+from engine.dsp.spectral import power_above_db
 from engine.models.default_vae import EDGE_SOFTNESS_HZ, DefaultVAE
 from engine.training.export import export
 from engine.training.init_weights import read_init
@@ -21,9 +22,7 @@ EDGED = {**TINY, "band_edge": True}
 
 
 def power_above(x: np.ndarray, hz: float) -> float:
-    """Share of `x`'s power at or above `hz`, in dB (Hann-windowed: no leakage from the ends)."""
-    power = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(x.size))) ** 2
-    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1 / RATE) >= hz].sum() / power.sum() + 1e-30))
+    return power_above_db(x, hz, RATE)
 
 
 def decode(model: DefaultVAE, z: torch.Tensor) -> np.ndarray:

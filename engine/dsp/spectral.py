@@ -13,6 +13,14 @@ FFT_SIZES: tuple[int, ...] = (2048, 1024, 512, 256, 128)
 LOG_EPS = 1e-3
 
 
+def power_above_db(x: np.ndarray, hz: float, rate: int) -> float:
+    """Share of `x`'s power at or above `hz`, in dB, from one Hann-windowed FFT of the whole signal (the
+    window keeps the signal's ends from leaking into the upper band)."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1.0 / rate) >= hz].sum() / power.sum() + 1e-30))
+
+
 def stft_magnitude(x: np.ndarray, n_fft: int) -> np.ndarray:
     """|rFFT| of frames of length ``n_fft`` at hop ``n_fft // 4`` (periodic Hann, no padding)."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
