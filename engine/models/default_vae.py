@@ -145,9 +145,13 @@ class Decoder(nn.Module):
         with torch.no_grad():
             self.noise_gain.conv.bias.fill_(-4.0)  # start with quiet noise
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def trunk(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features at hop rate and the noise branch's band gains."""
         h = _leaky(self.blocks(self.inp(z)))
-        gains = 2.0 * torch.sigmoid(self.noise_gain(h)) ** 2.3 + 1e-7
+        return h, 2.0 * torch.sigmoid(self.noise_gain(h)) ** 2.3 + 1e-7
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h, gains = self.trunk(z)
         return self.wave(h) + self.noise(gains)
 
 
@@ -156,7 +160,7 @@ class BandEdge(nn.Module):
 
     Real recordings end somewhere (a 22.05 kHz file holds nothing above 11,025 Hz, a lossy codec
     little above 16 kHz), and a learned synthesis basis cannot leave a band empty by itself: the v4
-    default model puts -50 dB of its power above an 11 kHz edge and its latent carries no trace of
+    default model puts -50.3 dB of its power above an 11 kHz edge and its latent carries no trace of
     the edge (bench/bench_band_edge.py). Mask = sigmoid((edge - f) / EDGE_SOFTNESS_HZ): 1.5 kHz past
     the edge it is -87 dB. The edge moves log-uniformly from EDGE_LOWEST_HZ to past Nyquist (open).
     """
@@ -207,8 +211,7 @@ class BandEdgeDecoder(Decoder):
         self.edge = BandEdge(channels[-1], streaming)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = _leaky(self.blocks(self.inp(z)))
-        gains = 2.0 * torch.sigmoid(self.noise_gain(h)) ** 2.3 + 1e-7
+        h, gains = self.trunk(z)
         mask = self.edge(h)
         return self.spectral_wave(h, mask) + self.noise(gains, mask)
 
