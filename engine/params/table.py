@@ -76,7 +76,10 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         Param("/launch/quantize", Kind.ENUM, "off", choices=tuple(QUANTIZE_BEATS),
               description="scene, slot, theme, model and reference launches wait for the next beat, bar, 2 or "
                           "4 bars of the beat grid (Link's when joined); a launch's last argument overrides it"),
-        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after the levelling, before the limiter (levelling on: -6 puts the output 6 dB under the target)"),
+        # 10 ms, not 60: the master ramps each frame's gain across the frame and a trim turned down per
+        # block, so no step clicks; longer smoothing only delayed a trim turned up by a frame.
+        _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after the levelling, before the limiter (levelling on: -6 puts the output 6 dB under the target)",
+               smoothing_ms=10.0),
         _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling brings the output to (BS.1770; 20 s renders of the default model land within 1 LU on 30 of 32 seeds); energy moves it"),
         Param("/master/agc", Kind.BOOL, True,
               description="loudness levelling on (1) or off (0: the model's own level, plus trim and energy offset)"),
