@@ -60,7 +60,20 @@ def test_an_edged_model_streams_exports_and_is_read_back(tmp_path: Path) -> None
         chunks = torch.cat([scripted.decode(z[..., i:i + 1]) for i in range(6)], dim=-1)[0, 0].numpy()
     assert np.max(np.abs(whole - chunks)) < 1e-4  # the export streams as one call
     init = read_init(path)
-    assert init.config == EDGED  # `train --init` rebuilds the same architecture
+    # `train --init` rebuilds the same architecture; untrained, its filters still sit where they start
+    assert init.config == {**EDGED, "frozen_analysis": True}
+
+
+def test_a_frozen_front_end_is_read_back_as_frozen(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    frozen = {**EDGED, "frozen_analysis": True}
+    export(build_model(config=frozen).eval(), tmp_path / "frozen.ts", with_calibration=False)
+    assert read_init(tmp_path / "frozen.ts").config == frozen  # a fine-tune keeps the filters still
+    learned = build_model(config=EDGED).eval()
+    with torch.no_grad():
+        learned.encoder.analysis.conv.weight.mul_(1.01)  # what training does to filters it may move
+    export(learned, tmp_path / "learned.ts", with_calibration=False)
+    assert read_init(tmp_path / "learned.ts").config == EDGED
 
 
 def test_brick_walled_clips_are_empty_past_their_edge() -> None:

@@ -52,9 +52,9 @@ class Config:
     pool_seconds: float
     peak_db: tuple[float, float]
     music: Path | None
-    band_limits: str = "butterworth"
-    band_edge: bool = False
-    frozen_analysis: bool = False
+    band_limits: str = "brickwall"
+    band_edge: bool = True
+    frozen_analysis: bool = True
     resume: bool = False
     model: dict[str, object] = field(default_factory=dict)
 
@@ -86,15 +86,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--music", type=Path, default=MUSIC_DEFAULT,
         help="held-out real recordings for the reconstruction score (read only for evaluation)",
     )
-    p.add_argument("--band-limits", choices=sorted(BAND_LIMITS), default="butterworth",
-                   help="how 60 %% of the clips are band-limited: a 12th-order Butterworth, or empty past the "
-                   "edge as a resampled file is")
-    p.add_argument("--band-edge", action=argparse.BooleanOptionalAction, default=False,
+    # The defaults give the shipped v6; --band-limits butterworth --no-band-edge --no-freeze-analysis gives v4.
+    p.add_argument("--band-limits", choices=sorted(BAND_LIMITS), default="brickwall",
+                   help="how 60 %% of the clips are band-limited: empty past the edge as a resampled file is, "
+                   "or a 12th-order Butterworth (v4)")
+    p.add_argument("--band-edge", action=argparse.BooleanOptionalAction, default=True,
                    help="a decoder stage that low-passes both branches at an edge read off the latent "
                    "(--no-band-edge: the v4 decoder)")
-    p.add_argument("--freeze-analysis", action="store_true",
+    p.add_argument("--freeze-analysis", action=argparse.BooleanOptionalAction, default=True,
                    help="keep the encoder's analysis filters at their log-frequency initialisation (learned, they "
-                   "drift below 4 kHz and the encoder stops hearing the upper band)")
+                   "drift below 4 kHz and the encoder stops hearing the upper band; --no-freeze-analysis: v4)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a = p.parse_args(argv)
     return Config(

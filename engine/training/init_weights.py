@@ -1,7 +1,8 @@
 """Start training from an export's weights (`train --init`): its configuration is read off the
 tensor shapes, so any export of our architecture works, the shipped default model included.
 
-Exports made before the latent was PCA-rotated lack `latent_pca`/`latent_center`; they start as
+An export whose analysis filters are exactly their initial log-frequency STFT was trained with them
+frozen (`frozen_analysis`), and its fine-tune keeps them frozen. Exports made before the latent was PCA-rotated lack `latent_pca`/`latent_center`; they start as
 the identity and zero (the rotation is refitted after training anyway).
 """
 
@@ -48,7 +49,12 @@ def read_init(path: Path) -> InitWeights:
         state = {k: v.detach().clone() for k, v in module.state_dict().items() if k not in EXPORT_ONLY}
         config = _config(state)
         rate = int(module.get_sample_rate())
-        expected = set(DefaultVAE(**config).state_dict())
+        fresh = DefaultVAE(**config)
+        # Analysis filters still at their initialisation were frozen (the default model's): keep them so.
+        if torch.equal(state["encoder.analysis.conv.weight"], fresh.encoder.analysis.conv.weight.detach()):
+            config["frozen_analysis"] = True
+            fresh = DefaultVAE(**config)
+        expected = set(fresh.state_dict())
     except Exception as exc:  # a foreign or broken file fails in torch's own ways
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:120]
         raise TrainingDataError(f"--init {path}: not an export of our architecture ({reason})") from None

@@ -220,6 +220,10 @@ decode(encode(clip)) at equal RMS, divided by the same distance for envelope-mat
         synthesis = ("learned spectra (a 1x1 conv to 257 complex rFFT bins per hop, inverse FFT, Hann overlap-add) "
                      "+ filtered noise (mel-spaced band gains on random-phase rFFT frames), both low-passed per hop at "
                      "a band edge the decoder reads off the latent (sigmoid mask, -87 dB 1.5 kHz past the edge)")
+    analysis = "learned analysis filter pairs (kernel 512, hop 256, initialised as a windowed log-frequency STFT)"
+    if r.get("config", {}).get("frozen_analysis"):
+        analysis = ("analysis filter pairs fixed at a windowed log-frequency STFT (kernel 512, hop 256, 40 Hz to 21.6 kHz; "
+                    "trained, they drift below 4 kHz and the encoder stops hearing the upper band)")
     text = f"""# Model card: `{path.name}`
 
 Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code; no third-party model code or weights).
@@ -231,7 +235,7 @@ Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code
 - Latents are PCA-rotated (`latent_pca`, `latent_center` buffers), the axes in order of their measured effect on the sound (`engine/training/export.py`, `order_by_effect`): dimension 0 changes it most, so the first faders matter most. `latent_mean`/`latent_std` hold the rotated posterior-mean statistics the engine scales its controls by (std per dimension: {", ".join(f"{s:.2f}" for s in r["latent_std"])}).
 
 ## Architecture
-- Encoder: learned analysis filter pairs (kernel 512, hop 256, initialised as a windowed log-frequency STFT) -> log magnitude -> 1x1 conv -> 3 causal stride-2 convs -> mean / log-variance.
+- Encoder: {analysis} -> log magnitude -> 1x1 conv -> 3 causal stride-2 convs -> mean / log-variance.
 - Decoder: causal conv -> 3 x (nearest x2 upsample + causal conv, 2 dilated residual units) -> at hop 256: {synthesis}.
 - Config: `{json.dumps(r.get("config", {}))}`; parameters: {r.get("parameters", 0):,}; file size: {r["file_size_mb"]:.2f} MB.
 
