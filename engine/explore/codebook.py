@@ -6,7 +6,7 @@ source's own running mean (5 s, causal, the same offline and live) and c the col
 that shift a source far from the collection (a drum loop against a folder of pads) finds only the
 collection's edge nearest to it (its quietest frames) and keeps its own timbre; with it, the source's
 movements around its centre pick the collection's frames around the collection's centre. Measured on
-the default model: a hats-and-clicks target through the Vibe Ace excerpt lands 7.3 dB from the
+the v4 default model: a hats-and-clicks target through the Vibe Ace excerpt lands 7.3 dB from the
 collection's long-term spectrum and 16.7 dB from its own (bench/bench_explore.py); unshifted, 13.9
 and 8.8 dB.
 
