@@ -126,6 +126,21 @@ def test_run_window_stops_after_seconds() -> None:
     assert source.calls > 10
 
 
+def test_event_loops_after_the_window_still_run() -> None:
+    # The closed window's Quit event, left posted and delivered outside any loop (as pytest-qt does
+    # between tests), set the thread's quit flag: every later loop in the process (a console's,
+    # pytest-qt's waits) returned at once, and timers and sockets went dead for the rest of the run.
+    assert run_window(ChangingSource(), screen=None, fullscreen=False, seconds=0.1) == 0
+    QtCore.QCoreApplication.processEvents()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    QtCore.QCoreApplication.processEvents()
+    loop, fired = QtCore.QEventLoop(), []
+    QtCore.QTimer.singleShot(50, lambda: (fired.append(True), loop.quit()))
+    QtCore.QTimer.singleShot(2000, loop.quit)
+    loop.exec()
+    assert fired, "a later event loop ended before its timer fired"
+
+
 def test_picture_is_upright_and_letterboxed() -> None:
     application()
     frame = np.zeros((60, 120, 3), dtype=np.uint8)  # 2:1, top half red, bottom half blue

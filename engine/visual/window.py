@@ -257,6 +257,10 @@ def run_window(source: FrameSource, *, screen: int | None = None, fullscreen: bo
             ticker.stop()
             window.close()
             window.deleteLater()
+            # Closing the last window posts a Quit event; delivered after this loop has ended it would set
+            # the thread's quit flag, and every later event loop in the process (a console's, a test's)
+            # would return at once without running a timer or reading a socket.
+            QtCore.QCoreApplication.removePostedEvents(app, QtCore.QEvent.Type.Quit)
         if failure:
             raise failure[0]
         return code
