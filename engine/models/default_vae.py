@@ -206,6 +206,8 @@ class BandEdgeDecoder(Decoder):
 
     def __init__(self, channels: list[int], latent_size: int, n_bands: int, streaming: bool) -> None:
         super().__init__(channels, latent_size, n_bands, streaming)
+        # Built by the parent and dropped: its initial weights' draws from the seed stay in the stream,
+        # so the shipped v6 still trains again from its seed to the same start.
         del self.wave
         self.spectral_wave = SpectralWave(channels[-1], streaming)
         self.edge = BandEdge(channels[-1], streaming)
