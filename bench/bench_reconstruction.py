@@ -5,7 +5,7 @@
 
 For each recording in DIR (default ../shared/fixtures/music): the first 15 s, mixed to mono and
 resampled to the model's rate, then decode(encode(clip)) (engine.training.report.music_pairs, the
-same code the model card's music_reconstruction uses). Score per file =
+same code the model card's music_reconstruction uses, scored by its music_scores). Score per file =
 engine.dsp.reconstruction.reconstruction_score (log-spectral L1 against envelope-matched noise; 1.0 =
 no better than noise). Prints a table and the mean; --json-out writes the same.
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from engine.dsp.reconstruction import bin_errors, envelope_noise, reconstruction_score  # noqa: E402
 from engine.dsp.spectral import power_above_db  # noqa: E402
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
-from engine.training.report import Exported, music_pairs  # noqa: E402
+from engine.training.report import Exported, music_pairs, music_scores  # noqa: E402
 from training.corpus import make_clip  # noqa: E402
 
 LOW_BAND_HZ = 2000.0
@@ -100,9 +100,10 @@ def main() -> None:
     pairs = list(music_pairs(model, a.music, a.seconds))  # each recording read and reconstructed once
     if not pairs:
         raise SystemExit(f"{a.music}: no audio files")
-    scores = [reconstruction_score(clip, rec) for _, _, clip, rec in pairs]  # as music_reconstruction does
-    files = [{"file": path.name, "score": round(score, 4)} for (path, *_), score in zip(pairs, scores, strict=True)]
-    result = {"model": str(a.model), "seconds": a.seconds, "files": files, "mean_score": round(float(np.mean(scores)), 4)}
+    scores = music_scores(pairs)  # the model card's figures, from the same pairs
+    files = [{"file": name, "score": round(score, 4)} for name, score in scores["music_scores"].items()]
+    result = {"model": str(a.model), "seconds": a.seconds, "files": files,
+              "mean_score": round(scores["music_score_mean"], 4)}
     for row in files:
         print(f"{row['file']:<50} {row['score']:.4f}")
     print(f"{'mean':<50} {result['mean_score']:.4f}")

@@ -2,8 +2,9 @@
 tensor shapes, so any export of our architecture works, the shipped default model included.
 
 An export whose analysis filters are exactly their initial log-frequency STFT was trained with them
-frozen (`frozen_analysis`), and its fine-tune keeps them frozen. Exports made before the latent was PCA-rotated lack `latent_pca`/`latent_center`; they start as
-the identity and zero (the rotation is refitted after training anyway).
+frozen (`frozen_analysis`), and its fine-tune keeps them frozen. Exports made before the latent was
+PCA-rotated lack `latent_pca`/`latent_center`; they start as the identity and zero (the rotation is
+refitted after training anyway).
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def read_init(path: Path) -> InitWeights:
         rate = int(module.get_sample_rate())
         fresh = DefaultVAE(**config)
         # Analysis filters still at their initialisation were frozen (the default model's): keep them so.
+        # (Freezing changes no tensor, so `fresh` still names the expected ones.)
         if torch.equal(state["encoder.analysis.conv.weight"], fresh.encoder.analysis.conv.weight.detach()):
             config["frozen_analysis"] = True
-            fresh = DefaultVAE(**config)
         expected = set(fresh.state_dict())
     except Exception as exc:  # a foreign or broken file fails in torch's own ways
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:120]

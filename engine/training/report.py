@@ -14,7 +14,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +94,17 @@ def music_pairs(model: Exported, music: Path, seconds: float = 15.0) -> Iterator
         yield path, rate, clip, model.reconstruct(clip)
 
 
-def music_reconstruction(model: Exported, music: Path, seconds: float = 15.0) -> dict[str, float]:
-    """Reconstruction score on the first ``seconds`` of each recording (mono, at the model's rate)."""
-    scores = {path.name: reconstruction_score(clip, rec) for path, _, clip, rec in music_pairs(model, music, seconds)}
+def music_scores(pairs: Iterable[tuple[Path, int, np.ndarray, np.ndarray]]) -> dict[str, object]:
+    """Reconstruction score per file and their mean, from `music_pairs` ({} when there are none)."""
+    scores = {path.name: reconstruction_score(clip, rec) for path, _, clip, rec in pairs}
     if not scores:
         return {}
     return {"music_score_mean": float(np.mean(list(scores.values()))), "music_scores": scores}
+
+
+def music_reconstruction(model: Exported, music: Path, seconds: float = 15.0) -> dict[str, object]:
+    """Reconstruction score on the first ``seconds`` of each recording (mono, at the model's rate)."""
+    return music_scores(music_pairs(model, music, seconds))
 
 
 def dimension_effects(model: Exported, first: int = 4, bases: int = 4) -> dict[str, object]:
