@@ -7,7 +7,8 @@ kind, the engine plays on a JACK dummy server (48 kHz, blocksize 256) for `--min
  - a busy process keeps the other core at 100 %;
 or, with `--neighbours two-spinners` (issue 10's load), two processes each spin a core in pure Python.
 `--costly-ms` sets the stand-in's decode cost per frame (a full-size RAVE v2 export: 17.4 ms idle here,
-docs/NN_TILDE_FORMAT.md). Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples.
+docs/NN_TILDE_FORMAT.md). Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples,
+and the time the host stole from the machine's virtual CPUs (steal_monitor.py) beside the near-misses.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from costly_model import build as build_costly  # noqa: E402
 from jack_server import jack_dummy  # noqa: E402
+from steal_monitor import StealMonitor  # noqa: E402
 
 from engine.models.default import DEFAULT_MODEL  # noqa: E402
 from engine.session.config import SessionConfig  # noqa: E402
@@ -55,30 +57,47 @@ class HostileThread(threading.Thread):
 
 
 def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, lookahead: int | None,
-         neighbours: str = "gc-thread", neighbour_nice: int = 0) -> dict:
+         neighbours: str = "gc-thread", neighbour_nice: int = 0, lookahead_min_ms: float | None = None) -> dict:
     """`neighbours`: "gc-thread" (a GC-forcing thread in the engine's process and one spinning process)
     or "two-spinners" (two processes each spinning a core in pure Python, nothing in the engine's)."""
     engine = LiveSession(SessionConfig(model=model, scene="Intense", samplerate=48000, blocksize=blocksize,
-                                   lookahead_blocks=lookahead, python_callback=python_callback, device="system"))
+                                   lookahead_blocks=lookahead, lookahead_min_ms=lookahead_min_ms,
+                                   python_callback=python_callback, device="system"))
     hostile = HostileThread()
     spinners = 2 if neighbours == "two-spinners" else 1
     nice = ["nice", "-n", str(neighbour_nice)] if neighbour_nice else []
     busy = [subprocess.Popen([*nice, sys.executable, "-c", "while True: pass"]) for _ in range(spinners)]
+    steal = StealMonitor()
     try:
-        engine.start()
-        if neighbours == "gc-thread":
-            hostile.start()
-        engine.run(seconds)
+        with steal:
+            started = time.monotonic()
+            engine.start()
+            if neighbours == "gc-thread":
+                hostile.start()
+            engine.run(seconds)
     finally:
         hostile.halt.set()
         for process in busy:
             process.terminate()
         engine.stop()
     report = engine.report()
+    if engine.lookahead is not None and engine.lookahead.started is not None:
+        started = engine.lookahead.started  # the history's seconds count from here (time.monotonic too)
+    report["steal"] = steal_report(steal.since(started), report["lookahead"]["history"] if engine.lookahead else [])
     report["gc_collections_forced"] = hostile.collections
     report["neighbours"] = neighbours
     report["neighbour_nice"] = neighbour_nice
     return report
+
+
+def steal_report(events: list[dict], history: list[dict]) -> dict:
+    """The host's steals of 30 ms or more, and which of the lookahead's near-misses and underruns came
+    within a second after one (a stalled CPU stalls every thread on it). The monitor samples every
+    10 ms, so a steal may be logged a little after the decoder saw its near-miss."""
+    troubles = [h for h in history if h["reason"].startswith(("near-miss", "underrun"))]
+    after_steal = [h for h in troubles if any(-0.05 <= h["seconds"] - e["seconds"] <= 1.0 for e in events)]
+    return {"events": events, "events_over_80ms": sum(e["ms"] >= 80 for e in events),
+            "troubles": len(troubles), "troubles_within_1s_after_a_steal": len(after_steal)}
 
 
 def main() -> None:
@@ -86,6 +105,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="per soak (4 soaks in all)")
     parser.add_argument("--blocksize", type=int, default=256)
     parser.add_argument("--lookahead-blocks", type=int, help="default: chosen per model from its decode time")
+    parser.add_argument("--lookahead-min-ms", type=float, help="the adaptive lookahead's floor (default 40 ms)")
     parser.add_argument("--models", default="default,costly", help="comma list of: default, costly")
     parser.add_argument("--callbacks", default="rtmixer,python")
     parser.add_argument("--neighbours", choices=("gc-thread", "two-spinners"), default="gc-thread",
@@ -111,12 +131,12 @@ def main() -> None:
             for name, path in models.items():
                 print(f"soak {name} / {kind}: {args.minutes} min", file=sys.stderr, flush=True)
                 r = soak(path, kind == "python", args.minutes * 60, args.blocksize, args.lookahead_blocks,
-                         args.neighbours, args.neighbour_nice)
+                         args.neighbours, args.neighbour_nice, args.lookahead_min_ms)
                 results[f"{name}/{kind}"] = {k: r[k] for k in (
                     "callbacks", "expected_callbacks", "underruns", "lookahead_blocks", "decode_ms",
                     "model_decode_ms_at_load", "cpu_load", "latency", "latency_breakdown",
                     "nn_tilde_default_latency_s", "seconds", "gc_collections_forced", "neighbours", "neighbour_nice",
-                    "lookahead", "decoder_priority")}
+                    "lookahead", "decoder_priority", "steal")}
                 r2 = results[f"{name}/{kind}"]
                 r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
                 print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ import pytest
 from engine.audio.adaptive_lookahead import HISTORY, AdaptiveLookahead
 
 BLOCK = 256
+RATE = 48000
 
 
 def steady(la: AdaptiveLookahead, start: float, seconds: float, drain: int = BLOCK) -> float:
@@ -19,15 +20,15 @@ def steady(la: AdaptiveLookahead, start: float, seconds: float, drain: int = BLO
 
 
 def test_starts_within_bounds_in_whole_blocks() -> None:
-    assert AdaptiveLookahead(1000, 512, 4096, BLOCK).frames == 1024
-    assert AdaptiveLookahead(100, 512, 4096, BLOCK).frames == 512
-    assert AdaptiveLookahead(10_000, 512, 4096, BLOCK).frames == 4096
+    assert AdaptiveLookahead(1000, 512, 4096, BLOCK, RATE).frames == 1024
+    assert AdaptiveLookahead(100, 512, 4096, BLOCK, RATE).frames == 512
+    assert AdaptiveLookahead(10_000, 512, 4096, BLOCK, RATE).frames == 4096
     with pytest.raises(ValueError, match="0 < min <= max"):
-        AdaptiveLookahead(1000, 4096, 512, BLOCK)
+        AdaptiveLookahead(1000, 4096, 512, BLOCK, RATE)
 
 
 def test_grows_after_a_near_miss_once_per_stall() -> None:
-    la = AdaptiveLookahead(2048, 512, 8192, BLOCK)
+    la = AdaptiveLookahead(2048, 512, 8192, BLOCK, RATE)
     t = steady(la, 0.0, 1.0)
     for _ in range(5):  # one stall seen by five polls: one near-miss
         la.observe(100, t)
@@ -39,15 +40,29 @@ def test_grows_after_a_near_miss_once_per_stall() -> None:
     assert la.frames == 4608
 
 
+def test_a_stall_grows_it_to_cover_the_same_stall_again() -> None:
+    """The decoder did not look for 100 ms (its CPU was taken away): 1.5x would not cover that again."""
+    la = AdaptiveLookahead(2048, 512, 16384, BLOCK, RATE)
+    t = steady(la, 0.0, 1.0)  # looks every 10 ms, the last at t - 0.01
+    la.observe(256, t - 0.01 + 0.1)
+    assert la.frames >= 0.1 * RATE + BLOCK > 2048 * 1.5
+    assert la.history[-1].reason.endswith(", 100 ms since the decoder last looked")
+    covered = la.frames
+    t = steady(la, t + 0.1, 200.0)  # steady for minutes: still covered, the host will do it again
+    assert la.frames == covered
+    steady(la, t, 400.0)  # five minutes after the stall it may shrink again
+    assert la.frames < covered
+
+
 def test_underrun_grows_and_max_bounds() -> None:
-    la = AdaptiveLookahead(2048, 512, 2560, BLOCK)
+    la = AdaptiveLookahead(2048, 512, 2560, BLOCK, RATE)
     la.observe(2048, 0.0, underruns=0)
-    la.observe(2048, 0.1, underruns=1)
+    la.observe(2048, 0.01, underruns=1)
     assert la.frames == 2560 and la.history[-1].reason == "underrun"
 
 
 def test_shrinks_slowly_while_steady_down_to_the_minimum() -> None:
-    la = AdaptiveLookahead(4096, 1024, 8192, BLOCK)
+    la = AdaptiveLookahead(4096, 1024, 8192, BLOCK, RATE)
     t = steady(la, 0.0, 5.05)
     assert la.frames == 3840  # one block (10 % rounded down to whole blocks) after one steady window
     steady(la, t, 120.0)
@@ -56,13 +71,13 @@ def test_shrinks_slowly_while_steady_down_to_the_minimum() -> None:
 
 
 def test_never_shrinks_below_twice_the_deepest_drain() -> None:
-    la = AdaptiveLookahead(4096, 256, 8192, BLOCK)
+    la = AdaptiveLookahead(4096, 256, 8192, BLOCK, RATE)
     steady(la, 0.0, 60.0, drain=1500)  # fill dips 1500 frames each time (a slow decode call)
     assert la.frames >= 3000
 
 
 def test_history_is_bounded() -> None:
-    la = AdaptiveLookahead(2048, 256, 8192, BLOCK)
+    la = AdaptiveLookahead(2048, 256, 8192, BLOCK, RATE)
     la.steady_seconds = la.max_steady_seconds = 0.1
     t = 0.0
     for _ in range(3 * HISTORY):  # each round shrinks once, then a near-miss grows it
@@ -76,7 +91,7 @@ def test_history_is_bounded() -> None:
 
 
 def test_repeated_near_misses_hold_the_lookahead_longer() -> None:
-    la = AdaptiveLookahead(2048, 512, 16384, BLOCK)
+    la = AdaptiveLookahead(2048, 512, 16384, BLOCK, RATE)
     t = steady(la, 0.0, 1.0)
     for _ in range(3):  # three stalls a second apart
         la.observe(100, t)

@@ -131,6 +131,35 @@ def test_energy_keeps_adding_loudness_to_a_signal_already_at_the_ceiling() -> No
     assert limiter_release_db_per_s(1.0) == limiter_release_db_per_s(0.3) < limiter_release_db_per_s(2.0)
 
 
+def _through_stage(audio: np.ndarray, *, target_offset_db: float = 0.0) -> tuple[np.ndarray, MasterStage]:
+    stage = MasterStage(RATE, audio.shape[1])
+    stage.target_offset_db = target_offset_db
+    out = [stage.process(audio[i: i + 2048].copy(), loudness_lufs=-16.0, agc=True, ceiling_db=-1.0, trim_db=0.0)
+           for i in range(0, audio.shape[0] - 2047, 2048)]
+    return np.concatenate(out), stage
+
+
+def test_levelling_removes_the_followers_bias_on_material_that_comes_and_goes() -> None:
+    """Noise stepping 6 dB up and down every second: the follower alone (fast up, slow down) left it
+    0.5 LU under the target; the slow correction brings the integrated loudness onto it."""
+    rng = np.random.default_rng(0)
+    t = np.arange(RATE * 40) / RATE
+    steps = np.where(np.sin(2 * np.pi * 0.5 * t) > 0, 1.0, 10 ** (-6 / 20))
+    out, stage = _through_stage((rng.standard_normal(t.size) * 0.05 * steps).astype(np.float32)[:, None])
+    assert integrated_loudness(out[RATE * 20:], RATE) == pytest.approx(-16.0, abs=0.2)
+    assert 0.3 < stage.leveller.correction_db < 2.0  # it did the work, and no more than the bias
+
+
+def test_levelling_correction_never_pushes_into_the_limiter() -> None:
+    """Dense noise at energy's +12 dB: the limiter holds it under the ceiling, so the output stays
+    under its target; more gain would only be limited, and the correction must not climb for it."""
+    rng = np.random.default_rng(1)
+    noise = (rng.standard_normal((RATE * 20, 1)) ** 3 * 0.02).astype(np.float32)
+    out, stage = _through_stage(noise, target_offset_db=12.0)
+    assert _scipy_true_peak_db(out) <= -1.0
+    assert stage.leveller.correction_db <= 0.0
+
+
 def _check_levelled(audio: np.ndarray, rate: int, target: float = -16.0, ceiling: float = -1.0) -> None:
     assert integrated_loudness(audio, rate) == pytest.approx(target, abs=1.0)
     assert _scipy_true_peak_db(audio) <= ceiling

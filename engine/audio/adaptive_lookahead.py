@@ -1,6 +1,12 @@
 """The decoder's lookahead, adapted to how the machine is doing: it grows after a near-miss (the
 ring fell below a safety mark, or the device underran) and shrinks slowly while playback is steady,
 the more slowly the more near-misses it has seen lately, within the user's bounds. Every change is kept (bounded) for the report.
+
+A near-miss grows it by GROW_FACTOR, or, where the decoder had not looked for longer (it was
+stalled: on a virtual machine the host takes a virtual CPU away for 100 ms at a time, and nothing on
+that CPU runs meanwhile), to the stall plus a block, so the same stall again finds audio queued.
+Such a machine stalls again, minutes apart: for STALL_MEMORY_SECONDS after one the lookahead does
+not shrink below what covers it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ KEEP_FACTOR = 2.0  # never shrink below this many times the deepest drain seen i
 # one that stalled once returns to the floor within minutes.
 HOLD_FACTOR = 2.0
 MAX_STEADY_SECONDS = 120.0
+STALL_MEMORY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,11 @@ class AdaptiveLookahead:
     """Frames the decoder keeps queued. `observe()` is called by the decoder thread each time round its
     loop with the ring's fill; it returns the (possibly new) target. Whole blocks only."""
 
-    def __init__(self, initial_frames: int, min_frames: int, max_frames: int, blocksize: int) -> None:
+    def __init__(self, initial_frames: int, min_frames: int, max_frames: int, blocksize: int, rate: float) -> None:
         if not 0 < min_frames <= max_frames:
             raise ValueError(f"lookahead bounds must satisfy 0 < min <= max, got {min_frames}..{max_frames}")
         self.blocksize = blocksize
+        self.rate = rate
         self.min_frames = self._blocks(min_frames)
         self.max_frames = max(self.min_frames, (max_frames // blocksize) * blocksize)
         self.frames = min(max(self._blocks(initial_frames), self.min_frames), self.max_frames)
@@ -55,9 +63,17 @@ class AdaptiveLookahead:
         self._window_start = 0.0
         self._window_low = self.frames
         self._underruns = 0
+        self._last_look: float | None = None
+        self._stall_cover = 0  # frames that cover the last stall, kept until STALL_MEMORY_SECONDS after it
+        self._stall_at = -math.inf
 
     def _blocks(self, frames: int) -> int:
         return max(1, math.ceil(frames / self.blocksize)) * self.blocksize
+
+    @property
+    def started(self) -> float | None:
+        """The clock reading of the first observation, which the history's seconds count from."""
+        return self._start
 
     @property
     def mark(self) -> int:
@@ -70,11 +86,13 @@ class AdaptiveLookahead:
             self._record(now, "start")
         underran = underruns > self._underruns
         self._underruns = underruns
+        stalled = 0.0 if self._last_look is None else now - self._last_look  # since the decoder last looked
+        self._last_look = now
         if fill >= self.mark:
             self._armed = True
         if underran or (self._armed and fill < self.mark):
             if now - self._last_grow >= GROW_COOLDOWN_SECONDS:
-                self._grow(now, "underrun" if underran else f"near-miss: fill {fill} < mark {self.mark}")
+                self._grow(now, "underrun" if underran else f"near-miss: fill {fill} < mark {self.mark}", stalled)
             self._armed = False
             self._reset_window(now)
             return self.frames
@@ -85,11 +103,17 @@ class AdaptiveLookahead:
             self._reset_window(now)
         return self.frames
 
-    def _grow(self, now: float, reason: str) -> None:
+    def _grow(self, now: float, reason: str, stalled: float) -> None:
         self.near_misses += 1
         self._last_grow = now
         self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
-        grown = min(self.max_frames, self._blocks(int(self.frames * GROW_FACTOR)))
+        grown = self._blocks(int(self.frames * GROW_FACTOR))
+        cover = self._blocks(int(stalled * self.rate)) + self.blocksize
+        if cover > grown:
+            grown = cover
+            self._stall_cover, self._stall_at = min(self.max_frames, cover), now
+            reason += f", {stalled * 1e3:.0f} ms since the decoder last looked"
+        grown = min(self.max_frames, grown)
         if grown != self.frames:
             self.frames = grown
             self._record(now, reason)
@@ -97,7 +121,8 @@ class AdaptiveLookahead:
     def _shrink(self, now: float) -> None:
         drained = max(0, self.frames - self._window_low)
         step = max(1, int(self.frames * SHRINK_FRACTION) // self.blocksize) * self.blocksize
-        target = max(self.min_frames, self.frames - step, self._blocks(int(KEEP_FACTOR * drained)))
+        stall = self._stall_cover if now - self._stall_at < STALL_MEMORY_SECONDS else 0
+        target = max(self.min_frames, self.frames - step, self._blocks(int(KEEP_FACTOR * drained)), stall)
         if target < self.frames:
             self.frames = target
             self._record(now, f"steady {now - self._window_start:.0f} s: deepest drain {drained} frames")

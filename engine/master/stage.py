@@ -3,7 +3,8 @@
 It runs once per latent frame, on the whole frame, as the render graph finishes it
 (engine/render/frame_end.py), at the output rate, the same live and offline. The meters it publishes
 are an immutable snapshot swapped in by reference each frame: the status line and the OSC sender
-read them from other threads, lock-free.
+read them from other threads, lock-free. The output meter's last 400 ms also feed the leveller's
+slow correction (engine/master/levelling.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from engine.master.limiter import RELEASE_DB_PER_S, TruePeakLimiter
 
 PEAK_FALL_DB_PER_S = 12.0  # peak meters fall back this fast after a peak (a PPM's ballistics, about)
 FLOOR_DB = -120.0  # what a silent meter reads (finite, so OSC and JSON carry it)
+GATING_BINS = 4  # 100 ms bins: BS.1770's 400 ms gating block
+LIMITING_DB = 0.5  # a limiter reducing more than this (its falling meter) keeps the leveller's correction from rising
 
 
 def _db(linear: float) -> float:
@@ -91,6 +94,9 @@ class MasterStage:
                                    exact_above=10.0 ** ((self._true_peak_db - fall) / 20.0),
                                    release_db_per_s=self.release_db_per_s)
         self._measure(out, level_db, fall)
+        if agc:  # BS.1770's gating block: the last 400 ms that came out
+            self.leveller.correct(self.meter.recent(GATING_BINS) - self.target_offset_db - trim_db, loudness_lufs,
+                                  out.shape[0] / self.rate, limiting=self.meters.gain_reduction_db > LIMITING_DB)
         return out
 
     def _measure(self, out: np.ndarray, level_db: float, fall: float) -> None:

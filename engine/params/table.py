@@ -57,7 +57,7 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         _float("/rave/energy", 1.0, 0.3, 2.0, "x", "louder and brighter on any model: +6 dB per doubling (0.3 -> 2.0: +16 LU), centroid x1.6"),
         _float("/rave/chaos", 0.0, 0.0, 1.0, "", "latent noise each frame (std 1.5 at 1): spectral flux x4.0 at 1 (median, 10 seeds)"),
         _float("/rave/texture", 0.3, 0.0, 1.0, "", "slow (0.25 s) latent variation: spectral change over 0.26 s x2.2 from 0 to 1 (median)"),
-        _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to B (1): distance to A 0 -> 13.7 dB, to B 13.7 -> 0 dB (median)"),
+        _float("/rave/style", 0.0, 0.0, 1.0, "", "blend from source A (0) to B (1): distance to A 0 -> 13.6 dB, to B 13.6 -> 0 dB (median)"),
         _float("/rave/walk_speed", 0.3, 0.0, 1.0, "", "how fast the prior random walk wanders"),
         Param("/rave/source/a", Kind.ENUM, "walk", choices=LATENT_SOURCES,
               description="latent source A: prior random walk (walk, walk2), a loaded reference loop, or live input"),
@@ -80,7 +80,7 @@ def build_param_table(latent_size: int, n_lfos: int = N_LFOS) -> tuple[Param, ..
         # block, so no step clicks; longer smoothing only delayed a trim turned up by a frame.
         _float("/master/gain_db", 0.0, -60.0, 12.0, "dB", "trim after the levelling, before the limiter (levelling on: -6 puts the output 6 dB under the target)",
                smoothing_ms=10.0),
-        _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling brings the output to (BS.1770; 20 s renders of the default model land within 1 LU on 31 of 32 seeds); energy moves it"),
+        _float("/master/loudness", -16.0, -36.0, -6.0, "LUFS", "loudness the levelling brings the output to (BS.1770; 20 s renders of the default model land within 1 LU on 32 of 32 seeds, on 95 of 96); energy moves it"),
         Param("/master/agc", Kind.BOOL, True,
               description="loudness levelling on (1) or off (0: the model's own level, plus trim and energy offset)"),
         _float("/master/ceiling", -1.0, -12.0, 0.0, "dBTP", "true-peak limiter ceiling (4x oversampled peaks, 3 ms look-ahead, 40 dB/s release)",

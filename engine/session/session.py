@@ -79,7 +79,8 @@ class LiveSession:
         initial_blocks = config.lookahead_blocks or auto_lookahead(self.timing, config.blocksize, samplerate)
         # A fixed --lookahead-blocks turns adaptation off; otherwise it moves within the user's bounds.
         self.lookahead = None if config.lookahead_blocks else AdaptiveLookahead(
-            initial_blocks * config.blocksize, *config.lookahead_bounds_frames(samplerate), config.blocksize)
+            initial_blocks * config.blocksize, *config.lookahead_bounds_frames(samplerate), config.blocksize,
+            samplerate)
         max_blocks = self.lookahead.max_frames // config.blocksize if self.lookahead else initial_blocks
         frame_at_output = math.ceil(graph.frame_samples * samplerate / graph.model_rate)
         swap_headroom = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize

@@ -1,0 +1,77 @@
+"""Time the hypervisor takes from this machine's CPUs: a sampling process reading /proc/stat's steal.
+
+On a virtual machine a virtual CPU can be descheduled by the host. No thread on that CPU runs
+meanwhile, whatever its priority: the engine's, JACK's, anyone's. The guest kernel counts that time
+as "steal" (the eighth number of each `cpuN` line, in 10 ms ticks). This process samples it every
+10 ms and reports each stretch in which a CPU lost time, with the machine's monotonic clock, so a
+soak can tell an underrun the host caused from one the engine caused.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+STAT = Path("/proc/stat")
+TICK_S = 0.01  # USER_HZ is 100 on Linux
+SAMPLE_S = 0.01
+
+
+def read_steal() -> dict[str, int]:
+    """Steal ticks per CPU ("cpu0", "cpu1", ...); empty where /proc/stat has no such column."""
+    steal = {}
+    for line in STAT.read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("cpu") and parts[0] != "cpu" and len(parts) > 8:
+            steal[parts[0]] = int(parts[8])
+    return steal
+
+
+def _sample(conn: Connection) -> None:
+    events: list[dict[str, object]] = []
+    open_events: dict[str, dict[str, object]] = {}
+    last = read_steal()
+    while not conn.poll(SAMPLE_S):
+        now = time.monotonic()
+        steal = read_steal()
+        for cpu, ticks in steal.items():
+            stolen = ticks - last.get(cpu, ticks)
+            if stolen > 0:
+                event = open_events.get(cpu)
+                if event is None:
+                    event = open_events[cpu] = {"cpu": cpu, "monotonic": now, "ms": 0.0}
+                    events.append(event)
+                event["ms"] = float(event["ms"]) + stolen * TICK_S * 1e3
+                event["last"] = now
+            elif cpu in open_events and now - float(open_events[cpu]["last"]) > 0.05:
+                del open_events[cpu]  # 50 ms without steal closes the stretch
+        last = steal
+    for event in events:
+        event.pop("last", None)
+    conn.send(events)
+
+
+class StealMonitor:
+    """`with StealMonitor() as steal:` ... then `steal.events` (each: cpu, monotonic start, ms stolen)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+        self._conn, child = mp.Pipe()
+        self._process = mp.Process(target=_sample, args=(child,), daemon=True, name="steal-monitor")
+
+    def __enter__(self) -> StealMonitor:
+        self._process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        if self._conn.poll(10.0):
+            self.events = self._conn.recv()
+        self._process.join(5.0)
+
+    def since(self, start: float, at_least_ms: float = 30.0) -> list[dict[str, object]]:
+        """Stretches of at least `at_least_ms`, timed in seconds from `start` (a time.monotonic())."""
+        return [{"seconds": round(float(e["monotonic"]) - start, 3), "cpu": e["cpu"], "ms": round(float(e["ms"]), 1)}
+                for e in self.events if float(e["ms"]) >= at_least_ms]
