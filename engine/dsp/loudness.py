@@ -20,6 +20,7 @@ ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
 BIN_SECONDS = 0.1
 SHORT_TERM_BINS = 30
+GATING_BLOCK_BINS = 4  # a 400 ms gating block
 HISTOGRAM_STEP = 0.05
 HISTOGRAM_TOP = 10.0
 SILENCE = -math.inf
@@ -66,8 +67,8 @@ class LoudnessMeter:
 
     def _finish_bin(self, mean_power: float) -> None:
         self._bins.append(mean_power)
-        if len(self._bins) >= 4:
-            block = sum(list(self._bins)[-4:]) / 4.0
+        if len(self._bins) >= GATING_BLOCK_BINS:
+            block = sum(list(self._bins)[-GATING_BLOCK_BINS:]) / GATING_BLOCK_BINS
             lufs = power_to_lufs(block)
             if lufs > ABSOLUTE_GATE:
                 i = min(int((lufs - ABSOLUTE_GATE) / HISTOGRAM_STEP), self._counts.shape[0] - 1)

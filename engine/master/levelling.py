@@ -15,10 +15,10 @@ RELEASE_S), so on music the levelled output sat up to 1.5 LU under the target. A
 removes that bias (`correct`, fed by the stage each frame with the last 400 ms that left the
 limiter, BS.1770's gating block, less the energy offset and the user's trim): it integrates that
 block's power against the target's as a ratio (integrated loudness averages power, not decibels),
-leaves out blocks more than GATE_LU under the output's running power mean (as the standard's
-relative gate does), and never pushes up
-while the limiter is at work, where more gain would only be limited. It moves at CORRECTION_DB_PER_S
-per unit of error, within ±CORRECTION_MAX_DB: it follows tens of seconds, never beats.
+leaves out blocks more than 10 LU under the output's running power mean (as the standard's
+relative gate does), and never pushes up while the limiter is at work, where more gain would only
+be limited. It moves at CORRECTION_DB_PER_S per unit of error, within ±CORRECTION_MAX_DB: it follows
+tens of seconds, never beats.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from engine.dsp.loudness import ABSOLUTE_GATE, SILENCE, LoudnessMeter, power_to_lufs
+from engine.dsp.loudness import ABSOLUTE_GATE, RELATIVE_GATE, SILENCE, LoudnessMeter, power_to_lufs
 
 WINDOW_BINS = 10
 ATTACK_S = 0.15  # chosen on 32 seeds of the default model v4, before the correction
@@ -39,7 +39,6 @@ PAUSE_HOLD_S = 4.0
 CORRECTION_DB_PER_S = 0.5  # per unit of power error (1 - output power / target power)
 CORRECTION_MAX_RATIO = 4.0  # a frame 6 dB over counts as 6 dB: one burst does not drag the correction down
 CORRECTION_MAX_DB = 4.0
-GATE_LU = 10.0  # BS.1770's relative gate
 MEAN_S = 3.0  # the running mean the gate is relative to
 
 
@@ -83,7 +82,7 @@ class LoudnessLeveller:
             return
         ratio = 10.0 ** ((out_lufs - target_lufs) / 10.0)
         self._mean_ratio += (ratio - self._mean_ratio) * min(1.0, seconds / MEAN_S)
-        if ratio < self._mean_ratio * 10.0 ** (-GATE_LU / 10.0):
+        if ratio < self._mean_ratio * 10.0 ** (RELATIVE_GATE / 10.0):
             return
         error = 1.0 - min(CORRECTION_MAX_RATIO, ratio)
         if error > 0.0 and limiting:

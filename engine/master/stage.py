@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.dsp.dc_blocker import DcBlocker
-from engine.dsp.loudness import LoudnessMeter
+from engine.dsp.loudness import GATING_BLOCK_BINS, LoudnessMeter
 from engine.master.levelling import LoudnessLeveller
 from engine.master.limiter import RELEASE_DB_PER_S, TruePeakLimiter
 
 PEAK_FALL_DB_PER_S = 12.0  # peak meters fall back this fast after a peak (a PPM's ballistics, about)
 FLOOR_DB = -120.0  # what a silent meter reads (finite, so OSC and JSON carry it)
-GATING_BINS = 4  # 100 ms bins: BS.1770's 400 ms gating block
 LIMITING_DB = 0.5  # a limiter reducing more than this (its falling meter) keeps the leveller's correction from rising
 
 
@@ -95,7 +94,7 @@ class MasterStage:
                                    release_db_per_s=self.release_db_per_s)
         self._measure(out, level_db, fall)
         if agc:  # BS.1770's gating block: the last 400 ms that came out
-            self.leveller.correct(self.meter.recent(GATING_BINS) - self.target_offset_db - trim_db, loudness_lufs,
+            self.leveller.correct(self.meter.recent(GATING_BLOCK_BINS) - self.target_offset_db - trim_db, loudness_lufs,
                                   out.shape[0] / self.rate, limiting=self.meters.gain_reduction_db > LIMITING_DB)
         return out
 
