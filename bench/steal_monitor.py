@@ -14,6 +14,8 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from engine.audio.host_steal import parse_steal
+
 STAT = Path("/proc/stat")
 TICK_S = 0.01  # USER_HZ is 100 on Linux
 SAMPLE_S = 0.01
@@ -21,12 +23,7 @@ SAMPLE_S = 0.01
 
 def read_steal() -> dict[str, int]:
     """Steal ticks per CPU ("cpu0", "cpu1", ...); empty where /proc/stat has no such column."""
-    steal = {}
-    for line in STAT.read_text().splitlines():
-        parts = line.split()
-        if parts and parts[0].startswith("cpu") and parts[0] != "cpu" and len(parts) > 8:
-            steal[parts[0]] = int(parts[8])
-    return steal
+    return parse_steal(STAT.read_text())
 
 
 def _sample(conn: Connection) -> None:

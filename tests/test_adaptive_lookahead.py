@@ -54,6 +54,27 @@ def test_a_stall_grows_it_to_cover_the_same_stall_again() -> None:
     assert la.frames < covered
 
 
+def test_a_host_stall_on_another_cpu_is_covered_before_it_hits_the_decoder() -> None:
+    """The steal watch saw the host take a CPU away for 100 ms: the lookahead grows at its next look,
+    by the stall plus twice the running decode time plus a block, without a near-miss, and keeps it."""
+    la = AdaptiveLookahead(2048, 512, 16384, BLOCK, RATE)
+    for _ in range(200):
+        la.note_decode(0.012)
+    t = steady(la, 0.0, 1.0)
+    la.host_stall(0.1)
+    assert la.frames == 2048  # reported from another thread: applied by the decoder's own next look
+    la.observe(la.frames, t)
+    assert la.frames == 6400  # 25 blocks cover 100 + 2 x 12 ms + a block
+    assert la.near_misses == 0
+    assert la.history[-1].reason == "the host took a CPU away for 100 ms: covering such a stall"
+    t = steady(la, t, 200.0)
+    assert la.frames == 6400
+    la.host_stall(0.04)  # a shorter stall later neither shrinks the cover nor renews less of it
+    la.observe(la.frames, t)
+    steady(la, t, 200.0)
+    assert la.frames == 6400
+
+
 def test_underrun_grows_and_max_bounds() -> None:
     la = AdaptiveLookahead(2048, 512, 2560, BLOCK, RATE)
     la.observe(2048, 0.0, underruns=0)

@@ -44,6 +44,25 @@ def test_lookahead_grows_after_near_misses_and_shrinks_when_steady(jack_server: 
 
 
 @pytest.mark.realtime
+def test_a_host_stall_reported_by_the_steal_watch_grows_the_live_lookahead(jack_server: JackServer,
+                                                                           live_model: Path) -> None:
+    with playing(jack_server, live_model, capture_seconds=3.0, lookahead_min_ms=20) as s:
+        engine = s.engine
+        assert engine.lookahead is not None and engine.steal_watch is not None
+        engine.run(0.5)
+        before = engine.latency_breakdown()["lookahead_s"]
+        engine.steal_watch.on_stall(0.1)  # what the watch calls when /proc/stat shows 100 ms of steal
+        engine.run(1.0)
+        after = engine.latency_breakdown()["lookahead_s"]
+        report = engine.report()
+    assert before < 0.1 < after  # the stall, plus the running decode time, plus a block
+    lookahead = report["lookahead"]
+    assert lookahead["history"][-1]["reason"] == "the host took a CPU away for 100 ms: covering such a stall"  # type: ignore[index]
+    assert {"host_stalls", "longest_host_stall_ms"} <= set(lookahead)  # type: ignore[arg-type]
+    assert s.engine.output.underruns == 0
+
+
+@pytest.mark.realtime
 def test_forced_decode_setting_plays_without_underruns(jack_server: JackServer, live_model: Path) -> None:
     with playing(jack_server, live_model, capture_seconds=3.0, frames_per_call=4, decode_threads=1) as s:
         s.engine.run(2.0)

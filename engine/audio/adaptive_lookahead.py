@@ -7,6 +7,11 @@ stalled: on a virtual machine the host takes a virtual CPU away for 100 ms at a 
 that CPU runs meanwhile), to the stall plus a block, so the same stall again finds audio queued.
 Such a machine stalls again, minutes apart: for STALL_MEMORY_SECONDS after one the lookahead does
 not shrink below what covers it.
+
+The host takes either CPU, so a stall seen on any of them (`host_stall`, reported by
+engine/audio/host_steal.py from the kernel's steal counters) grows it the same way before one hits
+the decoder: to the stall, plus the longest a decode keeps the decoder from topping up (twice its
+running mean decode time, see `note_decode`), plus a block.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ KEEP_FACTOR = 2.0  # never shrink below this many times the deepest drain seen i
 HOLD_FACTOR = 2.0
 MAX_STEADY_SECONDS = 120.0
 STALL_MEMORY_SECONDS = 300.0
+DECODE_MEAN_WEIGHT = 0.05  # the running mean of decode times follows about the last 20 decodes
+DECODE_MARGIN = 2.0  # a decode under load takes up to about twice its running mean
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class AdaptiveLookahead:
         self._last_look: float | None = None
         self._stall_cover = 0  # frames that cover the last stall, kept until STALL_MEMORY_SECONDS after it
         self._stall_at = -math.inf
+        self._host_stalls: deque[float] = deque(maxlen=16)  # from the steal watch's thread (deque: thread-safe)
+        self._decode_seconds = 0.0
 
     def _blocks(self, frames: int) -> int:
         return max(1, math.ceil(frames / self.blocksize)) * self.blocksize
@@ -79,11 +88,21 @@ class AdaptiveLookahead:
     def mark(self) -> int:
         return max(self.blocksize, int(self.frames * SAFETY_FRACTION))
 
+    def host_stall(self, seconds: float) -> None:
+        """The host took a CPU away for `seconds` (any thread may call this); the next `observe` covers it."""
+        self._host_stalls.append(seconds)
+
+    def note_decode(self, seconds: float) -> None:
+        """One model decode took `seconds` (called by the decoder thread)."""
+        self._decode_seconds += (seconds - self._decode_seconds) * DECODE_MEAN_WEIGHT
+
     def observe(self, fill: int, now: float, underruns: int = 0) -> int:
         if self._start is None:
             self._start = self._window_start = now
             self._underruns = underruns
             self._record(now, "start")
+        while self._host_stalls:
+            self._cover_host_stall(now, self._host_stalls.popleft())
         underran = underruns > self._underruns
         self._underruns = underruns
         stalled = 0.0 if self._last_look is None else now - self._last_look  # since the decoder last looked
@@ -111,12 +130,28 @@ class AdaptiveLookahead:
         cover = self._blocks(int(stalled * self.rate)) + self.blocksize
         if cover > grown:
             grown = cover
-            self._stall_cover, self._stall_at = min(self.max_frames, cover), now
+            self._remember_stall(now, min(self.max_frames, cover))
             reason += f", {stalled * 1e3:.0f} ms since the decoder last looked"
         grown = min(self.max_frames, grown)
         if grown != self.frames:
             self.frames = grown
             self._record(now, reason)
+
+    def _cover_host_stall(self, now: float, stall: float) -> None:
+        cover = min(self.max_frames, self._blocks(int((stall + DECODE_MARGIN * self._decode_seconds) * self.rate))
+                    + self.blocksize)
+        self._remember_stall(now, cover)
+        if cover > self.frames:
+            self.frames = cover
+            self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
+            self._reset_window(now)
+            self._record(now, f"the host took a CPU away for {stall * 1e3:.0f} ms: covering such a stall")
+
+    def _remember_stall(self, now: float, cover: int) -> None:
+        """Keep the largest cover of the stalls of the last STALL_MEMORY_SECONDS."""
+        fresh = now - self._stall_at < STALL_MEMORY_SECONDS
+        self._stall_cover = max(cover, self._stall_cover) if fresh else cover
+        self._stall_at = now
 
     def _shrink(self, now: float) -> None:
         drained = max(0, self.frames - self._window_low)

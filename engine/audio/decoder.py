@@ -176,6 +176,8 @@ class Decoder(threading.Thread):
                 if self.slowdown_seconds:
                     time.sleep(self.slowdown_seconds)
                 self.decode_ms[self.decoded_frames % STATS_FRAMES] = seconds * 1000.0
+                if self.lookahead is not None:
+                    self.lookahead.note_decode(seconds)
                 self.decoded_frames += 1
             feed.decode_seconds.clear()
         if self.on_block is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from engine.analysis.features import INDEX
 from engine.audio.adaptive_lookahead import AdaptiveLookahead
 from engine.audio.decoder import Decoder
+from engine.audio.host_steal import HostStealWatch
 from engine.audio.output import Output, PythonCallbackOutput, RtmixerOutput
 from engine.audio.priority import shorten_gil_switch_interval
 from engine.audio.reconnecting_output import ReconnectingOutput
@@ -81,6 +82,8 @@ class LiveSession:
         self.lookahead = None if config.lookahead_blocks else AdaptiveLookahead(
             initial_blocks * config.blocksize, *config.lookahead_bounds_frames(samplerate), config.blocksize,
             samplerate)
+        # On a virtual machine the host's CPU steals are seen on any CPU before one hits the decoder.
+        self.steal_watch = HostStealWatch(self.lookahead.host_stall) if self.lookahead else None
         max_blocks = self.lookahead.max_frames // config.blocksize if self.lookahead else initial_blocks
         frame_at_output = math.ceil(graph.frame_samples * samplerate / graph.model_rate)
         swap_headroom = math.ceil(SWAP_HEADROOM_SECONDS * samplerate / config.blocksize) * config.blocksize
@@ -185,6 +188,8 @@ class LiveSession:
         self.output.start()
         self.started_at = time.monotonic()
         self.decoder.start()
+        if self.steal_watch is not None:
+            self.steal_watch.start()
         self.feed.start()
         if self.link is not None:
             self.link.start()
@@ -256,6 +261,8 @@ class LiveSession:
             self.midi.stop()
         if self.osc is not None:
             self.osc.stop()
+        if self.steal_watch is not None:
+            self.steal_watch.stop()
         self.decoder.stop()
         if self.decoder.ident is not None:  # stop() after a start() that failed before the thread ran
             self.decoder.join(timeout=5)
@@ -364,13 +371,21 @@ class LiveSession:
             midi=self.midi.stats() if self.midi is not None else None,
             visuals=self.visuals.stats() if self.visuals is not None else None,
             recording=self.visuals.recorder.stats() if self.visuals and self.visuals.recorder else None,
-            lookahead=self.lookahead.report(self.samplerate) if self.lookahead else None,
+            lookahead=self._lookahead_status(),
             errors=list(self.errors),
             meters=asdict(self.decoder.graph.master.meters),
             live_models=self.live_models.stats(),
             tempo=self._tempo_status(),
             visual_remote=self.remote.stats() if self.remote is not None else None,
         )
+
+    def _lookahead_status(self) -> dict[str, object] | None:
+        if self.lookahead is None:
+            return None
+        watch = self.steal_watch
+        return {**self.lookahead.report(self.samplerate),
+                "host_stalls": watch.stalls if watch else 0,
+                "longest_host_stall_ms": round(watch.longest * 1e3, 1) if watch else 0.0}
 
     def _tempo_status(self) -> dict[str, object]:
         """The beat grid now, the launches it released, and Link's peers and phase with --link."""

@@ -137,6 +137,10 @@ class StatusLine:
                 "  ", ("TP ", "dim"), (f"{m['true_peak_db']:.1f}", "bold red" if over else ""),
                 ("  ST ", "dim"), f"{m['short_term_lufs']:.1f}", ("  I ", "dim"), f"{m['integrated_lufs']:.1f} LUFS",
                 ("  GR ", "dim"), f"{m['gain_reduction_db']:.1f} dB"))
+        lookahead = status.lookahead or {}
+        if lookahead.get("host_stalls"):  # a virtual machine's host took CPUs away: why the latency grew
+            line.append_text(Text.assemble(("  host stalls ", "dim"), str(lookahead["host_stalls"]),
+                                           (f" (longest {lookahead.get('longest_host_stall_ms')} ms)", "dim")))
         if not status.device_ok:
             line.append(f"  AUDIO DEVICE {str(status.device.get('state')).upper()}: "
                         f"{status.device.get('last_error') or ''}", style="bold red")
