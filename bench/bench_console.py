@@ -105,7 +105,7 @@ def play(seconds: float, display: str | None, warmup: float) -> dict[str, object
         if console is not None and console.poll() is None:
             console.terminate()
             console.wait(10)
-        engine.send_signal(2)  # Ctrl-C: the engine stops cleanly and writes its report
+        engine.send_signal(15)  # SIGTERM, as a process manager stops it: cleanly, the report written
         engine.wait(60)
     data = json.loads(report.read_text())
     report.unlink()

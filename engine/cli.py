@@ -15,6 +15,7 @@ from engine.errors import EngineError, FrameSizeError, ParamError
 from engine.models.default import DEFAULT_MODEL
 from engine.params.table import DEFAULT_GENERATOR, DEFAULT_THEME, GENERATOR_NAMES
 from engine.session.config import SessionConfig
+from engine.stop_signal import sigterm_as_ctrl_c
 from engine.visual.frame_size import DEFAULT_FRAME_SIZE, check_frame_size
 
 err_console = cli_console(stderr=True)
@@ -445,15 +446,16 @@ def _live(args: argparse.Namespace) -> int:
     session = LiveSession(config)
     console = None
     try:
-        session.start()
-        if args.console:
-            from engine.gui.launch import spawn_console
+        with sigterm_as_ctrl_c():  # a process manager's stop ends the set as cleanly as Ctrl-C
+            session.start()
+            if args.console:
+                from engine.gui.launch import spawn_console
 
-            console = spawn_console(config.osc_host, int(config.osc_port or 0))
-        if args.window:
-            session.run_with_window(args.seconds)
-        else:
-            session.run(args.seconds, status=sys.stderr.isatty())
+                console = spawn_console(config.osc_host, int(config.osc_port or 0))
+            if args.window:
+                session.run_with_window(args.seconds)
+            else:
+                session.run(args.seconds, status=sys.stderr.isatty())
     except KeyboardInterrupt:
         pass
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -283,3 +284,44 @@ def test_an_underrun_is_a_block_without_fresh_audio_in_both_outputs(jack_server:
     heard = int(np.all(played[:, -1, :] == 0.0, axis=1).sum())  # blocks that end in exact silence
     assert underruns > 0, "a decoder slower than real time caused no underrun"
     assert abs(heard - underruns) <= 2, f"counted {underruns} underruns, a listener heard {heard}"
+
+
+@pytest.mark.realtime
+def test_sigterm_stops_the_live_engine_as_cleanly_as_ctrl_c(jack_server: JackServer, live_model: Path,
+                                                            tmp_path: Path) -> None:
+    """A process manager's stop (SIGTERM), even for an engine started with SIGINT ignored as a script's
+    background job is: exit 0, the report written, the last line said."""
+    from osc_fixtures import Listener, free_port
+    from waiting import wait_until
+
+    from engine.control.osc_codec import encode_message
+
+    port, report_path = free_port(), tmp_path / "r.json"
+    engine = subprocess.Popen([sys.executable, "run_engine.py", "live", "--seconds", "120", "--samplerate",
+                               str(SAMPLERATE), "--device", str(jack_server.device), "--model", str(live_model),
+                               "--osc-port", str(port), "--report", str(report_path)],
+                              cwd=ROOT, env=jack_server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    listener = Listener()
+
+    def answers() -> bool:
+        listener.received.clear()
+        listener.send(port, encode_message("/engine/status"))
+        try:
+            listener.wait_for(lambda r: any(a == "/engine/status/reply" for a, _ in r), timeout=0.5)
+        except AssertionError:
+            return False
+        return True
+
+    try:
+        assert wait_until(answers, 90), "the engine never answered /engine/status"
+        engine.send_signal(signal.SIGTERM)
+        _, stderr = engine.communicate(timeout=30)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+        listener.close()
+    assert engine.returncode == 0, stderr
+    report = json.loads(report_path.read_text())
+    assert report["callbacks"] > 0 and report["seconds"] < 120
+    assert "played" in stderr

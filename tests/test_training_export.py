@@ -125,3 +125,18 @@ def test_ordering_by_effect_permutes_the_latent_consistently() -> None:
     order = [int(torch.argmax((pca @ row).abs())) for row in model.latent_pca]
     assert sorted(order) == list(range(len(order)))
     torch.testing.assert_close(model.latent_mean, mean[order])
+
+
+def test_the_cards_both_ways_distance_does_not_depend_on_which_end_is_called_minus_two() -> None:
+    """A loudness axis: the reference-first distance reads small from the loud end and large from the
+    quiet one; the card's both-ways figure is the same from either side."""
+    import numpy as np
+
+    from engine.dsp.spectral import multiscale_spectral_distance
+    from engine.training.report import both_ways
+
+    loud = np.random.default_rng(0).standard_normal(16384) * 0.3
+    quiet = loud * 0.1  # the same sound 20 dB down
+    forward, back = multiscale_spectral_distance(loud, quiet), multiscale_spectral_distance(quiet, loud)
+    assert back > 3 * forward
+    assert both_ways(loud, quiet) == pytest.approx(both_ways(quiet, loud)) == pytest.approx((forward + back) / 2)

@@ -115,15 +115,16 @@ def dimension_effects(model: Exported, first: int = 4, bases: int = 4) -> dict[s
     the median distance between walks of two different seeds.
     """
     walks = [engine_walk(WALK_FRAMES, 100 + b, model.dims) for b in range(bases + 1)]
-    seed_change = statistics.median(
-        multiscale_spectral_distance(model.decode(walks[b]), model.decode(walks[b + 1])) for b in range(bases)
-    )
+    decoded = [model.decode(w) for w in walks]
+    seed_change = statistics.median(multiscale_spectral_distance(decoded[b], decoded[b + 1]) for b in range(bases))
+    seed_both = statistics.median(both_ways(decoded[b], decoded[b + 1]) for b in range(bases))
     dims = []
     for d in range(min(first, model.dims)):
-        dist, d_lufs, d_centroid, d_flat = [], [], [], []
+        dist, back, d_lufs, d_centroid, d_flat = [], [], [], [], []
         for b in range(bases):
             a, c = held_apart(model.decode, walks[b], d)
             dist.append(multiscale_spectral_distance(a, c))
+            back.append(multiscale_spectral_distance(c, a))
             d_lufs.append(sm.median_loudness(c, model.rate) - sm.median_loudness(a, model.rate))
             d_centroid.append(sm.median_centroid_hz(c, model.rate) - sm.median_centroid_hz(a, model.rate))
             d_flat.append(float(np.median(sm.flatness(sm.frame_power(c, 2048))))
@@ -131,11 +132,19 @@ def dimension_effects(model: Exported, first: int = 4, bases: int = 4) -> dict[s
         dims.append({
             "dim": d,
             "distance": statistics.median(dist),
+            "distance_back": statistics.median(back),
+            "distance_both_ways": statistics.median((x + y) / 2 for x, y in zip(dist, back, strict=True)),
             "loudness_lu": statistics.median(d_lufs),
             "centroid_hz": statistics.median(d_centroid),
             "flatness": statistics.median(d_flat),
         })
-    return {"seed_change_distance": seed_change, "dimensions": dims}
+    return {"seed_change_distance": seed_change, "seed_change_both_ways": seed_both, "dimensions": dims}
+
+
+def both_ways(a: np.ndarray, b: np.ndarray) -> float:
+    """The spectral distance measured from each side, averaged: it takes its first sound as the
+    reference, so a loudness axis reads small from its loud end and large from its quiet end."""
+    return (multiscale_spectral_distance(a, b) + multiscale_spectral_distance(b, a)) / 2
 
 
 def decode_cost(model: Exported, repeats: int = 200) -> dict[str, float]:
@@ -202,7 +211,8 @@ def card_path(path: Path) -> Path:
 
 def write_card(path: Path, r: dict) -> Path:
     dims = "\n".join(
-        f"| {d['dim']} | {d['distance']:.3f} | {d['loudness_lu']:+.1f} | {d['centroid_hz']:+.0f} | {d['flatness']:+.3f} |"
+        f"| {d['dim']} | {d['distance']:.3f} | {d.get('distance_back', math.nan):.3f} | "
+        f"{d.get('distance_both_ways', math.nan):.3f} | {d['loudness_lu']:+.1f} | {d['centroid_hz']:+.0f} | {d['flatness']:+.3f} |"
         for d in r["dimensions"]
     )
     music = ""
@@ -256,10 +266,13 @@ Trained by `{r.get("trainer", "training/train_default_model.py")}` (our own code
 ### What the first dimensions do
 Each dimension held at -2 and at +2 standard deviations over 4 engine-like random walks of {WALK_FRAMES} frames (other
 dimensions walking); medians of the change from -2 to +2. For scale: two walks of different seeds are
-{r["seed_change_distance"]:.3f} apart (multi-scale spectral distance, `engine/dsp/spectral.py`).
+{r["seed_change_distance"]:.3f} apart (multi-scale spectral distance, `engine/dsp/spectral.py`), {r.get("seed_change_both_ways", math.nan):.3f}
+measured both ways. The distance takes its first sound as the reference, so an axis that mostly
+changes loudness reads small from its loud end and large from its quiet end: both are shown, and
+their mean, which does not depend on which end a fader calls -2.
 
-| dim | distance -2 vs +2 | loudness (LU) | centroid (Hz) | flatness |
-|---|---|---|---|---|
+| dim | distance -2 vs +2 | +2 vs -2 | both ways | loudness (LU) | centroid (Hz) | flatness |
+|---|---|---|---|---|---|---|
 {dims}
 
 ## Runtime
