@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,12 @@ from engine.models.nn_tilde import NNModel
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MUSIC = SHARED / "fixtures" / "music"
+
+# A suite started as a script's background job inherits SIGINT ignored, and so would every engine it
+# starts: the tests that stop one with Ctrl-C would wait in vain. A handler (not SIG_IGN) is reset to
+# the default in a child, which then installs Python's own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

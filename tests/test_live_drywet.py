@@ -44,7 +44,8 @@ def _check_steady_delay(captured: np.ndarray, reference: np.ndarray) -> int:
 def test_live_drywet_zero_plays_the_input_at_a_steady_delay(jack_server: JackServer, live_model: Path) -> None:
     signal = _signal(2.0)
     # Levelling off: its gain follows the tremolo a little, and this test is about the path, not the level.
-    with playing(jack_server, live_model, capture_seconds=5.0, input=True,
+    # A fixed lookahead: one that grows (after a host stall) moves the delay by a block, by design.
+    with playing(jack_server, live_model, capture_seconds=5.0, input=True, lookahead_blocks=8,
                  sets=["/rave/source/a=input", "/rave/drywet=0", "/master/agc=0"]) as s, \
             JackPlayer(jack_server, signal) as player:
         player.connect(s.inputs)
@@ -68,7 +69,7 @@ def test_live_audio_method_plays_the_input(jack_server: JackServer) -> None:
     if not DEMO_EFFECTS.is_file():
         pytest.skip(f"{DEMO_EFFECTS} is not here (../shared beside the checkout)")
     signal = _signal(2.0)
-    with playing(jack_server, DEMO_EFFECTS, capture_seconds=5.0, input=True, method="saturate",
+    with playing(jack_server, DEMO_EFFECTS, capture_seconds=5.0, input=True, method="saturate", lookahead_blocks=8,
                  sets=["/master/gain_db=0", "/master/agc=0"]) as s, JackPlayer(jack_server, signal) as player:
         player.connect(s.inputs)
         s.engine.run(0.3)
