@@ -21,6 +21,13 @@ def test_parse_reads_each_cpus_steal_column() -> None:
     assert parse_steal("cpu  1 2 3 4\ncpu0 1 2 3 4\n") == {}  # a kernel without the column
 
 
+def test_only_the_cpus_this_process_may_use_count() -> None:
+    text = stat_text({"cpu0": 7, "cpu1": 42, "cpu2": 3})
+    assert parse_steal(text, {0, 2}) == {"cpu0": 7, "cpu2": 3}
+    watch = HostStealWatch(lambda seconds: None, read=lambda: text, cpus={5})
+    assert not watch.readable()  # none of the counters is for a CPU it may run on
+
+
 def test_this_machines_counters_parse() -> None:
     stat = Path("/proc/stat")
     if stat.exists():

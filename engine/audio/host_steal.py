@@ -5,8 +5,8 @@ seconds while other guests are busy. Nothing on that CPU runs meanwhile, the dec
 included, whatever their priority: a queue shorter than the stall empties. The guest kernel counts
 that time as "steal" (the eighth number of each ``cpuN`` line of /proc/stat, in USER_HZ ticks).
 
-The host takes either CPU, and the decoder may be on either, so the first stall on the other CPU is
-warning enough: `HostStealWatch` samples the counters every SAMPLE_SECONDS from a daemon thread and
+The host takes any CPU, and the decoder may move to any this process may use, so the first stall on
+another of them is warning enough: `HostStealWatch` samples the counters every SAMPLE_SECONDS from a daemon thread and
 reports each stretch of steal (its length so far) to a callback, which the session points at the
 lookahead (`AdaptiveLookahead.host_stall`). On bare metal, or where /proc/stat has no steal column
 (macOS, Windows, old kernels), nothing is ever reported.
@@ -36,14 +36,25 @@ def tick_seconds() -> float:
         return 0.01  # USER_HZ is 100 on Linux
 
 
-def parse_steal(stat_text: str) -> dict[str, int]:
-    """Steal ticks per CPU ("cpu0", "cpu1", ...) from /proc/stat's text; empty without such a column."""
+def parse_steal(stat_text: str, cpus: set[int] | None = None) -> dict[str, int]:
+    """Steal ticks per CPU ("cpu0", "cpu1", ...) from /proc/stat's text, only those in `cpus` when
+    given; empty without such a column."""
     steal = {}
     for line in stat_text.splitlines():
         parts = line.split()
-        if parts and parts[0].startswith("cpu") and parts[0] != "cpu" and len(parts) > 8:
+        per_cpu = parts and parts[0].startswith("cpu") and parts[0] != "cpu" and len(parts) > 8
+        if per_cpu and (cpus is None or int(parts[0][3:]) in cpus):
             steal[parts[0]] = int(parts[8])
     return steal
+
+
+def usable_cpus() -> set[int] | None:
+    """The CPUs this process may run on (a container or `taskset` may allow fewer than the machine
+    has: a stall elsewhere cannot reach the decoder); None where the platform cannot say."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
 
 
 class StealStretches:
@@ -80,10 +91,12 @@ class HostStealWatch(threading.Thread):
     grows. `start()` does nothing where the counters cannot be read."""
 
     def __init__(self, on_stall: Callable[[float], None], read: Callable[[], str] = STAT.read_text,
-                 sample_seconds: float = SAMPLE_SECONDS, tick: float | None = None) -> None:
+                 sample_seconds: float = SAMPLE_SECONDS, tick: float | None = None,
+                 cpus: set[int] | None = None) -> None:
         super().__init__(name="host-steal", daemon=True)
         self.on_stall = on_stall
         self.read = read
+        self.cpus = cpus if cpus is not None else usable_cpus()
         self.sample_seconds = sample_seconds
         self.stretches = StealStretches(tick if tick is not None else tick_seconds())
         self.longest = 0.0  # the longest stretch seen: the status line names it
@@ -92,7 +105,7 @@ class HostStealWatch(threading.Thread):
 
     def readable(self) -> bool:
         try:
-            return bool(parse_steal(self.read()))
+            return bool(parse_steal(self.read(), self.cpus))
         except (OSError, ValueError):
             return False
 
@@ -107,7 +120,7 @@ class HostStealWatch(threading.Thread):
         reported: set[str] = set()  # CPUs whose open stretch has been reported (and counted)
         while not self._halt.wait(self.sample_seconds):
             try:
-                ticks = parse_steal(self.read())
+                ticks = parse_steal(self.read(), self.cpus)
             except (OSError, ValueError):
                 return  # the counters went away: nothing more to learn
             for cpu, seconds in self.stretches.update(time.monotonic(), ticks):
