@@ -143,6 +143,7 @@ class AdaptiveLookahead:
         self._remember_stall(now, cover)
         if cover > self.frames:
             self.frames = cover
+            self._armed = False  # the ring is below the new mark until the decoder has filled it: no near-miss
             self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
             self._reset_window(now)
             self._record(now, f"the host took a CPU away for {stall * 1e3:.0f} ms: covering such a stall")
