@@ -12,12 +12,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 
-from engine.audio.host_steal import parse_steal
+from engine.audio.host_steal import STAT, StealStretches, parse_steal, tick_seconds
 
-STAT = Path("/proc/stat")
-TICK_S = 0.01  # USER_HZ is 100 on Linux
+TICK_S = tick_seconds()
 SAMPLE_S = 0.01
 
 
@@ -28,25 +26,19 @@ def read_steal() -> dict[str, int]:
 
 def _sample(conn: Connection) -> None:
     events: list[dict[str, object]] = []
-    open_events: dict[str, dict[str, object]] = {}
-    last = read_steal()
+    open_events: dict[str, dict[str, object]] = {}  # cpu -> its event while the stretch lasts
+    stretches = StealStretches(TICK_S)  # the engine's own rule: 50 ms without steal closes a stretch
+    stretches.update(time.monotonic(), read_steal())
     while not conn.poll(SAMPLE_S):
         now = time.monotonic()
-        steal = read_steal()
-        for cpu, ticks in steal.items():
-            stolen = ticks - last.get(cpu, ticks)
-            if stolen > 0:
-                event = open_events.get(cpu)
-                if event is None:
-                    event = open_events[cpu] = {"cpu": cpu, "monotonic": now, "ms": 0.0}
-                    events.append(event)
-                event["ms"] = float(event["ms"]) + stolen * TICK_S * 1e3
-                event["last"] = now
-            elif cpu in open_events and now - float(open_events[cpu]["last"]) > 0.05:
-                del open_events[cpu]  # 50 ms without steal closes the stretch
-        last = steal
-    for event in events:
-        event.pop("last", None)
+        for cpu, seconds in stretches.update(now, read_steal()):
+            event = open_events.get(cpu)
+            if event is None:
+                event = open_events[cpu] = {"cpu": cpu, "monotonic": now, "ms": 0.0}
+                events.append(event)
+            event["ms"] = seconds * 1e3
+        for cpu in set(open_events) - stretches.open_cpus:
+            del open_events[cpu]
     conn.send(events)
 
 

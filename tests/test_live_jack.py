@@ -291,10 +291,9 @@ def test_sigterm_stops_the_live_engine_as_cleanly_as_ctrl_c(jack_server: JackSer
                                                             tmp_path: Path) -> None:
     """A process manager's stop (SIGTERM), even for an engine started with SIGINT ignored as a script's
     background job is: exit 0, the report written, the last line said."""
-    from osc_fixtures import Listener, free_port
+    from gui_fixtures import status_reply
+    from osc_fixtures import free_port
     from waiting import wait_until
-
-    from engine.control.osc_codec import encode_message
 
     port, report_path = free_port(), tmp_path / "r.json"
     engine = subprocess.Popen([sys.executable, "run_engine.py", "live", "--seconds", "120", "--samplerate",
@@ -302,25 +301,14 @@ def test_sigterm_stops_the_live_engine_as_cleanly_as_ctrl_c(jack_server: JackSer
                                "--osc-port", str(port), "--report", str(report_path)],
                               cwd=ROOT, env=jack_server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    listener = Listener()
-
-    def answers() -> bool:
-        listener.received.clear()
-        listener.send(port, encode_message("/engine/status"))
-        try:
-            listener.wait_for(lambda r: any(a == "/engine/status/reply" for a, _ in r), timeout=0.5)
-        except AssertionError:
-            return False
-        return True
-
     try:
-        assert wait_until(answers, 90), "the engine never answered /engine/status"
+        assert wait_until(lambda: status_reply(port, timeout=0.5) is not None, 90), \
+            "the engine never answered /engine/status"
         engine.send_signal(signal.SIGTERM)
         _, stderr = engine.communicate(timeout=30)
     finally:
         if engine.poll() is None:
             engine.kill()
-        listener.close()
     assert engine.returncode == 0, stderr
     report = json.loads(report_path.read_text())
     assert report["callbacks"] > 0 and report["seconds"] < 120

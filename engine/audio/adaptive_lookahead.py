@@ -127,7 +127,7 @@ class AdaptiveLookahead:
         self._last_grow = now
         self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
         grown = self._blocks(int(self.frames * GROW_FACTOR))
-        cover = self._blocks(int(stalled * self.rate)) + self.blocksize
+        cover = self._stall_frames(stalled)
         if cover > grown:
             grown = cover
             self._remember_stall(now, min(self.max_frames, cover))
@@ -138,8 +138,7 @@ class AdaptiveLookahead:
             self._record(now, reason)
 
     def _cover_host_stall(self, now: float, stall: float) -> None:
-        cover = min(self.max_frames, self._blocks(int((stall + DECODE_MARGIN * self._decode_seconds) * self.rate))
-                    + self.blocksize)
+        cover = min(self.max_frames, self._stall_frames(stall + DECODE_MARGIN * self._decode_seconds))
         self._remember_stall(now, cover)
         if cover > self.frames:
             self.frames = cover
@@ -147,6 +146,10 @@ class AdaptiveLookahead:
             self._steady_needed = min(self.max_steady_seconds, max(self._steady_needed, self.steady_seconds) * HOLD_FACTOR)
             self._reset_window(now)
             self._record(now, f"the host took a CPU away for {stall * 1e3:.0f} ms: covering such a stall")
+
+    def _stall_frames(self, seconds: float) -> int:
+        """Frames that cover a stall of `seconds`: the stall in whole blocks, plus a block."""
+        return self._blocks(int(seconds * self.rate)) + self.blocksize
 
     def _remember_stall(self, now: float, cover: int) -> None:
         """Keep the largest cover of the stalls of the last STALL_MEMORY_SECONDS."""
