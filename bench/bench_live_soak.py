@@ -7,7 +7,8 @@ kind, the engine plays on a JACK dummy server (48 kHz, blocksize 256) for `--min
  - a busy process keeps the other core at 100 %;
 or, with `--neighbours two-spinners` (issue 10's load), two processes each spin a core in pure Python.
 `--costly-ms` sets the stand-in's decode cost per frame (a full-size RAVE v2 export: 17.4 ms idle here,
-docs/NN_TILDE_FORMAT.md). Reports underruns, callbacks, decode times and the latency budget against nn~'s 2 x 4096 samples,
+docs/NN_TILDE_FORMAT.md). Reports underruns, callbacks, decode times and the latency budget (at the end, and its
+time-weighted median and range over the run) against nn~'s 2 x 4096 samples,
 and the time the host stole from the machine's virtual CPUs (steal_monitor.py) beside the near-misses.
 """
 
@@ -84,10 +85,35 @@ def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, loo
     if engine.lookahead is not None and engine.lookahead.started is not None:
         started = engine.lookahead.started  # the history's seconds count from here (time.monotonic too)
     report["steal"] = steal_report(steal.since(started), report["lookahead"]["history"] if engine.lookahead else [])
+    if engine.lookahead is not None:
+        report["latency_over_time"] = latency_over_time(report, engine.config.samplerate, seconds)
     report["gc_collections_forced"] = hostile.collections
     report["neighbours"] = neighbours
     report["neighbour_nice"] = neighbour_nice
     return report
+
+
+def latency_over_time(report: dict, samplerate: int, seconds: float) -> dict:
+    """The latency each moment of the soak, from the lookahead's history (the rest of the budget is
+    fixed): its time-weighted median and the range it moved in. The figure at the end alone says
+    only where the last near-miss or stall left it."""
+    breakdown = report["latency_breakdown"]
+    fixed = breakdown["total_s"] - breakdown["lookahead_s"]
+    history = report["lookahead"]["history"]
+    spans = []  # (latency in s, seconds held)
+    for change, following in zip(history, [*history[1:], None], strict=True):
+        end = following["seconds"] if following else seconds
+        spans.append((fixed + change["frames"] / samplerate, max(0.0, end - change["seconds"])))
+    spans.sort()
+    held, half = 0.0, sum(s for _, s in spans) / 2
+    median = spans[-1][0]
+    for latency, span in spans:
+        held += span
+        if held >= half:
+            median = latency
+            break
+    return {"median_s": round(median, 5), "min_s": round(spans[0][0], 5), "max_s": round(spans[-1][0], 5),
+            "from_s": history[0]["seconds"]}  # later than 0 when the history's oldest changes were dropped
 
 
 def steal_report(events: list[dict], history: list[dict]) -> dict:
@@ -136,7 +162,7 @@ def main() -> None:
                     "callbacks", "expected_callbacks", "underruns", "lookahead_blocks", "decode_ms",
                     "model_decode_ms_at_load", "cpu_load", "latency", "latency_breakdown",
                     "nn_tilde_default_latency_s", "seconds", "gc_collections_forced", "neighbours", "neighbour_nice",
-                    "lookahead", "decoder_priority", "steal")}
+                    "lookahead", "latency_over_time", "decoder_priority", "steal") if k in r}
                 r2 = results[f"{name}/{kind}"]
                 r2["latency_lower_than_nn_tilde"] = r2["latency"] < r2["nn_tilde_default_latency_s"]
                 print(json.dumps({f"{name}/{kind}": r2}), file=sys.stderr, flush=True)
