@@ -86,14 +86,14 @@ def soak(model: Path, python_callback: bool, seconds: float, blocksize: int, loo
         started = engine.lookahead.started  # the history's seconds count from here (time.monotonic too)
     report["steal"] = steal_report(steal.since(started), report["lookahead"]["history"] if engine.lookahead else [])
     if engine.lookahead is not None:
-        report["latency_over_time"] = latency_over_time(report, engine.config.samplerate, seconds)
+        report["latency_over_time"] = latency_over_time(report, engine.config.samplerate)
     report["gc_collections_forced"] = hostile.collections
     report["neighbours"] = neighbours
     report["neighbour_nice"] = neighbour_nice
     return report
 
 
-def latency_over_time(report: dict, samplerate: int, seconds: float) -> dict:
+def latency_over_time(report: dict, samplerate: int) -> dict:
     """The latency each moment of the soak, from the lookahead's history (the rest of the budget is
     fixed): its time-weighted median and the range it moved in. The figure at the end alone says
     only where the last near-miss or stall left it."""
@@ -102,7 +102,7 @@ def latency_over_time(report: dict, samplerate: int, seconds: float) -> dict:
     history = report["lookahead"]["history"]
     spans = []  # (latency in s, seconds held)
     for change, following in zip(history, [*history[1:], None], strict=True):
-        end = following["seconds"] if following else seconds
+        end = following["seconds"] if following else report["seconds"]
         spans.append((fixed + change["frames"] / samplerate, max(0.0, end - change["seconds"])))
     spans.sort()
     held, half = 0.0, sum(s for _, s in spans) / 2
